@@ -1,0 +1,1 @@
+"""Thin Typer commands. Nothing imports this package; heavy imports happen inside commands."""

@@ -1,0 +1,63 @@
+"""The `glrm` entry point. Keep start-up light: no torch, numpy or pysam at import time."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from glrm import __version__
+from glrm.errors import GlrmError
+
+app = typer.Typer(
+    name="glrm",
+    help="Score genetic variants with long-context DNA language models (HyenaDNA, Caduceus, Mamba).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"glrm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """glrm: long-context variant scoring."""
+
+
+# Commands register themselves here, one line each, once they work.
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; turn GlrmError into one line on stderr and a non-zero exit."""
+    try:
+        app(args=argv, prog_name="glrm", standalone_mode=False)
+    except GlrmError as exc:
+        print(f"glrm: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("glrm: interrupted; no output was left behind", file=sys.stderr)
+        return 130
+    except click.ClickException as exc:  # usage errors: click prints them with the usage line
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        print("glrm: aborted", file=sys.stderr)
+        return 130
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

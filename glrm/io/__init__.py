@@ -1,0 +1,1 @@
+"""FASTA, VCF and BED readers and writers. No torch here."""

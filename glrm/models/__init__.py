@@ -1,0 +1,20 @@
+"""glrm's own PyTorch implementations of HyenaDNA, Mamba and Caduceus, and their checkpoint loaders.
+
+Public API::
+
+    from glrm.models import load_model
+    model = load_model(path_or_name, device="cpu", dtype=torch.float32)
+    out = model(input_ids, chunk_size=None)   # out.logits (B, L, V), out.hidden_states (B, L, H)
+"""
+
+from __future__ import annotations
+
+
+def load_model(path_or_name, device="cpu", dtype=None):
+    """Load a checkpoint folder (or a known model name from the local cache); see loading.py."""
+    from glrm.models.loading import load_model as _load
+
+    return _load(path_or_name, device=device, dtype=dtype)
+
+
+__all__ = ["load_model"]

@@ -1,0 +1,1 @@
+"""Pure tensor score functions and the batching engine. No file I/O."""

@@ -1,0 +1,35 @@
+import pathlib
+
+import pytest
+
+HERE = pathlib.Path(__file__).parent
+DATA = HERE / "data"
+FIXTURES = HERE / "fixtures"
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if _cuda():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def data_dir():
+    return DATA
+
+
+@pytest.fixture
+def fixtures_dir():
+    return FIXTURES
