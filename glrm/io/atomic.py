@@ -35,7 +35,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     `suffix` is kept on the temporary name (some writers choose the format from the extension).
     """
     target = check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent or ".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", suffix=suffix, dir=target.parent or ".")
     os.close(fd)
     tmp_path = Path(tmp)
     try:
