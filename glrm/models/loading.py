@@ -1,0 +1,252 @@
+"""Load a checkpoint folder (or a cached known model) into one of glrm's own models.
+
+The folder's format is detected from its config.json and files:
+
+  format          config.json                                        weights (first found wins)
+  hyenadna-hf     model_type "hyenadna"                              model.safetensors, pytorch_model.bin
+  hyenadna-orig   no model_type; a `layer` with _name_ "hyena"       weights.ckpt (Lightning; its state_dict)
+  caduceus        model_type "caduceus" (ph/ps by `rcps`)            model.safetensors, pytorch_model.bin
+  mamba           no model_type; MambaConfig (d_model, n_layer,      model.safetensors, pytorch_model.bin
+                  ssm_cfg)
+
+Weights are read with `read_state_dict` (safetensors, else weights-only torch.load: never full pickle). The
+model carries metadata for output headers: `name`, `checkpoint` (folder), `weights_file`, `sha256` (of the
+weight file read), `format`, `stored_dtype`, `max_length` and `max_length_source`.
+
+max_length (tokens) comes from config.json (HyenaDNA `max_seq_len` / `layer.l_max`), else from the registry
+entry, else from a `seqlen-<N>k` folder name, else `registry.DEFAULT_MAX_LENGTH` (1024).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from glrm.errors import InputError
+from glrm.models import registry
+from glrm.models.base import GenomicLM, read_state_dict
+from glrm.models.registry import DEFAULT_MAX_LENGTH, WEIGHT_FILES, KnownModel
+
+FORMATS = ("hyenadna-hf", "hyenadna-orig", "caduceus", "mamba")
+FAMILY = {"hyenadna-hf": "hyenadna", "hyenadna-orig": "hyenadna", "caduceus": "caduceus", "mamba": "mamba"}
+FORMAT_WEIGHTS = {
+    "hyenadna-hf": ("model.safetensors", "pytorch_model.bin"),
+    "hyenadna-orig": ("weights.ckpt",),
+    "caduceus": ("model.safetensors", "pytorch_model.bin"),
+    "mamba": ("model.safetensors", "pytorch_model.bin"),
+}
+DTYPES = {
+    "float32": torch.float32, "fp32": torch.float32,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float16": torch.float16, "fp16": torch.float16,
+    "float64": torch.float64, "fp64": torch.float64,
+}
+_EXPECTED = "config.json plus one of " + ", ".join(WEIGHT_FILES)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint folder, its detected format and parsed config; nothing loaded yet."""
+
+    folder: Path
+    format: str                 # one of FORMATS
+    config: dict
+    weights: Path               # the weight file that will be read
+    name: str                   # registry name, repo id or folder name
+    known: KnownModel | None
+
+    @property
+    def family(self) -> str:
+        return FAMILY[self.format]
+
+
+def read_config(folder: Path) -> dict:
+    path = Path(folder) / "config.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; restore the checkpoint's config.json") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}); check the path and permissions") from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}: line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}); "
+            "restore the checkpoint's config.json (re-download it)"
+        ) from None
+    if not isinstance(config, dict):
+        raise InputError(f"{path}: holds a JSON {type(config).__name__}, not an object; restore config.json")
+    return config
+
+
+def detect_format(config: dict, config_path: Path | str = "config.json") -> str:
+    """The checkpoint format a parsed config.json describes (see the module docstring)."""
+    model_type = config.get("model_type")
+    if model_type is not None:
+        if model_type == "hyenadna":
+            return "hyenadna-hf"
+        if model_type == "caduceus":
+            return "caduceus"
+        raise InputError(
+            f"{config_path}: model_type {model_type!r} is not supported; glrm reads model_type 'hyenadna' "
+            "(HyenaDNA HF port) and 'caduceus', original HyenaDNA configs (a nested 'layer' with _name_ "
+            "'hyena') and mamba_ssm MambaConfig files (no model_type)"
+        )
+    layer = config.get("layer")
+    if isinstance(layer, dict):
+        if layer.get("_name_") == "hyena":
+            return "hyenadna-orig"
+        raise InputError(
+            f"{config_path}: layer _name_ {layer.get('_name_')!r} is not supported; glrm reads original "
+            "HyenaDNA configs with layer _name_ 'hyena'"
+        )
+    if {"d_model", "n_layer", "ssm_cfg"} <= set(config):
+        return "mamba"
+    raise InputError(
+        f"{config_path}: not a HyenaDNA, Caduceus or Mamba config (keys: {', '.join(sorted(config)[:12])}); "
+        "glrm expects model_type 'hyenadna' or 'caduceus', an original HyenaDNA config with a 'layer' "
+        "section, or a MambaConfig (d_model, n_layer, ssm_cfg)"
+    )
+
+
+def inspect_checkpoint(path_or_name: str | os.PathLike) -> Checkpoint:
+    """Resolve `-m` (registry.resolve), read config.json, detect the format and pick the weight file."""
+    res = registry.resolve(path_or_name)
+    folder = res.folder
+    found = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        weights = [w for w in WEIGHT_FILES if w in found]
+        if weights:
+            raise InputError(
+                f"{folder}: missing config.json (found {', '.join(weights)}); copy the checkpoint's "
+                "config.json into the folder"
+            )
+        raise InputError(
+            f"{folder}: not a checkpoint folder (found: {', '.join(found[:12]) or 'nothing'}); "
+            f"glrm expects {_EXPECTED}"
+        )
+    config = read_config(folder)
+    fmt = detect_format(config, config_path)
+    choices = FORMAT_WEIGHTS[fmt]
+    weights = next((folder / w for w in choices if (folder / w).is_file()), None)
+    if weights is None:
+        raise InputError(
+            f"{folder}: {fmt} checkpoint is missing its weights: {' or '.join(choices)} "
+            f"(found: {', '.join(found)}); copy the weight file next to config.json"
+        )
+    return Checkpoint(folder, fmt, config, weights, res.name, res.known)
+
+
+def file_sha256(path: Path, block: int = 1 << 20) -> str:
+    """SHA-256 of a file, read in blocks (checkpoints can be large)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def checkpoint_max_length(ckpt: Checkpoint) -> tuple[int, str]:
+    """The trained context in tokens, and where it came from."""
+    cfg = ckpt.config
+    if ckpt.format == "hyenadna-hf" and isinstance(cfg.get("max_seq_len"), int):
+        return cfg["max_seq_len"], "config.json max_seq_len"
+    if ckpt.format == "hyenadna-orig" and isinstance(cfg["layer"].get("l_max"), int):
+        return cfg["layer"]["l_max"], "config.json layer.l_max"
+    if ckpt.known is not None:
+        return ckpt.known.max_length, f"registry ({ckpt.known.name})"
+    from_name = registry.length_from_path(ckpt.folder)
+    if from_name:
+        return from_name, "folder name"
+    return DEFAULT_MAX_LENGTH, "default"
+
+
+def parse_dtype(dtype: torch.dtype | str | None) -> torch.dtype:
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        if dtype in DTYPES.values():
+            return dtype
+    elif str(dtype).lower().removeprefix("torch.") in DTYPES:
+        return DTYPES[str(dtype).lower().removeprefix("torch.")]
+    raise InputError(f"dtype {dtype!r} is not supported; use float32, bfloat16, float16 or float64")
+
+
+def parse_device(device: torch.device | str) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"device {device!r} is not a device name; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r}: no CUDA device is visible to torch; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise InputError(f"device {device!r}: only {count} CUDA device(s) are visible; pick another index")
+    return dev
+
+
+def build(ckpt: Checkpoint, state: dict[str, torch.Tensor]) -> GenomicLM:
+    """Hand the state dict to the family's builder (key mapping, tied weights, strict load)."""
+    source = str(ckpt.weights)
+    if ckpt.family == "hyenadna":
+        from glrm.models.hyenadna import build_hyenadna
+
+        return build_hyenadna(ckpt.config, state, "hf" if ckpt.format == "hyenadna-hf" else "orig", source)
+    if ckpt.family == "caduceus":
+        from glrm.models.caduceus import build_caduceus
+
+        return build_caduceus(ckpt.config, state, source)
+    from glrm.models.mamba import build_mamba_lm
+
+    return build_mamba_lm(ckpt.config, state, source)
+
+
+def _stored_dtype(state: dict[str, torch.Tensor]) -> str:
+    """The floating dtype of the stored weights (the most common one, counted in elements)."""
+    counts: dict[torch.dtype, int] = {}
+    for v in state.values():
+        if v.is_floating_point():
+            counts[v.dtype] = counts.get(v.dtype, 0) + v.numel()
+    return str(max(counts, key=counts.get)).removeprefix("torch.") if counts else "none"
+
+
+def load_model(
+    path_or_name: str | os.PathLike,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype | str | None = None,
+) -> GenomicLM:
+    """Load a checkpoint folder or cached known model; eval mode, no gradients, on `device` in `dtype`.
+
+    dtype None means float32. Raises InputError naming the folder/file and the fix for anything wrong.
+    """
+    dev = parse_device(device)
+    dt = parse_dtype(dtype)
+    ckpt = inspect_checkpoint(path_or_name)
+    digest = file_sha256(ckpt.weights)
+    state = read_state_dict(ckpt.weights)
+    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise InputError(
+            f"{ckpt.weights}: entries that are not tensors: {', '.join(bad[:5])}; not a state dict"
+        )
+    model = build(ckpt, state)
+    model.stored_dtype = _stored_dtype(state)
+    del state
+    model.max_length, model.max_length_source = checkpoint_max_length(ckpt)
+    model.name = ckpt.name
+    model.checkpoint = str(ckpt.folder)
+    model.weights_file = str(ckpt.weights)
+    model.sha256 = digest
+    model.format = ckpt.format
+    model.to(device=dev, dtype=dt)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
