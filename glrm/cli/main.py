@@ -36,6 +36,9 @@ def _root(
 
 
 # Commands register themselves here, one line each, once they work.
+from glrm.cli.models import app as models_app  # noqa: E402
+
+app.add_typer(models_app, name="models")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,122 @@
+"""`glrm models`: list the known checkpoints, describe one, download one (the only networked command).
+
+stdout carries data only (tab-separated); progress and hints go to stderr. torch and huggingface_hub are
+imported inside the commands that need them, so `glrm --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from glrm.errors import GlrmError, InputError
+from glrm.models import registry
+
+app = typer.Typer(
+    name="models",
+    help="Known checkpoints: list them, describe one, download one.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _tsv(*fields: object) -> None:
+    typer.echo("\t".join(str(f) for f in fields))
+
+
+@app.command("list")
+def list_models() -> None:
+    """Known model names, their Hugging Face repos, kind, trained length and local cache status (TSV)."""
+    _tsv("name", "kind", "trained_bases", "max_tokens", "repo_id", "cached")
+    for m in registry.KNOWN_MODELS.values():
+        snap = registry.cached_snapshot(m.repo_id)
+        _tsv(m.name, m.kind, m.trained_length, m.max_length, m.repo_id, snap if snap else "no")
+
+
+@app.command("info")
+def info(
+    model: str = typer.Argument(..., metavar="PATH_OR_NAME", help="Checkpoint folder or known model name."),
+) -> None:
+    """Load a checkpoint on the CPU and print what glrm sees in it (TSV: key, value)."""
+    from glrm.models.loading import inspect_checkpoint, load_model
+
+    ckpt = inspect_checkpoint(model)
+    loaded = load_model(ckpt.folder)
+    cfg = ckpt.config
+    vocab = cfg.get("vocab_size")
+    multiple = cfg.get("pad_vocab_size_multiple", 1) or 1
+    padded = -(-vocab // multiple) * multiple if isinstance(vocab, int) else None
+    variant = ""
+    if ckpt.format == "caduceus":
+        variant = "ps (rcps)" if cfg.get("rcps") else "ph"
+    rows = [
+        ("name", ckpt.name),
+        ("checkpoint", ckpt.folder),
+        ("weights", ckpt.weights.name),
+        ("format", ckpt.format + (f" {variant}" if variant else "")),
+        ("family", loaded.family or ckpt.family),
+        ("kind", loaded.kind),
+        ("rc_equivariant", str(bool(loaded.rc_equivariant)).lower()),
+        ("parameters", sum(p.numel() for p in loaded.parameters())),
+        ("max_length", f"{loaded.max_length} tokens ({loaded.max_length_source})"),
+        ("vocab_size", f"{vocab} (padded to {padded})" if padded and padded != vocab else vocab),
+        ("d_model", cfg.get("d_model")),
+        ("n_layer", cfg.get("n_layer")),
+        ("dtype", loaded.stored_dtype),
+        ("sha256", loaded.sha256),
+    ]
+    for key, value in rows:
+        _tsv(key, value)
+
+
+@app.command("download")
+def download(
+    name: str = typer.Argument(
+        ..., metavar="NAME", help="Known model name (see `glrm models list`) or Hugging Face repo id."
+    ),
+    dir: Path | None = typer.Option(
+        None, "--dir", help="Download into this folder instead of the Hugging Face cache."
+    ),
+) -> None:
+    """Download a checkpoint (config.json + weights) from the Hugging Face Hub; prints the folder."""
+    known = registry.KNOWN_MODELS.get(name.lower())
+    if known is not None:
+        repo = known.repo_id
+    elif registry.REPO_ID.match(name):
+        repo = name
+    else:
+        raise InputError(
+            f"model {name!r} is not a known name or a Hugging Face repo id (org/name); "
+            f"known names: {', '.join(registry.KNOWN_MODELS)}"
+        )
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise GlrmError(
+            "`glrm models download` needs huggingface_hub: pip install 'glrm[hub]'"
+        ) from None
+    local_dir = str(dir) if dir is not None else None
+    typer.echo(f"glrm: downloading {repo} ...", err=True)
+    try:
+        # safetensors first; the pickle-based files only when a repo has no safetensors
+        first = ["config.json", "model.safetensors"]
+        folder = Path(snapshot_download(repo, allow_patterns=first, local_dir=local_dir))
+        if not (folder / "model.safetensors").is_file():
+            fallback = ["config.json", "pytorch_model.bin", "weights.ckpt"]
+            folder = Path(snapshot_download(repo, allow_patterns=fallback, local_dir=local_dir))
+    except Exception as exc:  # network, auth, missing repo, offline mode: one line, with the fix
+        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+        detail = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise GlrmError(
+            f"cannot download {repo} from {endpoint} ({type(exc).__name__}: {detail}); check the network "
+            "connection, HF_ENDPOINT and HF_HUB_OFFLINE, or download the folder elsewhere and pass it with -m"
+        ) from None
+    if not registry.usable(folder):
+        raise GlrmError(
+            f"{repo}: downloaded to {folder}, but it holds no config.json plus weight file "
+            f"({', '.join(registry.WEIGHT_FILES)}); it is not a checkpoint glrm can read"
+        )
+    typer.echo(str(folder))
