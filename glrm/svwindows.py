@@ -1,0 +1,241 @@
+"""Structural-variant windows (spec: "Structural variants (score-sv)"): edits, fits and breakpoint modes, BND.
+
+Every SV is one edit of the reference, replace G[s:e] by q, giving the alt haplotype H = G[:s] + q + G[e:].
+Windows are sliced from G and H without ever building H or q in full: an event may span 10 Mbp and a window
+1 Mbp, so only the pieces a window needs are fetched. Pure like `glrm.windows`: no file I/O, no torch.
+Status precedence as in `glrm.windows`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from glrm.variants import Allele, Kind, Status
+from glrm.windows import (
+    FlankMap,
+    Genome,
+    Window,
+    check_window,
+    fail,
+    flanks,
+    n_content_note,
+    normalize,
+    ref_mismatch_note,
+    revcomp,
+)
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SYMBOLIC = ("DEL", "INV", "DUP", "DUP:TANDEM", "INS")
+
+
+@dataclass(frozen=True)
+class Insert:
+    """The new sequence q, lazily: literal bases, or G[start:end] forward or reverse-complemented."""
+
+    length: int
+    seq: str | None = None          # literal q
+    chrom: str | None = None        # q = G[start:end] (or its reverse complement)
+    start: int = 0
+    rc: bool = False
+
+    def slice(self, genome: Genome, i: int, j: int) -> str:
+        """q[i:j], for 0 <= i <= j <= length."""
+        if j <= i:
+            return ""
+        if self.seq is not None:
+            return self.seq[i:j]
+        assert self.chrom is not None
+        if self.rc:   # revcomp(G[a:b])[i:j] = revcomp(G[b-j : b-i])
+            b = self.start + self.length
+            return revcomp(genome.fetch(self.chrom, b - j, b - i))
+        return genome.fetch(self.chrom, self.start + i, self.start + j)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace G[s:e] on `chrom` by q."""
+
+    chrom: str
+    s: int
+    e: int
+    q: Insert
+
+    @property
+    def k(self) -> int:
+        return self.e - self.s
+
+    @property
+    def kp(self) -> int:
+        return self.q.length
+
+    def haplotype(self, genome: Genome, a: int, b: int) -> str:
+        """H[a:b] with H = G[:s] + q + G[e:], N-padded past contig ends like G."""
+        s, kp = self.s, self.kp
+        parts = []
+        if a < s:
+            parts.append(genome.fetch(self.chrom, a, min(b, s)))
+        if a < s + kp and b > s:
+            parts.append(self.q.slice(genome, max(a, s) - s, min(b, s + kp) - s))
+        if b > s + kp:
+            lo = max(a, s + kp)
+            parts.append(genome.fetch(self.chrom, lo - s - kp + self.e, b - s - kp + self.e))
+        return "".join(parts)
+
+
+def literal(seq: str) -> Insert:
+    return Insert(len(seq), seq=seq)
+
+
+def _ref_ok(genome: Genome, chrom: str, allele: Allele) -> str | None:
+    """SV REF rule: a REF of only Ns (or missing, '.') is accepted; any other REF must match the FASTA."""
+    ref = normalize(allele.ref) if allele.ref not in ("", ".") else ""
+    if not ref or set(ref) == {"N"}:
+        return None
+    return ref_mismatch_note(genome, chrom, ref, allele.pos - 1)
+
+
+def symbolic_end(allele: Allele) -> int | str:
+    """END (1-based, inclusive) of a symbolic DEL/INV/DUP, or the reason there is none.
+
+    END wins over SVLEN when both are given and disagree (whatever SVLEN's sign); the log says so.
+    """
+    end, svlen = allele.sv.end, allele.sv.svlen
+    if end is None and svlen is None:
+        return f"{allele.alt} has neither INFO/END nor INFO/SVLEN; add END"
+    if end is None:
+        assert svlen is not None
+        return allele.pos + abs(svlen)
+    if svlen is not None and abs(svlen) != end - allele.pos:
+        log.warning("%s:%d %s: SVLEN=%d disagrees with END=%d (END - POS = %d); using END",
+                    allele.chrom, allele.pos, allele.id, svlen, end, end - allele.pos)
+    if end < allele.pos:
+        return f"END={end} is before POS={allele.pos}; fix END"
+    return end
+
+
+def make_edit(genome: Genome, chrom: str, allele: Allele) -> Edit | str:
+    """The edit (s, e, q) of a symbolic or spelled-out allele, or the reason it is unsupported."""
+    pos0 = allele.pos - 1
+    if allele.kind is Kind.SV_SYMBOLIC:
+        inner = allele.alt.strip("<>").upper()
+        if inner == "INS":
+            if not allele.sv.insseq:
+                return "symbolic <INS> without INFO/SVINSSEQ: the inserted sequence is unknown"
+            return Edit(chrom, pos0 + 1, pos0 + 1, literal(normalize(allele.sv.insseq)))
+        if inner not in SUPPORTED_SYMBOLIC:
+            return (f"symbolic allele {allele.alt} is not an edit glrm can build; supported: "
+                    + ", ".join(f"<{t}>" for t in SUPPORTED_SYMBOLIC) + ", spelled-out alleles and BND")
+        end = symbolic_end(allele)
+        if isinstance(end, str):
+            return end
+        s, e = allele.pos, end          # s = POS as a 0-based index (first base after the padding)
+        if inner == "DEL":
+            return Edit(chrom, s, e, literal(""))
+        if inner == "INV":
+            return Edit(chrom, s, e, Insert(e - s, chrom=chrom, start=s, rc=True))
+        return Edit(chrom, e, e, Insert(e - s, chrom=chrom, start=s))   # DUP, DUP:TANDEM
+    ref, alt = normalize(allele.ref), normalize(allele.alt)
+    if not ref or allele.ref == ".":
+        return f"REF is missing for spelled-out ALT {allele.alt}; write the REF bases"
+    if ref[0] == alt[:1]:
+        return Edit(chrom, pos0 + 1, pos0 + len(ref), literal(alt[1:]))
+    return Edit(chrom, pos0, pos0 + len(ref), literal(alt))
+
+
+def fits(k: int, kp: int, w: int) -> bool:
+    """Fits mode iff max(k, k') + 2F <= W with F = W // 8."""
+    return max(k, kp) + 2 * (w // 8) <= w
+
+
+def edit_windows(genome: Genome, edit: Edit, w: int, max_n_frac: float = 0.05) -> list[Window]:
+    """One centred window pair when the edit fits, else the left (bp 1) and right (bp 2) breakpoints."""
+    s, e, k, kp, h = edit.s, edit.e, edit.k, edit.kp, w // 2
+    if fits(k, kp, w):
+        plan = [(0, s + k // 2 - h, s + kp // 2 - h)]
+    else:
+        plan = [(1, s - h, s - h), (2, e - h, s + kp - h)]
+    bounds = (0, genome.length(edit.chrom))
+    out = []
+    for bp, r0, a0 in plan:
+        ref = genome.fetch(edit.chrom, r0, r0 + w)
+        note = n_content_note(ref, max_n_frac)
+        if note:
+            out.append(fail(Status.N_CONTENT, note, bp, edit.chrom))
+            continue
+        alt = edit.haplotype(genome, a0, a0 + w)
+        left, right = flanks(r0, a0, w, s, e, kp, bounds)
+        offset = s - r0 if bp == 0 else h
+        out.append(Window(Status.OK, bp, ref, alt, edit.chrom, r0, a0, offset, s, e, k, kp, left, right))
+    return out
+
+
+def bnd_window(genome: Genome, chrom: str, allele: Allele, w: int, max_n_frac: float = 0.05) -> Window:
+    """The BND window pair (VCF 4.2 section 5.4; spec table). Inserted bases in the ALT are not used."""
+    b = allele.bnd
+    if b is None:
+        why = allele.reason or f"cannot read breakend {allele.alt}"
+        return fail(Status.UNSUPPORTED_ALLELE, why, 1, chrom)
+    mate = genome.resolve(b.mate_chrom)
+    if mate is None:
+        return fail(Status.UNKNOWN_CONTIG, f"mate contig {b.mate_chrom} of breakend {allele.alt} is not in "
+                    "the FASTA", 1, chrom)
+    note = _ref_ok(genome, chrom, allele)
+    if note:
+        return fail(Status.REF_MISMATCH, note, 1, chrom)
+    p, p0, h = allele.pos - 1, b.mate_pos0, w // 2
+    own_left = b.form in ("t[p[", "t]p]")
+    j = p + 1 if own_left else p
+    r0 = j - h
+    ref = genome.fetch(chrom, r0, r0 + w)
+    note = n_content_note(ref, max_n_frac)
+    if note:
+        return fail(Status.N_CONTENT, note, 1, chrom)
+    if b.form == "t[p[":
+        alt = genome.fetch(chrom, r0, j) + genome.fetch(mate, p0, p0 + w - h)
+    elif b.form == "t]p]":
+        alt = genome.fetch(chrom, r0, j) + revcomp(genome.fetch(mate, p0 + 1 - (w - h), p0 + 1))
+    elif b.form == "]p]t":
+        alt = genome.fetch(mate, p0 + 1 - h, p0 + 1) + genome.fetch(chrom, p, p + w - h)
+    elif b.form == "[p[t":
+        alt = revcomp(genome.fetch(mate, p0, p0 + h)) + genome.fetch(chrom, p, p + w - h)
+    else:
+        return fail(Status.UNSUPPORTED_ALLELE, f"unknown breakend form {b.form!r} in {allele.alt}", 1, chrom)
+    length = genome.length(chrom)
+    if own_left:    # own contig G[j-h : j] at the same indices [0, h) in both windows
+        lo, hi = max(r0, 0), min(j, length)
+        left = FlankMap(lo - r0, lo - r0, hi - lo, j - lo, -1) if hi > lo else FlankMap()
+        right = FlankMap()
+    else:           # own contig G[j : j + w - h] at indices [h, w) in both
+        lo, hi = max(j, 0), min(j + w - h, length)
+        left = FlankMap()
+        right = FlankMap(lo - r0, lo - r0, hi - lo, lo - j + 1, 1) if hi > lo else FlankMap()
+    return Window(Status.OK, 1, ref, alt, chrom, r0, r0, h, j, j, 0, 0, left, right)
+
+
+def sv_windows(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,
+               max_sv_len: int = 10_000_000) -> list[Window]:
+    """score-sv's windows for one ALT allele: one (fits mode, BND) or two (breakpoint mode)."""
+    check_window(w)
+    bnd_bp = 1 if allele.kind is Kind.BND else 0
+    chrom = genome.resolve(allele.chrom)
+    if chrom is None:
+        return [fail(Status.UNKNOWN_CONTIG, f"contig {allele.chrom} is not in the FASTA", bnd_bp)]
+    if allele.kind is Kind.UNSUPPORTED:
+        return [fail(Status.UNSUPPORTED_ALLELE, allele.reason or f"ALT {allele.alt} cannot be scored",
+                     bnd_bp, chrom)]
+    if allele.kind is Kind.BND:
+        return [bnd_window(genome, chrom, allele, w, max_n_frac)]
+    edit = make_edit(genome, chrom, allele)
+    if isinstance(edit, str):
+        return [fail(Status.UNSUPPORTED_ALLELE, edit, 0, chrom)]
+    bps = (0,) if fits(edit.k, edit.kp, w) else (1, 2)
+    note = _ref_ok(genome, chrom, allele)
+    if note:
+        return [fail(Status.REF_MISMATCH, note, bp, chrom) for bp in bps]
+    if max(edit.k, edit.kp) > max_sv_len:
+        note = (f"event length {max(edit.k, edit.kp)} (k={edit.k}, k'={edit.kp}) is above --max-sv-len "
+                f"{max_sv_len}; raise --max-sv-len to score it")
+        return [fail(Status.TOO_LONG, note, bp, chrom) for bp in bps]
+    return edit_windows(genome, edit, w, max_n_frac)
