@@ -1,0 +1,272 @@
+"""Caduceus (ph and ps) in glrm's own PyTorch: BiMamba mixer, RCPS wrappers, blocks, masked-LM head.
+
+Checkpoint format: Hugging Face `CaduceusForMaskedLM` (`caduceus.backbone.*`, `lm_head.*`), built by
+`build_caduceus`. Behaviour follows the official modeling_caduceus.py / modeling_rcps.py, including its quirks:
+
+* rcps with fused_add_norm=true: each block feeds the *second* channel half (the rc stream, stored flipped)
+  through the add+norm of the forward stream and the flipped first half through the rc stream, so residual
+  halves come out swapped; the final norm_f does not swap.
+* rcps with fused_add_norm=false (RCPSAddNormWrapper): no swap; the rc half is flipped (length and channels),
+  added, normed and flipped back. Both paths are exactly reverse-complement equivariant.
+* rcps LM head: h[..., :D] @ W.T + flip_channels(h[..., D:]) @ W[complement_map].T.
+
+Chunking (`chunk_size=N`): bidirectional layers cannot stream, so the model runs layer by layer; inside a layer
+the forward Mamba walks the sequence left to right and the reverse Mamba walks the flipped sequence (right to
+left in the original order) in chunks of N, each carrying its exact conv and SSM state (see mamba.py). Memory
+beyond the per-chunk temporaries is O(L * d_model) for the layer activations.
+
+`max_length`: Caduceus config.json has no trained length; it is left 0 here and the loader fills it from the
+registry or the checkpoint name (e.g. `caduceus-ph_seqlen-131k...` -> 131072).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from glrm.errors import InputError
+from glrm.models.base import GenomicLM, ModelOutput, load_strict
+from glrm.models.mamba import MambaMixer, _wide, add_norm, check_ids, make_norm, pad_vocab
+
+
+def rc(x: torch.Tensor) -> torch.Tensor:
+    """Reverse-complement a channel tensor: flip length and channels. (B, L, C) -> (B, L, C)."""
+    return x.flip(dims=(-2, -1))
+
+
+class BiMamba(nn.Module):
+    """Caduceus BiMambaWrapper: forward Mamba + Mamba on the flipped sequence, combined by add / multiply."""
+
+    def __init__(self, d_model: int, ssm_cfg: dict, bidirectional: bool, strategy: str, weight_tie: bool):
+        super().__init__()
+        if bidirectional and strategy not in ("add", "ew_multiply"):
+            raise ValueError(f"bidirectional_strategy {strategy!r}")
+        self.bidirectional, self.strategy = bidirectional, strategy
+        self.mamba_fwd = MambaMixer(d_model, **ssm_cfg)
+        if bidirectional:
+            self.mamba_rev = MambaMixer(d_model, **ssm_cfg)
+            if weight_tie:  # the official code ties in/out projections (weight and bias)
+                self.mamba_rev.in_proj = self.mamba_fwd.in_proj
+                self.mamba_rev.out_proj = self.mamba_fwd.out_proj
+
+    def forward(self, x: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
+        out, _ = self.mamba_fwd(x, chunk_size)  # (B, L, D), sweeps left to right
+        if self.bidirectional:
+            out_rev, _ = self.mamba_rev(x.flip(1), chunk_size)  # sweeps the flipped order
+            out_rev = out_rev.flip(1)
+            out = out + out_rev if self.strategy == "add" else out * out_rev
+        return out
+
+
+class RCPSMixer(nn.Module):
+    """RCPSWrapper around BiMamba: first half as is, second half reverse-complemented through the same
+    mixer and reverse-complemented back. (B, L, 2D) -> (B, L, 2D)."""
+
+    def __init__(self, submodule: BiMamba):
+        super().__init__()
+        self.submodule = submodule
+
+    def forward(self, x: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
+        d = x.shape[-1] // 2
+        fwd = self.submodule(x[..., :d], chunk_size)
+        rev = self.submodule(rc(x[..., d:]), chunk_size)
+        return torch.cat([fwd, rc(rev)], dim=-1)
+
+
+class RCPSNorm(nn.Module):
+    """RCPSAddNormWrapper (unfused rcps path): holds the norm under `submodule`."""
+
+    def __init__(self, norm: nn.Module):
+        super().__init__()
+        self.submodule = norm
+
+    def forward(self, x, residual):
+        d = x.shape[-1] // 2
+        if residual is None:
+            return torch.cat([self.submodule(x[..., :d]), rc(self.submodule(rc(x[..., d:])))], -1), x
+        res_f = x[..., :d] + residual[..., :d]
+        res_r = rc(x[..., d:]) + rc(residual[..., d:])
+        out = torch.cat([self.submodule(res_f), rc(self.submodule(res_r))], -1)
+        return out, torch.cat([res_f, rc(res_r)], -1)
+
+
+def rcps_fused_add_norm(h, residual, norm, residual_in_fp32, swap: bool):
+    """The fused rcps add+norm on (B, L, 2D); `swap` reproduces the official block's swapped halves."""
+    d = h.shape[-1] // 2
+    a, b = (slice(d, None), slice(None, d)) if swap else (slice(None, d), slice(d, None))
+    hf, rf = add_norm(h[..., a], None if residual is None else residual[..., a], norm, residual_in_fp32)
+    hr, rr = add_norm(rc(h[..., b]), None if residual is None else rc(residual[..., b]), norm,
+                      residual_in_fp32)
+    return torch.cat([hf, rc(hr)], -1), torch.cat([rf, rc(rr)], -1)
+
+
+class CaduceusBlock(nn.Module):
+    def __init__(self, d_model, ssm_cfg, cfg):
+        super().__init__()
+        self.rcps, self.fused = cfg["rcps"], cfg["fused_add_norm"]
+        self.residual_in_fp32 = cfg["residual_in_fp32"]
+        mixer = BiMamba(d_model, ssm_cfg, cfg["bidirectional"], cfg["bidirectional_strategy"],
+                        cfg["bidirectional_weight_tie"])
+        self.mixer = RCPSMixer(mixer) if self.rcps else mixer
+        norm = make_norm(d_model, cfg["rms_norm"], cfg["norm_epsilon"])
+        self.norm = RCPSNorm(norm) if self.rcps and not self.fused else norm
+
+    def forward(self, h, residual, chunk_size):
+        if not self.rcps:
+            h, residual = add_norm(h, residual, self.norm, self.residual_in_fp32)
+        elif self.fused:
+            h, residual = rcps_fused_add_norm(h, residual, self.norm, self.residual_in_fp32, swap=True)
+        else:
+            h, residual = self.norm(h, residual)
+            if self.residual_in_fp32:
+                residual = residual.to(_wide(residual.dtype))
+        return self.mixer(h, chunk_size), residual
+
+
+class RCPSEmbedding(nn.Module):
+    def __init__(self, vocab: int, d_model: int, complement_map: torch.Tensor):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, d_model)
+        self.register_buffer("complement_map", complement_map.clone())
+
+    def forward(self, ids):
+        rc_ids = self.complement_map[ids.flip(-1)]  # (B, L)
+        return torch.cat([self.embedding(ids), rc(self.embedding(rc_ids))], dim=-1)  # (B, L, 2D)
+
+
+class Embeddings(nn.Module):
+    def __init__(self, vocab, d_model, rcps, complement_map):
+        super().__init__()
+        self.word_embeddings = (RCPSEmbedding(vocab, d_model, complement_map) if rcps
+                                else nn.Embedding(vocab, d_model))
+
+
+class Backbone(nn.Module):
+    def __init__(self, cfg, vocab, complement_map):
+        super().__init__()
+        d = cfg["d_model"]
+        self.embeddings = Embeddings(vocab, d, cfg["rcps"], complement_map)
+        self.layers = nn.ModuleList(CaduceusBlock(d, cfg["ssm_cfg"], cfg) for _ in range(cfg["n_layer"]))
+        norm_f = make_norm(d, cfg["rms_norm"], cfg["norm_epsilon"])
+        self.norm_f = RCPSNorm(norm_f) if cfg["rcps"] and not cfg["fused_add_norm"] else norm_f
+
+
+class RCPSLMHead(nn.Module):
+    def __init__(self, d_model, vocab, complement_map):
+        super().__init__()
+        self.lm_head = nn.Linear(d_model, vocab, bias=False)
+        self.register_buffer("complement_map", complement_map.clone())
+
+    def forward(self, h):
+        d = h.shape[-1] // 2
+        w = self.lm_head.weight
+        return F.linear(h[..., :d], w) + F.linear(h[..., d:].flip(-1), w[self.complement_map])
+
+
+class _Holder(nn.Module):
+    def __init__(self, backbone):
+        super().__init__()
+        self.backbone = backbone
+
+
+class Caduceus(GenomicLM):
+    """CaduceusForMaskedLM: masked LM (logits at t are for token t); H = 2*d_model with rcps."""
+
+    kind = "masked"
+    family = "caduceus"
+
+    def __init__(self, cfg: dict, vocab: int, complement_map: torch.Tensor):
+        super().__init__()
+        self.cfg = cfg
+        self.rc_equivariant = bool(cfg["rcps"])
+        self.caduceus = _Holder(Backbone(cfg, vocab, complement_map))
+        emb = self.caduceus.backbone.embeddings.word_embeddings
+        if cfg["rcps"]:
+            self.lm_head = RCPSLMHead(cfg["d_model"], vocab, complement_map)
+            self.lm_head.lm_head.weight = emb.embedding.weight
+        else:
+            self.lm_head = nn.Linear(cfg["d_model"], vocab, bias=False)
+            self.lm_head.weight = emb.weight
+
+    def forward(self, input_ids: torch.Tensor, chunk_size: int | None = None) -> ModelOutput:
+        h, _ = self._run(input_ids, chunk_size, collect=False)
+        w = self.caduceus.backbone.embeddings.word_embeddings
+        logits = self.lm_head(h.to((w.embedding if self.rc_equivariant else w).weight.dtype))
+        return ModelOutput(logits=logits.to(_wide(h.dtype)), hidden_states=h)
+
+    def hidden_states_list(self, input_ids, chunk_size=None) -> list[torch.Tensor]:
+        """Official output_hidden_states: the tensor entering each layer (embedding output, then each
+        layer's mixer output), plus the final-norm output when fused_add_norm is true."""
+        return self._run(input_ids, chunk_size, collect=True)[1]
+
+    def _run(self, input_ids, chunk_size, collect):
+        bb = self.caduceus.backbone
+        emb = bb.embeddings.word_embeddings
+        check_ids(input_ids, (emb.embedding if self.rc_equivariant else emb).num_embeddings)
+        h = emb(input_ids)  # (B, L, H)
+        residual, hidden = None, []
+        for layer in bb.layers:
+            if collect:
+                hidden.append(h)
+            h, residual = layer(h, residual, chunk_size)
+        fp32 = self.cfg["residual_in_fp32"]
+        if not self.rc_equivariant:
+            h, _ = add_norm(h, residual, bb.norm_f, fp32)
+        elif self.cfg["fused_add_norm"]:
+            h, _ = rcps_fused_add_norm(h, residual, bb.norm_f, fp32, swap=False)
+        else:
+            h, _ = bb.norm_f(h, residual)
+        if collect and self.cfg["fused_add_norm"]:
+            hidden.append(h)
+        return h, hidden
+
+
+_DEFAULTS = dict(rcps=False, fused_add_norm=True, residual_in_fp32=False, rms_norm=True, norm_epsilon=1e-5,
+                 bidirectional=True, bidirectional_strategy="add", bidirectional_weight_tie=True,
+                 pad_vocab_size_multiple=8, complement_map=None, ssm_cfg=None)
+
+
+def caduceus_config(config: dict, source: str) -> tuple[dict, int, torch.Tensor]:
+    """Normalised config, padded vocab size and complement map (identity beyond the given entries)."""
+    cfg = {k: config.get(k, v) for k, v in _DEFAULTS.items()}
+    for k in ("d_model", "n_layer", "vocab_size"):
+        if k not in config:
+            raise InputError(f"{source}: config.json lacks {k!r}; is it a Caduceus config.json?")
+        cfg[k] = int(config[k])
+    cfg["ssm_cfg"] = dict(cfg["ssm_cfg"] or {})
+    if cfg["bidirectional"] and (cfg["bidirectional_strategy"] or "add") not in ("add", "ew_multiply"):
+        raise InputError(f"{source}: bidirectional_strategy {cfg['bidirectional_strategy']!r} is not one of "
+                         "'add', 'ew_multiply' (the only ones the official code implements)")
+    cfg["bidirectional_strategy"] = cfg["bidirectional_strategy"] or "add"
+    vocab = pad_vocab(cfg["vocab_size"], int(cfg["pad_vocab_size_multiple"] or 0))
+    cmap = list(range(vocab))
+    for k, v in (cfg["complement_map"] or {}).items():
+        if int(k) < vocab:
+            cmap[int(k)] = int(v)
+    if cfg["rcps"] and not cfg["complement_map"]:
+        raise InputError(f"{source}: rcps is true but config.json has no complement_map")
+    return cfg, vocab, torch.tensor(cmap, dtype=torch.long)
+
+
+def build_caduceus(config: dict, state: dict[str, torch.Tensor], source: str) -> Caduceus:
+    """A Caduceus from HF config.json and state dict; fills the tied tensors safetensors leaves out."""
+    cfg, vocab, cmap = caduceus_config(config, source)
+    model = Caduceus(cfg, vocab, cmap)
+    state = dict(state)
+    pre = "caduceus.backbone."
+    emb_key = pre + ("embeddings.word_embeddings.embedding.weight" if cfg["rcps"]
+                     else "embeddings.word_embeddings.weight")
+    head_key = "lm_head.lm_head.weight" if cfg["rcps"] else "lm_head.weight"
+    if head_key not in state and emb_key in state:
+        state[head_key] = state[emb_key]
+    if cfg["bidirectional"] and cfg["bidirectional_weight_tie"]:
+        mix = "mixer.submodule." if cfg["rcps"] else "mixer."
+        for i in range(cfg["n_layer"]):
+            for name in ("in_proj.weight", "in_proj.bias", "out_proj.weight", "out_proj.bias"):
+                fwd = f"{pre}layers.{i}.{mix}mamba_fwd.{name}"
+                if fwd in state:  # tied: the reverse projections are the forward ones
+                    state[f"{pre}layers.{i}.{mix}mamba_rev.{name}"] = state[fwd]
+    load_strict(model, state, source)
+    model.eval()
+    return model

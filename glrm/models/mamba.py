@@ -1,0 +1,278 @@
+"""Mamba-1 in glrm's own PyTorch: the mixer (shared with Caduceus), the pre-norm block, and the Mamba LM.
+
+Checkpoint format: mamba_ssm `MambaLMHeadModel.save_pretrained` (`backbone.*`, `lm_head.weight` tied to
+`backbone.embedding.weight`), built by `build_mamba_lm`.
+
+Chunking (`chunk_size=N`): the model runs layer by layer; each mixer walks its input in chunks of N positions,
+and everything position-wise (in_proj, conv, x_proj, dt_proj, gate, out_proj) is done per chunk, so the
+2*d_inner in_proj output and the (d_inner, d_state) scan temporaries exist for one chunk only. Between chunks
+the mixer carries its exact state: the conv state (the last d_conv-1 conv inputs) and the SSM state
+(B, d_inner, d_state). Only (B, L, d_model) layer activations (hidden and residual streams) span the sequence.
+The same carried state is exposed for causal prefix reuse: `MambaLM.forward_stateful(ids, state)` continues a
+sequence from a `MambaState` returned by an earlier call.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from glrm.errors import InputError
+from glrm.models.base import GenomicLM, ModelOutput, load_strict
+from glrm.models.scan import causal_conv_silu, scan
+
+
+def _wide(dtype: torch.dtype) -> torch.dtype:
+    """float32, or float64 when the model runs in float64 (the official code's float32 islands)."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+# --- norms --------------------------------------------------------------------------------------
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.to(_wide(x.dtype))
+        y = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight.to(xf.dtype)
+        return y.to(x.dtype)
+
+
+class LayerNorm(nn.Module):
+    def __init__(self, d: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+        self.bias = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.to(_wide(x.dtype))
+        y = F.layer_norm(xf, xf.shape[-1:], self.weight.to(xf.dtype), self.bias.to(xf.dtype), self.eps)
+        return y.to(x.dtype)
+
+
+def make_norm(d: int, rms_norm: bool, eps: float) -> nn.Module:
+    return RMSNorm(d, eps) if rms_norm else LayerNorm(d, eps)
+
+
+def add_norm(x, residual, norm, residual_in_fp32: bool):
+    """Mamba's pre-norm step: residual = x + residual (x alone at the first layer); return (norm(residual),
+    residual). Fused and unfused official paths compute the same thing; residual_in_fp32 keeps the residual
+    stream at least float32."""
+    if residual is None:
+        res = x
+    elif residual_in_fp32:
+        res = x.to(residual.dtype) + residual
+    else:
+        res = x + residual
+    if residual_in_fp32:
+        res = res.to(_wide(res.dtype))
+    return norm(res).to(x.dtype), res
+
+
+# --- mixer --------------------------------------------------------------------------------------
+
+
+@dataclass
+class MixerState:
+    conv: torch.Tensor  # (B, d_conv-1, d_inner): the last conv inputs
+    ssm: torch.Tensor   # (B, d_inner, d_state)
+
+
+class MambaMixer(nn.Module):
+    """mamba_ssm `Mamba` (v1): in_proj -> causal depthwise conv + SiLU -> selective scan -> gate -> out_proj."""
+
+    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
+                 dt_rank: int | str = "auto", conv_bias: bool = True, bias: bool = False, **_ignored):
+        super().__init__()
+        self.d_model, self.d_state, self.d_conv = d_model, d_state, d_conv
+        self.d_inner = int(expand * d_model)
+        self.dt_rank = math.ceil(d_model / 16) if dt_rank == "auto" else int(dt_rank)
+        e = self.d_inner
+        self.in_proj = nn.Linear(d_model, 2 * e, bias=bias)
+        self.conv1d = nn.Conv1d(e, e, d_conv, groups=e, padding=d_conv - 1, bias=conv_bias)
+        self.x_proj = nn.Linear(e, self.dt_rank + 2 * d_state, bias=False)
+        self.dt_proj = nn.Linear(self.dt_rank, e, bias=True)
+        self.A_log = nn.Parameter(torch.zeros(e, d_state))
+        self.D = nn.Parameter(torch.ones(e))
+        self.out_proj = nn.Linear(e, d_model, bias=bias)
+
+    def forward(self, x: torch.Tensor, chunk_size: int | None = None, state: MixerState | None = None,
+                ) -> tuple[torch.Tensor, MixerState]:
+        """x (B, L, d_model) -> (out (B, L, d_model), state after the last position)."""
+        bsz, L, _ = x.shape
+        step = L if not chunk_size or chunk_size >= L else int(chunk_size)
+        out = x.new_empty(bsz, L, self.out_proj.out_features)  # (B, L, D)
+        conv_state = None if state is None else state.conv
+        ssm_state = None if state is None else state.ssm
+        for s in range(0, max(L, 1), max(step, 1)):
+            if L == 0:
+                break
+            y, conv_state, ssm_state = self._chunk(x[:, s:s + step], conv_state, ssm_state)
+            out[:, s:s + step] = y
+        cdt = _wide(x.dtype)
+        if conv_state is None:
+            conv_state = x.new_zeros(bsz, self.d_conv - 1, self.d_inner, dtype=cdt)
+        if ssm_state is None:
+            ssm_state = x.new_zeros(bsz, self.d_inner, self.d_state, dtype=cdt)
+        return out, MixerState(conv_state, ssm_state)
+
+    def _chunk(self, x, conv_state, ssm_state):
+        cdt = _wide(x.dtype)  # scan, conv and states stay at least float32
+        xz = self.in_proj(x.to(self.in_proj.weight.dtype)).to(cdt)  # (B, l, 2E)
+        u, z = xz.split(self.d_inner, dim=-1)  # (B, l, E) each
+        u, conv_state = causal_conv_silu(u, self.conv1d.weight, self.conv1d.bias, conv_state)
+        dbc = self.x_proj(u.to(self.x_proj.weight.dtype)).to(cdt)  # (B, l, R + 2N)
+        dt, Bm, Cm = dbc.split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = F.softplus(self.dt_proj(dt.to(self.dt_proj.weight.dtype)).to(cdt))  # (B, l, E)
+        A = -torch.exp(self.A_log.to(cdt))  # (E, N)
+        y, ssm_state = scan(u, delta, A, Bm, Cm, self.D.to(cdt), ssm_state)
+        y = y * F.silu(z)  # (B, l, E)
+        return self.out_proj(y.to(self.out_proj.weight.dtype)).to(x.dtype), conv_state, ssm_state
+
+
+# --- Mamba LM -----------------------------------------------------------------------------------
+
+
+class MambaBlock(nn.Module):
+    def __init__(self, d_model: int, ssm_cfg: dict, rms_norm: bool, eps: float):
+        super().__init__()
+        self.mixer = MambaMixer(d_model, **ssm_cfg)
+        self.norm = make_norm(d_model, rms_norm, eps)
+
+
+class MambaBackbone(nn.Module):
+    def __init__(self, d_model, n_layer, vocab, ssm_cfg, rms_norm, eps):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, d_model)
+        self.layers = nn.ModuleList(MambaBlock(d_model, ssm_cfg, rms_norm, eps) for _ in range(n_layer))
+        self.norm_f = make_norm(d_model, rms_norm, eps)
+
+
+MambaState = list  # list[MixerState], one per layer
+
+
+class MambaLM(GenomicLM):
+    """mamba_ssm MambaLMHeadModel: causal LM (logits at t predict token t+1)."""
+
+    kind = "causal"
+    family = "mamba"
+
+    def __init__(self, d_model: int, n_layer: int, vocab_size: int, ssm_cfg: dict | None = None,
+                 rms_norm: bool = True, residual_in_fp32: bool = False, fused_add_norm: bool = True,
+                 tie_embeddings: bool = True, norm_epsilon: float = 1e-5):
+        super().__init__()
+        self.residual_in_fp32 = residual_in_fp32
+        self.fused_add_norm = fused_add_norm
+        self.backbone = MambaBackbone(d_model, n_layer, vocab_size, ssm_cfg or {}, rms_norm, norm_epsilon)
+        self.lm_head = nn.Linear(d_model, vocab_size, bias=False)
+        if tie_embeddings:
+            self.lm_head.weight = self.backbone.embedding.weight
+
+    def forward(self, input_ids: torch.Tensor, chunk_size: int | None = None) -> ModelOutput:
+        return self.forward_stateful(input_ids, None, chunk_size)[0]
+
+    def forward_stateful(self, input_ids: torch.Tensor, state: MambaState | None = None,
+                         chunk_size: int | None = None) -> tuple[ModelOutput, MambaState]:
+        """Run `input_ids` as the continuation of the sequence whose carried state is `state` (None = start).
+
+        Returns the outputs for these positions and the state after the last one (per layer conv + SSM
+        state), so a causal prefix can be run once and reused: forward_stateful(prefix) then
+        forward_stateful(suffix, state) equals forward(prefix + suffix) on the suffix positions.
+        """
+        h, _, new_state = self._run(input_ids, chunk_size, state, collect=False)
+        return ModelOutput(logits=self.logits(h), hidden_states=h), new_state
+
+    def hidden_states_list(self, input_ids, chunk_size=None) -> list[torch.Tensor]:
+        """The official output_hidden_states convention: the tensor entering each layer (embedding output,
+        then each layer's mixer output), plus the final-norm output when fused_add_norm is set."""
+        return self._run(input_ids, chunk_size, None, collect=True)[1]
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        w = self.lm_head.weight
+        return F.linear(h.to(w.dtype), w).to(_wide(h.dtype))  # (B, L, V)
+
+    def _run(self, input_ids, chunk_size, state, collect):
+        check_ids(input_ids, self.backbone.embedding.num_embeddings)
+        h = self.backbone.embedding(input_ids)  # (B, L, D)
+        residual, hidden, new_state = None, [], []
+        for i, layer in enumerate(self.backbone.layers):
+            if collect:
+                hidden.append(h)
+            normed, residual = add_norm(h, residual, layer.norm, self.residual_in_fp32)
+            h, st = layer.mixer(normed, chunk_size, None if state is None else state[i])
+            new_state.append(st)
+        h, _ = add_norm(h, residual, self.backbone.norm_f, self.residual_in_fp32)
+        if collect and self.fused_add_norm:
+            hidden.append(h)
+        return h, hidden, new_state
+
+
+def check_ids(input_ids: torch.Tensor, vocab: int) -> None:
+    if input_ids.dim() != 2 or input_ids.dtype != torch.long:
+        raise InputError(f"input_ids must be a (B, L) int64 tensor, got {tuple(input_ids.shape)} "
+                         f"{input_ids.dtype}; tokenize with glrm.models.tokenizer")
+    if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab):
+        raise InputError(f"token ids must lie in [0, {vocab}); got min {int(input_ids.min())} max "
+                         f"{int(input_ids.max())}; tokenize with glrm.models.tokenizer")
+
+
+def cast_for_inference(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """Put the matmul weights (projections, embeddings, heads) in `dtype` (e.g. torch.bfloat16) while the
+    scan parameters (A_log, D), the conv and the norms stay float32; scan, conv state and SSM state are
+    computed in float32 whatever `dtype` is."""
+    for m in model.modules():
+        if isinstance(m, MambaMixer):
+            for lin in (m.in_proj, m.x_proj, m.dt_proj, m.out_proj):
+                lin.to(dtype)
+        elif isinstance(m, nn.Embedding):
+            m.to(dtype)
+    for name in ("lm_head",):
+        head = getattr(model, name, None)
+        if head is not None:
+            head.to(dtype)
+    return model
+
+
+def pad_vocab(vocab: int, multiple: int) -> int:
+    return vocab if not multiple or vocab % multiple == 0 else vocab + multiple - vocab % multiple
+
+
+def build_mamba_lm(config: dict, state: dict[str, torch.Tensor], source: str) -> MambaLM:
+    """A MambaLM from `config.json` (MambaConfig.__dict__) and a mamba_ssm save_pretrained state dict."""
+    if int(config.get("d_intermediate", 0) or 0) != 0:
+        raise InputError(f"{source}: d_intermediate={config['d_intermediate']} (MLP layers, Mamba-2 style) "
+                         "is not supported; glrm runs pure Mamba-1 stacks (d_intermediate 0)")
+    if config.get("attn_layer_idx") or config.get("attn_cfg"):
+        raise InputError(f"{source}: attention layers (attn_layer_idx/attn_cfg) are not supported; glrm runs "
+                         "pure Mamba-1 stacks")
+    ssm_cfg = dict(config.get("ssm_cfg") or {})
+    if ssm_cfg.get("layer", "Mamba1") != "Mamba1":
+        raise InputError(f"{source}: ssm_cfg.layer={ssm_cfg['layer']} is not supported; only Mamba1")
+    try:
+        vocab = pad_vocab(int(config["vocab_size"]), int(config.get("pad_vocab_size_multiple", 8)))
+        tie = bool(config.get("tie_embeddings", True))
+        model = MambaLM(
+            d_model=int(config["d_model"]), n_layer=int(config["n_layer"]), vocab_size=vocab,
+            ssm_cfg=ssm_cfg, rms_norm=bool(config.get("rms_norm", True)),
+            residual_in_fp32=bool(config.get("residual_in_fp32", True)),
+            fused_add_norm=bool(config.get("fused_add_norm", True)), tie_embeddings=tie,
+            norm_epsilon=float(config.get("norm_epsilon", 1e-5)),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{source}: config.json is not a MambaConfig ({type(exc).__name__}: {exc}); "
+                         "expected d_model, n_layer, vocab_size, ssm_cfg") from None
+    state = dict(state)
+    if tie and "lm_head.weight" not in state and "backbone.embedding.weight" in state:
+        state["lm_head.weight"] = state["backbone.embedding.weight"]
+    load_strict(model, state, source)
+    model.eval()
+    return model

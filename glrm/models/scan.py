@@ -1,0 +1,238 @@
+"""Mamba-1 selective scan and causal depthwise conv, with exact carried-in state.
+
+Everything here is channel-last: u, delta (Bt, L, E), B, C (Bt, L, N), A (E, N), state (Bt, E, N), where
+E = d_inner and N = d_state. The recurrence (mamba_ssm's `selective_scan_ref`, written position by position):
+
+    h_t = exp(delta_t * A) * h_{t-1} + delta_t * u_t * B_t        (per channel e and state n)
+    y_t = sum_n C_t[n] h_t[e, n] + D[e] * u_t[e]
+
+Pure-PyTorch path (`selective_scan`). A Python loop over every position is far too slow on CPU, and the
+reference's (Bt, E, L, N) tensors are far too big, so the sequence is cut into segments of S positions
+(S chosen so that one (Bt, S, E, N) tensor stays within a fixed element budget), and each segment into nb
+blocks of T ~ sqrt(S) positions:
+
+1. all blocks run the recurrence from a zero state *in parallel* (T vectorised steps over (Bt, nb, E, N));
+2. the true state entering each block is passed along the blocks (nb cheap steps):
+   start_{k+1} = exp(A * sum(delta in block k)) * start_k + local_end_k;
+3. the scan is linear in its initial state, so each block's outputs get the exact correction
+   y_t += sum_n C_t[n] * exp(A * cumsum(delta)_t) * start_k, with the cumsum taken inside the block.
+
+Every exponent is delta * A times a non-negative sum, so never positive: no overflow, no exp of large
+positives. The segment's end state is the carried state for the next segment or the next chunk, which is how
+`chunk_size` in the models gets exact results. Memory is bounded by the element budget whatever L is.
+
+CUDA path (`selective_scan_cuda`): mamba_ssm's `selective_scan_fn(..., return_last_state=True)` for the
+zero-initial-state scan, plus the same exact linear correction for a carried-in state. It is chosen in ONE
+place, `use_kernels(x)`: tensor on CUDA, kernels importable, dtype float32/float16/bfloat16. On CUDA without
+the kernels glrm warns once and uses the pure-PyTorch path.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+import torch.nn.functional as F
+
+try:  # optional CUDA kernels (pip install glrm[cuda]); never needed for correctness
+    from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+except ImportError:  # pragma: no cover - depends on the environment
+    selective_scan_fn = None
+try:
+    from causal_conv1d import causal_conv1d_fn
+except ImportError:  # pragma: no cover
+    causal_conv1d_fn = None
+
+log = logging.getLogger(__name__)
+
+# (Bt * S * E * N) elements per segment in the pure-PyTorch scan: 2**22 float32 = 16 MiB per big temporary.
+ELEMENT_BUDGET = 1 << 22
+_KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+_warned = False
+
+
+def kernels_available() -> bool:
+    return selective_scan_fn is not None
+
+
+def use_kernels(x: torch.Tensor) -> bool:
+    """The one decision between the CUDA kernels and the pure-PyTorch path."""
+    global _warned
+    if x.is_cuda and selective_scan_fn is not None and x.dtype in _KERNEL_DTYPES:
+        return True
+    if x.is_cuda and selective_scan_fn is None and not _warned:
+        _warned = True
+        log.warning("mamba-ssm CUDA kernels not importable; using glrm's pure-PyTorch scan on the GPU "
+                    "(slower; install glrm[cuda] for the kernels)")
+    return False
+
+
+# --- causal depthwise convolution ---------------------------------------------------------------
+
+
+def causal_conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, state: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depthwise causal conv over x (Bt, l, E) continuing from `state` (Bt, K-1, E) (None = zeros).
+
+    weight (E, 1, K) as stored by nn.Conv1d. Returns (y (Bt, l, E) before the activation, new state =
+    the last K-1 conv inputs).
+    """
+    bt, l, e = x.shape
+    k = weight.shape[-1]
+    if state is None:
+        state = x.new_zeros(bt, k - 1, e)  # (Bt, K-1, E)
+    inp = torch.cat([state.to(x.dtype), x], dim=1)  # (Bt, K-1+l, E)
+    w = weight.reshape(e, k).t().to(x.dtype)  # (K, E)
+    y = inp[:, 0:l] * w[0]  # (Bt, l, E)
+    for j in range(1, k):
+        y.addcmul_(inp[:, j:j + l], w[j])
+    if bias is not None:
+        y += bias.to(x.dtype)
+    return y, inp[:, inp.shape[1] - (k - 1):].clone()
+
+
+def causal_conv_silu(x, weight, bias, state):
+    """SiLU(causal_conv(...)); uses causal-conv1d on CUDA when there is no carried-in state."""
+    if state is None and causal_conv1d_fn is not None and use_kernels(x):
+        k = weight.shape[-1]
+        y = causal_conv1d_fn(x.transpose(1, 2), weight.reshape(weight.shape[0], k), bias, activation="silu")
+        pad = x.new_zeros(x.shape[0], max(0, k - 1 - x.shape[1]), x.shape[2])
+        new_state = torch.cat([pad, x], dim=1)[:, -(k - 1):].clone() if k > 1 else x[:, :0].clone()
+        return y.transpose(1, 2), new_state
+    y, new_state = causal_conv(x, weight, bias, state)
+    return F.silu(y), new_state
+
+
+# --- pure-PyTorch chunked scan ------------------------------------------------------------------
+
+
+def selective_scan(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    h0: torch.Tensor | None = None,
+    budget: int = ELEMENT_BUDGET,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact selective scan; returns (y (Bt, L, E), last state (Bt, E, N)). See the module docstring."""
+    bt, L, e = u.shape
+    n = A.shape[1]
+    if h0 is None:
+        h = u.new_zeros(bt, e, n)  # (Bt, E, N)
+    else:
+        h = h0.to(u.dtype)
+    y = u.new_empty(bt, L, e)  # (Bt, L, E)
+    seg = max(1, budget // max(1, bt * e * n))
+    for s in range(0, L, seg):
+        sl = slice(s, min(L, s + seg))
+        y[:, sl], h = _scan_segment(u[:, sl], delta[:, sl], A, B[:, sl], C[:, sl], h)
+    if D is not None:
+        y.addcmul_(u, D.to(u.dtype))
+    return y, h
+
+
+def _scan_segment(u, delta, A, B, C, h0):
+    """One segment: parallel local scans over blocks, state passing, exact correction. y without D."""
+    bt, S, e = u.shape
+    n = A.shape[1]
+    T = max(1, math.isqrt(S))
+    nb = -(-S // T)
+    pad = nb * T - S
+    du = delta * u  # (Bt, S, E)
+    if pad:  # delta = 0 and u = 0 leave the state untouched: padding changes nothing
+        delta = F.pad(delta, (0, 0, 0, pad))
+        du = F.pad(du, (0, 0, 0, pad))
+        B = F.pad(B, (0, 0, 0, pad))
+        C = F.pad(C, (0, 0, 0, pad))
+    dl = delta.reshape(bt, nb, T, e)  # (Bt, nb, T, E)
+    du = du.reshape(bt, nb, T, e)
+    Bb = B.reshape(bt, nb, T, n)  # (Bt, nb, T, N)
+    Cb = C.reshape(bt, nb, T, n)
+    A = A.to(u.dtype)
+
+    # 1. local scans of all blocks at once, from zero states
+    h = u.new_zeros(bt, nb, e, n)  # (Bt, nb, E, N)
+    y = u.new_empty(bt, nb, T, e)  # (Bt, nb, T, E)
+    for t in range(T):
+        dA = torch.exp(dl[:, :, t, :, None] * A)  # (Bt, nb, E, N)
+        h.mul_(dA).addcmul_(du[:, :, t, :, None], Bb[:, :, t, None, :])
+        y[:, :, t] = torch.matmul(h, Cb[:, :, t, :, None]).squeeze(-1)
+
+    # 2. pass the true state along the blocks
+    cd = torch.cumsum(dl, dim=2)  # (Bt, nb, T, E), cumulative delta inside each block
+    decay = torch.exp(cd[:, :, -1, :, None] * A)  # (Bt, nb, E, N), whole-block decay
+    starts = u.new_empty(bt, nb, e, n)  # (Bt, nb, E, N), true state entering each block
+    cur = h0
+    for k in range(nb):
+        starts[:, k] = cur
+        cur = decay[:, k] * cur + h[:, k]
+
+    # 3. exact correction for the carried-in block states (linear in the initial state)
+    w = torch.exp(cd[..., None] * A)  # (Bt, nb, T, E, N)
+    w.mul_(starts[:, :, None])
+    y += torch.matmul(w, Cb[..., None]).squeeze(-1)
+    return y.reshape(bt, nb * T, e)[:, :S], cur
+
+
+def state_correction(C, A, delta, h0, budget: int = ELEMENT_BUDGET):
+    """Exact contribution of an initial state h0 (Bt, E, N) to a zero-state scan.
+
+    Returns (dy (Bt, L, E), decayed h0 at the end (Bt, E, N)): dy_t = sum_n C_t[n] exp(A cumsum(delta)_t) h0.
+    Cumulative sums are taken per segment (the decayed state is carried), keeping them short and precise.
+    """
+    bt, L, e = delta.shape
+    seg = max(1, budget // max(1, bt * e * A.shape[1]))
+    dy = delta.new_empty(bt, L, e)  # (Bt, L, E)
+    cur = h0.to(delta.dtype)
+    A = A.to(delta.dtype)
+    for s in range(0, L, seg):
+        sl = slice(s, min(L, s + seg))
+        cd = torch.cumsum(delta[:, sl], dim=1)  # (Bt, l, E)
+        w = torch.exp(cd[..., None] * A) * cur[:, None]  # (Bt, l, E, N)
+        dy[:, sl] = torch.matmul(w, C[:, sl, :, None].to(delta.dtype)).squeeze(-1)
+        cur = w[:, -1]
+    return dy, cur
+
+
+# --- CUDA kernel path ---------------------------------------------------------------------------
+
+
+def selective_scan_cuda(u, delta, A, B, C, D=None, h0=None):
+    """mamba_ssm kernel scan with the exact carried-in-state correction; same contract as `selective_scan`."""
+    y, last = selective_scan_fn(
+        u.transpose(1, 2).contiguous(), delta.transpose(1, 2).contiguous(), A.float(),
+        B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous(),
+        None if D is None else D.float(), return_last_state=True,
+    )
+    y = y.transpose(1, 2).to(u.dtype)  # (Bt, L, E)
+    last = last.float()
+    if h0 is not None:
+        dy, decayed = state_correction(C.float(), A.float(), delta.float(), h0.float())
+        y = y + dy.to(y.dtype)
+        last = last + decayed
+    return y, last
+
+
+def scan(u, delta, A, B, C, D=None, h0=None):
+    """Dispatch: CUDA kernels when `use_kernels(u)`, else the pure-PyTorch scan."""
+    if use_kernels(u):
+        return selective_scan_cuda(u, delta, A, B, C, D, h0)
+    return selective_scan(u, delta, A, B, C, D, h0)
+
+
+def selective_scan_ref(u, delta, A, B, C, D=None, h0=None):
+    """Position-by-position reference recurrence (slow; for tests only). Same contract as `selective_scan`."""
+    bt, L, e = u.shape
+    h = u.new_zeros(bt, e, A.shape[1]) if h0 is None else h0.to(u.dtype)
+    ys = []
+    for t in range(L):
+        h = torch.exp(delta[:, t, :, None] * A) * h + (delta[:, t] * u[:, t])[..., None] * B[:, t, None, :]
+        ys.append((h * C[:, t, None, :]).sum(-1))
+    y = torch.stack(ys, dim=1) if ys else u.new_zeros(bt, 0, e)
+    if D is not None:
+        y = y + u * D
+    return y, h
