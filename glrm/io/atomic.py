@@ -1,7 +1,8 @@
 """Atomic output: write to a temporary file in the target's folder, rename into place on success.
 
 A run that fails or is interrupted leaves no partial output behind: the temporary file is removed
-and the target (if it existed) is untouched.
+and the target (if it existed) is untouched. `atomic_path` is the context-manager form; `TempOutput`
+is the same thing as an object, for writers that commit several files (data, then index) in order.
 """
 
 from __future__ import annotations
@@ -28,22 +29,47 @@ def check_writable(path: str | os.PathLike) -> Path:
     return p
 
 
+class TempOutput:
+    """A temporary file beside `target`: `commit()` renames it onto the target, `discard()` deletes it.
+
+    `suffix` is kept last on the temporary name (some writers choose the format from the extension).
+    """
+
+    def __init__(self, target: str | os.PathLike, suffix: str = "") -> None:
+        self.target = check_writable(target)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.target.name}.tmp-", suffix=suffix,
+                                       dir=self.target.parent or ".")
+        except OSError as e:
+            raise OutputError(f"{self.target}: cannot create a temporary file beside it ({e.strerror}); "
+                              "choose another output path") from e
+        os.close(fd)
+        self.path = Path(tmp)
+        self.done = False
+
+    def commit(self) -> Path:
+        """Move the finished temporary file onto the target (atomic on one file system)."""
+        os.chmod(self.path, 0o644 & ~_umask())
+        os.replace(self.path, self.target)
+        self.done = True
+        return self.target
+
+    def discard(self) -> None:
+        """Delete the temporary file (safe to call more than once, and after commit)."""
+        if not self.done:
+            self.path.unlink(missing_ok=True)
+            self.done = True
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on normal exit rename it onto `path`, else delete it.
-
-    `suffix` is kept on the temporary name (some writers choose the format from the extension).
-    """
-    target = check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", suffix=suffix, dir=target.parent or ".")
-    os.close(fd)
-    tmp_path = Path(tmp)
+    """Yield a temporary path beside `path`; on normal exit rename it onto `path`, else delete it."""
+    tmp = TempOutput(path, suffix)
     try:
-        yield tmp_path
-        os.chmod(tmp_path, 0o644 & ~_umask())
-        os.replace(tmp_path, target)
+        yield tmp.path
+        tmp.commit()
     except BaseException:
-        tmp_path.unlink(missing_ok=True)
+        tmp.discard()
         raise
 
 
