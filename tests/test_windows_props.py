@@ -1,0 +1,139 @@
+"""Property tests of the window builders on random genomes and random edits (hypothesis).
+
+Each window is checked against a naive, fully materialised alt haplotype H = G[:s] + q + G[e:] with N padding,
+and the flank maps against a brute-force enumeration of the genome positions present in both windows.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from glrm.svwindows import Edit, Insert, edit_windows, literal
+from glrm.variants import Allele, Kind, Status
+from glrm.windows import revcomp, small_window
+
+
+class MemGenome:
+    def __init__(self, seq: str):
+        self.seq = seq
+
+    def resolve(self, chrom):
+        return chrom if chrom == "c" else None
+
+    def length(self, chrom):
+        return len(self.seq)
+
+    def fetch(self, chrom, start, end):
+        return padded(self.seq, start, end)
+
+
+def padded(seq, a, b):
+    return "".join(seq[i] if 0 <= i < len(seq) else "N" for i in range(a, b))
+
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+bases = st.text(alphabet="ACGT", min_size=1, max_size=12)
+
+
+@st.composite
+def small_case(draw):
+    seq = draw(st.text(alphabet="ACGTN", min_size=20, max_size=200))
+    w = draw(st.integers(8, 160))
+    n = draw(st.integers(1, min(w // 4, len(seq))))
+    s = draw(st.integers(0, len(seq) - n))
+    alt = draw(st.text(alphabet="ACGT", min_size=1, max_size=w // 4))
+    return seq, w, s, seq[s:s + n], alt
+
+
+@SETTINGS
+@given(small_case())
+def test_small_windows(case):
+    seq, w, s, ref, alt = case
+    kind = Kind.SNV if len(ref) == len(alt) == 1 else Kind.COMPLEX
+    a = Allele("c", s + 1, ".", ref, alt, 0, kind)
+    win = small_window(MemGenome(seq), a, w, max_n_frac=1.0)
+    assert win.status is Status.OK
+    o, n, m = w // 2, len(ref), len(alt)
+    assert len(win.ref) == len(win.alt) == w
+    assert win.ref == padded(seq, s - o, s - o + w)
+    assert win.alt == padded(seq[:s] + alt + seq[s + n:] + "N" * w, s - o, s - o + w)
+    assert win.ref[:o] == win.alt[:o]                                    # upstream identical
+    assert list(win.left.ref_idx) == list(range(o))
+    assert len(win.right) == w - o - max(n, m)
+    for i, j in zip(win.right.ref_idx, win.right.alt_idx, strict=True):
+        assert win.ref[i] == win.alt[j]
+    if n == m == 1:
+        diff = [i for i in range(w) if win.ref[i] != win.alt[i]]
+        assert diff == ([] if ref == alt else [o])
+
+
+@st.composite
+def edit_case(draw):
+    seq = draw(st.text(alphabet="ACGT", min_size=30, max_size=300))
+    w = draw(st.integers(8, 128))
+    s = draw(st.integers(0, len(seq)))
+    e = draw(st.integers(s, min(len(seq), s + 2 * w)))
+    q = draw(st.one_of(st.just(""), st.text(alphabet="ACGTN", max_size=2 * w)))
+    return seq, w, s, e, q
+
+
+def naive_alt(seq, s, e, q, a0, w):
+    """H[a0 : a0 + w], H = G[:s] + q + G[e:], N left of 0 and past the end of H."""
+    h = seq[:s] + q + seq[e:]
+    return padded(h, a0, a0 + w)
+
+
+def check(seq, win, w, s, e, q):
+    assert win.status is Status.OK
+    assert len(win.ref) == len(win.alt) == w
+    assert win.ref == padded(seq, win.ref_start, win.ref_start + w)
+    assert win.alt == naive_alt(seq, s, e, q, win.alt_start, w)
+    kp = len(q)
+    r0, a0 = win.ref_start, win.alt_start
+    left = [(g - r0, g - a0, s - g) for g in range(len(seq))
+            if g < s and r0 <= g < r0 + w and a0 <= g < a0 + w]
+    right = [(g - r0, g - e + s + kp - a0, g - e + 1) for g in range(len(seq))
+             if g >= e and r0 <= g < r0 + w and 0 <= g - e + s + kp - a0 < w]
+    assert list(zip(win.left.ref_idx, win.left.alt_idx, win.left.distance, strict=True)) == left
+    assert list(zip(win.right.ref_idx, win.right.alt_idx, win.right.distance, strict=True)) == right
+    for i, j, _ in left + right:
+        assert win.ref[i] == win.alt[j]                                   # aligned pairs: same base
+
+
+@SETTINGS
+@given(edit_case())
+def test_edit_windows_match_naive_haplotype(case):
+    seq, w, s, e, q = case
+    genome = MemGenome(seq)
+    wins = edit_windows(genome, Edit("c", s, e, literal(q)), w, max_n_frac=1.0)
+    fits = max(e - s, len(q)) + 2 * (w // 8) <= w
+    assert [x.bp for x in wins] == ([0] if fits else [1, 2])
+    for win in wins:
+        check(seq, win, w, s, e, q)
+
+
+@SETTINGS
+@given(edit_case())
+def test_identity_edit_gives_alt_equal_ref(case):
+    seq, w, s, e, _ = case
+    for win in edit_windows(MemGenome(seq), Edit("c", s, e, literal(seq[s:e])), w, max_n_frac=1.0):
+        assert win.alt == win.ref
+
+
+@SETTINGS
+@given(edit_case())
+def test_inversion_twice_is_identity(case):
+    seq, w, s, e, _ = case
+    genome = MemGenome(seq)
+    inv = Edit("c", s, e, Insert(e - s, chrom="c", start=s, rc=True))
+    once = edit_windows(genome, inv, w, max_n_frac=1.0)
+    for win in once:
+        check(seq, win, w, s, e, revcomp(seq[s:e]))
+    h = inv.haplotype(genome, 0, len(seq))                               # the inverted haplotype, in full
+    assert len(h) == len(seq)
+    again = edit_windows(MemGenome(h), Edit("c", s, e, Insert(e - s, chrom="c", start=s, rc=True)), w,
+                         max_n_frac=1.0)
+    assert [x.alt for x in again] == [x.ref for x in edit_windows(genome, Edit("c", s, e, literal(seq[s:e])),
+                                                                   w, max_n_frac=1.0)]
+    assert [x.alt for x in again] == [padded(seq, x.ref_start, x.ref_start + w) for x in again]
