@@ -197,13 +197,14 @@ def classify(ref: str, alt: str) -> tuple[Kind, Breakend | None, str]:
 
 # INFO keys read into SVInfo. Values come as the text after '=' (None for a flag), as in the VCF line.
 SV_INFO_KEYS = frozenset({"SVTYPE", "END", "SVLEN", "SVINSSEQ", "MATEID", "CIPOS", "CIEND", "IMPRECISE"})
+_SV_KEY_PARTS = ("SV", "END", "MATEID", "CIPOS", "IMPRECISE")  # every SV key contains one of these
 
 
 def info_subset(info: str, keys: frozenset[str] = SV_INFO_KEYS) -> dict[str, str | None]:
     """The `keys` present in an INFO column ('A=1;FLAG;B=x,y'): key -> value text, or None for a flag."""
     out: dict[str, str | None] = {}
-    if info in ("", "."):
-        return out
+    if keys is SV_INFO_KEYS and not any(k in info for k in _SV_KEY_PARTS):
+        return out  # fast path: none of the SV keys can be in this INFO
     for item in info.split(";"):
         key, eq, value = item.partition("=")
         if key in keys:
