@@ -246,8 +246,9 @@ def test_load_model_matches_official_logits(name):
     fmt, weights, module, atol = FIXTURES[name]
     need_builder(module)
     model = load_model(FIX / name)
-    io = np.load(FIX / name / "io.npz")
-    np.testing.assert_allclose(_logits(model, io["input_ids"]), io["logits_f64"], rtol=0, atol=atol)
+    for case in ("io.npz", "io_refalt.npz"):
+        io = np.load(FIX / name / case)
+        np.testing.assert_allclose(_logits(model, io["input_ids"]), io["logits_f64"], rtol=0, atol=atol)
     assert model.format == fmt
     assert model.name == name
     assert model.checkpoint == str(FIX / name)
@@ -302,6 +303,17 @@ def test_mismatched_config_lists_unexpected_keys(tmp_path, name, key, value):
     msg = str(err.value)
     assert "unexpected keys" in msg and "layers.1." in msg
     assert "config.json" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_unusable_config_values_are_input_errors(tmp_path, name):
+    need_builder(FIXTURES[name][2])
+    folder = copy_fixture(name, tmp_path / name)
+    config = json.loads((folder / "config.json").read_text())
+    config["n_layer"] = "two"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(InputError, match=r"config\.json.*'two'"):
+        load_model(folder)
 
 
 def test_mismatched_width_lists_shape_mismatches(tmp_path):

@@ -5,6 +5,11 @@ Public API::
     from glrm.models import load_model
     model = load_model(path_or_name, device="cpu", dtype=torch.float32)
     out = model(input_ids, chunk_size=None)   # out.logits (B, L, V), out.hidden_states (B, L, H)
+
+`path_or_name` is a checkpoint folder, or a known name / repo id found in the local Hugging Face cache
+(glrm.models.registry; never the network). The model carries `name`, `checkpoint`, `weights_file`, `sha256`,
+`format`, `stored_dtype`, `max_length` and `max_length_source` for output headers (glrm.models.loading).
+Importing this package does not import torch.
 """
 
 from __future__ import annotations

@@ -193,7 +193,21 @@ def parse_device(device: torch.device | str) -> torch.device:
 
 
 def build(ckpt: Checkpoint, state: dict[str, torch.Tensor]) -> GenomicLM:
-    """Hand the state dict to the family's builder (key mapping, tied weights, strict load)."""
+    """Hand the state dict to the family's builder (key mapping, tied weights, strict load).
+
+    A config value the builder cannot use (a string where a number belongs, ...) becomes an InputError.
+    """
+    try:
+        return _build(ckpt, state)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise InputError(
+            f"{ckpt.folder / 'config.json'}: does not describe a valid {ckpt.format} model "
+            f"({type(exc).__name__}: {detail}); restore the config.json that came with the checkpoint"
+        ) from None
+
+
+def _build(ckpt: Checkpoint, state: dict[str, torch.Tensor]) -> GenomicLM:
     source = str(ckpt.weights)
     if ckpt.family == "hyenadna":
         from glrm.models.hyenadna import build_hyenadna
