@@ -1,0 +1,181 @@
+"""The BED writer: one row per ALT allele, for small variants and SVs alike (spec: "Outputs").
+
+Columns (`glrm.io.fields.bed_columns`): `chrom start end name score strand`, one column per score key, then
+GLRM_STATUS. The first line is a header starting with `#`. `start`/`end` is the REF span, 0-based half-open;
+`name` is the ID, or `chrom:pos:ref:alt` when the ID is missing; `score` repeats the main score
+(`glrm.io.fields.main_score`) and `strand` is always `.`. Cells use the VCF formatting (`%.6g` floats, `.`
+when undefined).
+
+Every ALT gets a row, whatever its status: an allele that was not scored (REF_MISMATCH, TOO_LONG, ...) has `.`
+in every score cell and its status in the last column. Rows are never dropped or reordered: they come out in
+the order they are written, which is the input's order.
+
+The file is atomic like the VCF (temporary file beside the target, renamed on success, removed on error or
+Ctrl-C). A name ending in `.gz`/`.bgz` is written BGZF-compressed with a tabix index (`.tbi`, `preset=bed`;
+`.csi` past 2^29), unless the rows are not sorted, in which case the index is left out with a warning. `-` is
+stdout (plain text).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from glrm.io.atomic import TempOutput, check_writable
+from glrm.io.fields import GLRM_STATUS, InfoField, bed_columns, format_value, main_score
+from glrm.variants import Allele
+
+log = logging.getLogger(__name__)
+
+TBI_MAX_POS = 1 << 29
+
+
+class BedWriter:
+    """Write glrm's per-allele BED; use as a context manager (commits on clean exit, cleans up on error)."""
+
+    def __init__(self, out: str | os.PathLike, fields: Sequence[InfoField], *,
+                 compress: bool | None = None) -> None:
+        self.out = str(out)
+        self.fields = list(fields)
+        if GLRM_STATUS.id not in {f.id for f in self.fields}:
+            raise ValueError("the BED needs GLRM_STATUS among its fields")
+        self.columns = bed_columns(self.fields)
+        self._by_id = {f.id: f for f in self.fields}
+        self._main = self._by_id[main_score(self.fields)]
+        self._stdout = self.out == "-"
+        self.compress = (not self._stdout and self.out.lower().endswith((".gz", ".bgz"))
+                         if compress is None else compress)
+        if not self._stdout:
+            check_writable(self.out)
+        self.rows = 0
+        self._temps: list[TempOutput] = []
+        self._buf: list[str] = []
+        self._last: tuple[str, int] | None = None
+        self._seen: set[str] = set()
+        self._sorted = True
+        self._max_end = 0
+        self._closed = False
+        self._fh = None
+        try:
+            if self.compress:
+                import pysam
+
+                sys.stdout.flush()
+                target = "-" if self._stdout else str(self._temp(self.out, ".bed.gz").path)
+                self._fh = pysam.BGZFile(target, "wb", None)
+            elif self._stdout:
+                self._fh = sys.stdout.buffer
+            else:
+                self._fh = open(self._temp(self.out, ".bed").path, "wb")
+            self._put("#" + "\t".join(self.columns))
+        except BaseException:
+            self._cleanup()
+            raise
+
+    def _temp(self, target: str, suffix: str) -> TempOutput:
+        t = TempOutput(target, suffix)
+        self._temps.append(t)
+        return t
+
+    def _put(self, line: str) -> None:
+        self._buf.append(line + "\n")
+        if len(self._buf) >= 1024:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buf:
+            self._fh.write("".join(self._buf).encode("utf-8", "surrogateescape"))
+            self._buf.clear()
+
+    def write_row(self, chrom: str, start: int, end: int, name: str, values: Mapping[str, object]) -> None:
+        """One row; `values` maps each key to this allele's single value (missing key or None -> '.')."""
+        if self._closed:
+            raise ValueError("write_row() after the BED writer was closed")
+        unknown = set(values) - set(self._by_id)
+        if unknown:
+            raise ValueError(f"values for keys not declared to the BED writer: {sorted(unknown)}")
+        if values.get(GLRM_STATUS.id) is None:
+            raise ValueError(f"{chrom}:{start + 1} {name}: every BED row needs its GLRM_STATUS")
+        cells = {k: format_value(self._by_id[k], values.get(k)) for k in self.columns[6:]}
+        row = [chrom, str(start), str(end), name, cells[self._main.id], ".",
+               *(cells[k] for k in self.columns[6:])]
+        self._track(chrom, start, end)
+        self._put("\t".join(row))
+        self.rows += 1
+
+    def write_allele(self, allele: Allele, values: Mapping[str, object]) -> None:
+        """One row for `allele`: its REF span, and its ID or chrom:pos:ref:alt as the name."""
+        self.write_row(allele.chrom, allele.start, allele.end, allele.name, values)
+
+    def _track(self, chrom: str, start: int, end: int) -> None:
+        self._max_end = max(self._max_end, end)
+        if self._last is not None and chrom != self._last[0]:
+            if chrom in self._seen:
+                self._sorted = False
+            self._seen.add(self._last[0])
+        elif self._last is not None and start < self._last[1]:
+            self._sorted = False
+        self._last = (chrom, start)
+
+    def __enter__(self) -> BedWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def abort(self) -> None:
+        """Drop everything written so far; an existing target stays as it was."""
+        self._closed = True
+        self._cleanup()
+
+    def close(self) -> None:
+        """Flush, index when compressed, and rename into place (data first, then index)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._flush()
+            if self._fh is sys.stdout.buffer:
+                self._fh.flush()
+            else:
+                self._fh.close()
+            if not self._stdout:
+                self._commit()
+        finally:
+            self._cleanup()
+
+    def _commit(self) -> None:
+        data = self._temps[0]
+        kind = index = None
+        if self.compress:
+            if not self._sorted:
+                log.warning("%s: rows are not sorted (the input VCF is not), so no index was written",
+                            self.out)
+            else:
+                import pysam
+
+                kind = "csi" if self._max_end > TBI_MAX_POS else "tbi"
+                index = self._temp(f"{self.out}.{kind}", f".{kind}")
+                pysam.tabix_index(str(data.path), preset="bed", index=str(index.path), csi=kind == "csi",
+                                  force=True)
+        data.commit()
+        for stale in ("tbi", "csi"):
+            if stale != kind:
+                Path(f"{self.out}.{stale}").unlink(missing_ok=True)
+        if index is not None:
+            index.commit()
+
+    def _cleanup(self) -> None:
+        if self._fh is not None and self._fh is not sys.stdout.buffer:
+            try:
+                self._fh.close()
+            except Exception:  # a half-written handle may fail to close; its file is deleted anyway
+                pass
+        for t in self._temps:
+            t.discard()
