@@ -153,3 +153,17 @@ def test_download_without_huggingface_hub_says_what_to_install(monkeypatch, caps
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # import now raises ImportError
     assert main(["models", "download", "caduceus-ph-1k"]) == 2
     assert "pip install 'glrm[hub]'" in capsys.readouterr().err
+
+
+def test_info_by_name_reads_the_offline_cache(hub, capsys):
+    pytest.importorskip("glrm.models.caduceus")
+    repo = registry.KNOWN_MODELS["caduceus-ps-131k"].repo_id
+    snap = hub / ("models--" + repo.replace("/", "--")) / "snapshots" / "rev1"
+    snap.mkdir(parents=True)
+    for f in ("config.json", "model.safetensors"):
+        shutil.copy(FIX / "caduceus-ps-tiny" / f, snap / f)
+    assert main(["models", "info", "caduceus-ps-131k"]) == 0
+    info = dict(line.split("\t", 1) for line in capsys.readouterr().out.splitlines())
+    assert info["name"] == "caduceus-ps-131k"
+    assert info["checkpoint"] == str(snap)
+    assert info["max_length"] == "131072 tokens (registry (caduceus-ps-131k))"

@@ -273,6 +273,19 @@ def test_pytorch_model_bin_gives_the_same_model(tmp_path, name):
     assert model.sha256 == hashlib.sha256((folder / "pytorch_model.bin").read_bytes()).hexdigest()
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_load_model_on_cuda(name):
+    need_builder(FIXTURES[name][2])
+    model = load_model(FIX / name, device="cuda")
+    assert {p.device.type for p in model.parameters()} == {"cuda"}
+    assert {b.device.type for b in model.buffers()} <= {"cuda"}
+    io = np.load(FIX / name / "io.npz")
+    with torch.no_grad():
+        logits = model(torch.from_numpy(io["input_ids"]).cuda()).logits.double().cpu().numpy()
+    np.testing.assert_allclose(logits, io["logits_f64"], rtol=0, atol=FIXTURES[name][3])
+
+
 def test_bfloat16_load():
     need_builder("glrm.models.mamba")
     model = load_model(FIX / "mamba-lm-tiny", dtype=torch.bfloat16)

@@ -43,8 +43,8 @@ def info(
     """Load a checkpoint on the CPU and print what glrm sees in it (TSV: key, value)."""
     from glrm.models.loading import inspect_checkpoint, load_model
 
+    loaded = load_model(model)
     ckpt = inspect_checkpoint(model)
-    loaded = load_model(ckpt.folder)
     cfg = ckpt.config
     vocab = cfg.get("vocab_size")
     multiple = cfg.get("pad_vocab_size_multiple", 1) or 1
