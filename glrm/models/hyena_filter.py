@@ -1,0 +1,179 @@
+"""HyenaDNA's implicit long filter and its exact causal FFT convolution, in bounded memory.
+
+The filter (`HyenaFilter`, upstream's `filter_fn`) is k = MLP(z[:L]) * (exp(-t[:L] |deltas|) + 0.05),
+an MLP with Sin activations over a positional embedding z, windowed by an exponential decay.
+
+The Hyena long filter is an ordinary causal convolution over the first L positions:
+
+    y[c, t] = sum_{s <= t} k[c, t - s] * x[c, s] + bias[c] * x[c, t]
+
+Zero-padding both signals to any length n >= 2L - 1 and multiplying their real FFTs gives exactly
+this linear convolution (no wrap-around), up to float rounding. The official code uses n = 2L; glrm
+uses the smallest even 7-smooth n >= 2L (a product of 2, 3, 5, 7), because 2L itself can have a
+large prime factor that makes the FFT slow (for L = 16385, 2L = 2 * 5 * 29 * 113).
+
+Memory: the complex spectra are B * G * (n/2 + 1) * 8 bytes for a group of G channels. Channels are
+independent, so the convolution runs over channel groups sized to stay within a byte budget, and
+writes each group's result back in place into the input buffer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MODULATION_SHIFT = 0.05  # upstream ExponentialModulation(shift=0.05)
+# Complex intermediates per channel group stay below this (about 3 spectra of this size are live).
+FFT_GROUP_BUDGET_BYTES = 64 * 2**20
+
+
+def next_fast_len(n: int) -> int:
+    """Smallest 7-smooth integer (2^a 3^b 5^c 7^d) >= n."""
+    if n <= 1:
+        return 1
+    best = None
+    p7 = 1
+    while p7 < 2 * n:
+        p5 = p7
+        while p5 < 2 * n:
+            p3 = p5
+            while p3 < 2 * n:
+                # smallest power of two that lifts p3 to >= n
+                p2 = p3
+                while p2 < n:
+                    p2 *= 2
+                if best is None or p2 < best:
+                    best = p2
+                p3 *= 3
+            p5 *= 5
+        p7 *= 7
+    return best
+
+
+def fft_len(L: int) -> int:
+    """FFT length for an exact causal convolution of length L: even, 7-smooth, >= 2L."""
+    return 2 * next_fast_len(L)
+
+
+def channel_group_size(batch: int, channels: int, n_fft: int, budget: int = FFT_GROUP_BUDGET_BYTES) -> int:
+    """How many channels to transform at once so one complex spectrum stays within `budget` bytes."""
+    per_channel = batch * (n_fft // 2 + 1) * 8  # complex64
+    return max(1, min(channels, budget // max(per_channel, 1)))
+
+
+def causal_fft_conv_(
+    x: torch.Tensor,
+    filter_fn: Callable[[int, int], torch.Tensor],
+    bias: torch.Tensor,
+    fft_dtype: torch.dtype,
+    group: int | None = None,
+) -> torch.Tensor:
+    """In place: x (B, L, C) <- causal_conv(x, k) + bias * x along L, one channel group at a time.
+
+    filter_fn(c0, c1) returns the filter columns k[:, c0:c1] as (L, c1 - c0) in `fft_dtype`;
+    generating the filter per group keeps it bounded too. bias is (C,). The FFTs run in `fft_dtype`
+    (float32 or float64) whatever x's dtype is; results are cast back to x's dtype.
+    """
+    B, L, C = x.shape
+    n = fft_len(L)
+    if group is None:
+        group = channel_group_size(B, C, n)
+    bias = bias.to(fft_dtype)
+    for c0 in range(0, C, group):
+        c1 = min(C, c0 + group)
+        xg = x[:, :, c0:c1].to(fft_dtype)                                   # (B, L, G)
+        k_f = torch.fft.rfft(filter_fn(c0, c1), n=n, dim=0)                  # (n/2+1, G) complex
+        x_f = torch.fft.rfft(xg, n=n, dim=1)                                 # (B, n/2+1, G) complex
+        y = torch.fft.irfft(x_f.mul_(k_f), n=n, dim=1)[:, :L]                # (B, L, G)
+        del x_f
+        y.addcmul_(xg, bias[c0:c1])
+        x[:, :, c0:c1] = y
+    return x
+
+
+# --- implicit long filter ------------------------------------------------------------------------
+
+
+class PositionalEmbedding(nn.Module):
+    """z (1, L_max, emb_dim) = [t, cos, -sin of complex exponentials]; t (1, L_max, 1) = linspace(0, 1).
+
+    The values computed here are upstream's initial ones; checkpoints overwrite them (both can be
+    trained or perturbed, so they are always read from the file).
+    """
+
+    def __init__(self, emb_dim: int, seq_len: int):
+        super().__init__()
+        t = torch.linspace(0, 1, seq_len)[None, :, None]                         # (1, L, 1)
+        bands = (emb_dim - 1) // 2
+        w = 2 * math.pi * torch.linspace(0, seq_len - 1, seq_len)[None, :, None] / seq_len
+        f = torch.linspace(1e-4, bands - 1, bands)[None, None]                    # (1, 1, bands)
+        z = torch.exp(-1j * f * w)                                                # (1, L, bands)
+        self.register_buffer("z", torch.cat([t, z.real, z.imag], dim=-1))        # (1, L, emb_dim)
+        self.register_buffer("t", t)
+
+
+class Sin(nn.Module):
+    """sin(freq * x) with a learned per-feature frequency freq (1, order)."""
+
+    def __init__(self, dim: int, w: float):
+        super().__init__()
+        self.freq = nn.Parameter(w * torch.ones(1, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(self.freq * x)
+
+
+class ExponentialModulation(nn.Module):
+    """Window exp(-t |deltas|) + shift applied to the implicit filter; deltas (1, 1, D)."""
+
+    def __init__(self, d_model: int, fast_decay_pct: float = 0.3, slow_decay_pct: float = 1.5,
+                 target: float = 1e-2):
+        super().__init__()
+        max_decay = math.log(target) / fast_decay_pct
+        min_decay = math.log(target) / slow_decay_pct
+        self.register_buffer("deltas", torch.linspace(min_decay, max_decay, d_model)[None, None])
+
+
+class HyenaFilter(nn.Module):
+    """Implicit long filter k (L, C) = MLP(z[:L]) * window(t[:L]), plus the skip `bias` (C,)."""
+
+    def __init__(self, channels: int, cfg):
+        super().__init__()
+        self.modulate = cfg.modulate
+        self.bias = nn.Parameter(torch.randn(channels))
+        self.pos_emb = PositionalEmbedding(cfg.emb_dim, cfg.max_seq_len)
+        act = Sin(cfg.filter_order, cfg.activation_freq)  # one module, shared by every Sin position
+        layers: list[nn.Module] = [nn.Linear(cfg.emb_dim, cfg.filter_order), act]
+        for _ in range(cfg.num_inner_mlps):
+            layers += [nn.Linear(cfg.filter_order, cfg.filter_order), act]
+        layers.append(nn.Linear(cfg.filter_order, channels, bias=False))
+        self.implicit_filter = nn.Sequential(*layers)
+        self.modulation = ExponentialModulation(channels)
+
+    def features(self, L: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """The MLP up to its last Linear, (L, filter_order), and t (L, 1); computed in `dtype`."""
+        h = self.pos_emb.z[0, :L].to(dtype)                                       # (L, emb_dim)
+        for layer in list(self.implicit_filter)[:-1]:
+            if isinstance(layer, nn.Linear):
+                h = F.linear(h, layer.weight.to(dtype), layer.bias.to(dtype))    # (L, filter_order)
+            else:
+                h = torch.sin(layer.freq.to(dtype) * h)
+        return h, self.pos_emb.t[0, :L].to(dtype)                                 # (L, F), (L, 1)
+
+    def columns(self, feats: torch.Tensor, t: torch.Tensor, c0: int, c1: int) -> torch.Tensor:
+        """Filter channels k[:, c0:c1] as (L, c1 - c0) from `features` output."""
+        w_out = self.implicit_filter[-1].weight[c0:c1].to(feats.dtype)           # (G, F)
+        k = F.linear(feats, w_out)                                                # (L, G)
+        if self.modulate:
+            deltas = self.modulation.deltas[0, 0, c0:c1].to(feats.dtype)          # (G,)
+            k = k * (torch.exp(-t * deltas.abs()) + MODULATION_SHIFT)
+        return k                                                                  # (L, G)
+
+    def filter(self, L: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """The whole filter k (L, C) (for inspection and tests; forward builds it per channel group)."""
+        feats, t = self.features(L, dtype)
+        return self.columns(feats, t, 0, self.bias.shape[0])

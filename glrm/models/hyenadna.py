@@ -1,0 +1,405 @@
+"""HyenaDNA causal DNA language model in plain PyTorch, loadable from both official checkpoint formats.
+
+Architecture (read top to bottom in `HyenaDNA.forward` and `HyenaBlock.forward_`)::
+
+    h = word_embeddings(ids)                                              # (B, L, D)
+    for each block:
+        u = in_proj(LayerNorm1(h))                                        # (B, L, (order+1) D)
+        x0, x1, v = split(short causal depthwise conv k=3 of u)           # each (B, L, D)
+        k = ImplicitFilter(z[:L]) * (exp(-t[:L] |deltas|) + 0.05)         # (L, D) long filter
+        h = h + out_proj(x0 * (causal_conv(v * x1, k) + bias * (v * x1)))
+        h = h + fc2(gelu_tanh(fc1(LayerNorm2(h))))
+    hidden = ln_f(h);  logits = hidden @ lm_head.T                        # (B, L, V)
+
+(For hyena_order > 2 the gate/convolution step repeats with x_{order-1} .. x1, as upstream.)
+
+Module and parameter names follow the HF port (`hyena.` prefix stripped), so `state_dict()` keys are
+upstream's: `backbone.layers.{i}.mixer.filter_fn.implicit_filter.1.freq`, ... The shared Sin
+activation is one module at every Sin position of `implicit_filter`, as upstream.
+
+Memory and chunking. Position-wise work (LayerNorms, in_proj with its 3D expansion, the short conv,
+the gates, out_proj, the MLP with its d_inner expansion, ln_f, the head) is exactly chunkable along the
+sequence, so with `chunk_size` it runs over position chunks (the short conv recomputes its 2-position
+halo), and only (B, L, D)-sized tensors live for the whole sequence: the residual stream, x0 and the
+long-conv input. The long convolution needs the whole sequence of a channel, so it runs by channel
+groups (see fftconv.py), generating each group's filter rows on the fly. `chunk_size` changes results
+only by float rounding.
+
+Precision: float32 by default; `model.double()` gives a float64 run. `to_dtype(torch.bfloat16)` casts
+the position-wise weights and activations to bfloat16 but keeps the filter generation, the FFTs and the
+residual stream in float32.
+
+Length: the positional embedding z has max_seq_len rows, so a longer input cannot be evaluated
+faithfully; like the official code, glrm rejects it (InputError asking for a smaller --window).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from glrm.errors import InputError
+from glrm.models.base import GenomicLM, ModelOutput, load_strict
+from glrm.models.hyena_filter import HyenaFilter, causal_fft_conv_
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HyenaDNAConfig:
+    """Architecture of a HyenaDNA checkpoint (both formats map onto this)."""
+
+    d_model: int
+    n_layer: int
+    d_inner: int
+    max_seq_len: int                 # rows of the positional embedding = trained context in tokens
+    vocab_size: int = 12             # before padding
+    emb_dim: int = 3                 # positional features fed to the filter MLP (odd, >= 3)
+    filter_order: int = 64           # width of the filter MLP
+    hyena_order: int = 2
+    short_filter_order: int = 3
+    num_inner_mlps: int = 2
+    activation_freq: float = 1.0     # initial Sin frequency (w); checkpoints store the trained freq
+    modulate: bool = True
+    pad_vocab_size_multiple: int = 8
+    block_norm_epsilon: float = 1e-5
+    final_norm_epsilon: float = 1e-5
+    tie_word_embeddings: bool = False
+    checkpoint_mixer: bool = False   # original release: keys carry `.mixer.layer.`
+    checkpoint_mlp: bool = False     # original release: keys carry `.mlp.layer.`
+
+    @property
+    def padded_vocab_size(self) -> int:
+        m = max(1, self.pad_vocab_size_multiple)
+        return -(-self.vocab_size // m) * m
+
+    def __post_init__(self):
+        if self.emb_dim < 3 or self.emb_dim % 2 == 0:
+            raise ValueError(f"emb_dim must be odd and >= 3 (time, cosine, sine), got {self.emb_dim}")
+        if self.hyena_order < 2:
+            raise ValueError(f"hyena_order must be >= 2, got {self.hyena_order}")
+
+    @classmethod
+    def from_hf(cls, config: dict, source: str = "config.json") -> HyenaDNAConfig:
+        """From the HF port's config.json (`HyenaConfig`). Block norms use eps 1e-5 there, always."""
+        _require(config, ("d_model", "n_layer"), source)
+        d_model = int(config["d_model"])
+        return _make(cls, source,
+                     d_model=d_model, n_layer=int(config["n_layer"]),
+                     d_inner=int(config.get("d_inner") or 4 * d_model),
+                     max_seq_len=int(config.get("max_seq_len", 1024)),
+                     vocab_size=int(config.get("vocab_size", 12)),
+                     emb_dim=int(config.get("emb_dim", 3)),
+                     filter_order=int(config.get("filter_order", 64)),
+                     hyena_order=int(config.get("hyena_order", 2)),
+                     short_filter_order=int(config.get("short_filter_order", 3)),
+                     num_inner_mlps=int(config.get("num_inner_mlps", 2)),
+                     activation_freq=float(config.get("activation_freq", 1)),
+                     pad_vocab_size_multiple=int(config.get("pad_vocab_size_multiple", 8)),
+                     block_norm_epsilon=1e-5,
+                     final_norm_epsilon=float(config.get("layer_norm_epsilon", 1e-5)),
+                     # transformers' PretrainedConfig default is True; the released configs say false
+                     tie_word_embeddings=bool(config.get("tie_word_embeddings", True)))
+
+    @classmethod
+    def from_orig(cls, config: dict, source: str = "config.json") -> HyenaDNAConfig:
+        """From the original release's config.json (operator settings nested under `layer`)."""
+        _require(config, ("d_model", "n_layer", "layer"), source)
+        layer = config["layer"]
+        if not isinstance(layer, dict):
+            raise InputError(f"{source}: 'layer' must be an object with the Hyena operator settings")
+        if layer.get("_name_", "hyena") != "hyena":
+            raise InputError(f"{source}: layer._name_ is {layer.get('_name_')!r}; glrm implements only "
+                             "'hyena' layers")
+        if config.get("attn_layer_idx"):
+            raise InputError(f"{source}: attn_layer_idx is set (hybrid attention layers); glrm implements "
+                             "pure Hyena models only")
+        _require(layer, ("l_max",), source, where="layer.")
+        d_model = int(config["d_model"])
+        eps = float(config.get("layer_norm_epsilon", 1e-5))
+        return _make(cls, source,
+                     d_model=d_model, n_layer=int(config["n_layer"]),
+                     d_inner=int(config.get("d_inner") or 4 * d_model),
+                     max_seq_len=int(layer["l_max"]),
+                     vocab_size=int(config.get("vocab_size", 12)),
+                     emb_dim=int(layer.get("emb_dim", 3)),
+                     filter_order=int(layer.get("filter_order", 64)),
+                     hyena_order=int(layer.get("order", 2)),
+                     short_filter_order=3,  # the original operator ignores short_filter_order
+                     num_inner_mlps=int(layer.get("num_inner_mlps", 2)),
+                     activation_freq=float(layer.get("w", 1)),
+                     modulate=bool(layer.get("modulate", True)),
+                     pad_vocab_size_multiple=int(config.get("pad_vocab_size_multiple", 1)),
+                     block_norm_epsilon=eps, final_norm_epsilon=eps,
+                     tie_word_embeddings=True,
+                     checkpoint_mixer=bool(config.get("checkpoint_mixer", False)),
+                     checkpoint_mlp=bool(config.get("checkpoint_mlp", False)))
+
+
+def _require(config: dict, keys: tuple[str, ...], source: str, where: str = "") -> None:
+    missing = [k for k in keys if k not in config]
+    if missing:
+        raise InputError(f"{source}: config.json lacks {', '.join(where + k for k in missing)}; "
+                         "use the config.json that came with the checkpoint")
+
+
+def _make(cls, source: str, **kwargs) -> HyenaDNAConfig:
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise InputError(f"{source}: {exc}") from None
+
+
+@dataclass
+class HyenaOutput(ModelOutput):
+    # embedding output, residual stream after each block, ln_f output (n_layer + 2); on request only
+    all_hidden_states: tuple[torch.Tensor, ...] | None = None
+
+
+# --- blocks --------------------------------------------------------------------------------------
+
+
+class HyenaOperator(nn.Module):
+    """in_proj -> short causal conv -> gates and long convolutions -> out_proj (forward: HyenaBlock)."""
+
+    def __init__(self, cfg: HyenaDNAConfig):
+        super().__init__()
+        D, order = cfg.d_model, cfg.hyena_order
+        width = D * (order + 1)
+        self.in_proj = nn.Linear(D, width)
+        self.out_proj = nn.Linear(D, D)
+        self.short_filter = nn.Conv1d(width, width, cfg.short_filter_order,
+                                      padding=cfg.short_filter_order - 1, groups=width)
+        self.filter_fn = HyenaFilter(D * (order - 1), cfg)
+
+
+class Mlp(nn.Module):
+    def __init__(self, d_model: int, d_inner: int):
+        super().__init__()
+        self.fc1 = nn.Linear(d_model, d_inner)
+        self.fc2 = nn.Linear(d_inner, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+
+
+class HyenaBlock(nn.Module):
+    def __init__(self, cfg: HyenaDNAConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.norm1 = nn.LayerNorm(cfg.d_model, eps=cfg.block_norm_epsilon)
+        self.mixer = HyenaOperator(cfg)
+        self.norm2 = nn.LayerNorm(cfg.d_model, eps=cfg.block_norm_epsilon)
+        self.mlp = Mlp(cfg.d_model, cfg.d_inner)
+
+    def _short_conv(self, h: torch.Tensor, a: int, b: int) -> torch.Tensor:
+        """norm1 -> in_proj -> causal depthwise conv for positions [a, b) -> (B, b - a, (order+1) D).
+
+        The conv (upstream: Conv1d, padding K-1, first L outputs) is out[t] = bias + sum_j w[j] u[t-(K-1)+j],
+        with u = 0 before the sequence start; the K-1 positions before `a` are recomputed (halo).
+        """
+        mixer, K = self.mixer, self.cfg.short_filter_order
+        cdt = mixer.in_proj.weight.dtype
+        lo = max(0, a - (K - 1))
+        u = mixer.in_proj(self.norm1(h[:, lo:b].to(cdt)))             # (B, b - lo, W): positions lo..b-1
+        off, n = a - lo, b - a
+        wts = mixer.short_filter.weight[:, 0, :]                      # (W, K)
+        uc = torch.addcmul(mixer.short_filter.bias, u[:, off:], wts[:, K - 1])  # (B, n, W)
+        for j in range(K - 1):
+            lag = K - 1 - j                                           # out[i] += w[j] * u[i - lag]
+            start = max(0, lag - off)                                 # earlier rows read zero padding
+            if start < n:
+                uc[:, start:].addcmul_(u[:, off + start - lag: off + n - lag], wts[:, j])
+        return uc
+
+    def forward_(self, h: torch.Tensor, spans: list[tuple[int, int]], group: int | None) -> None:
+        """In place: h (B, L, D) <- h after this block (mixer and MLP residual updates)."""
+        B, L, D = h.shape
+        order = self.cfg.hyena_order
+        mixer = self.mixer
+        cdt = mixer.in_proj.weight.dtype
+        fdt = torch.promote_types(mixer.filter_fn.bias.dtype, torch.float32)
+        gates = torch.empty(B, L, (order - 1) * D, dtype=cdt, device=h.device)   # x0 .. x_{order-2}
+        w = torch.empty(B, L, D, dtype=cdt, device=h.device)                     # long-conv input
+        for a, b in spans:
+            uc = self._short_conv(h, a, b)                            # (B, n, (order+1) D)
+            gates[:, a:b] = uc[..., : (order - 1) * D]
+            torch.mul(uc[..., -D:], uc[..., (order - 1) * D: order * D], out=w[:, a:b])  # v * x_last
+            del uc
+        feats, t = mixer.filter_fn.features(L, fdt)                   # (L, F), (L, 1)
+        bias = mixer.filter_fn.bias.view(order - 1, D)                # (order-1, D)
+        for o in range(order - 1):                                    # o-th conv: filter channels o*D..
+            def columns(c0: int, c1: int, o: int = o) -> torch.Tensor:
+                return mixer.filter_fn.columns(feats, t, o * D + c0, o * D + c1)
+            causal_fft_conv_(w, columns, bias[o], fdt, group)
+            if o < order - 2:                                         # next gate: x_{order-2-o}
+                i = order - 2 - o
+                w.mul_(gates[..., i * D:(i + 1) * D])
+        for a, b in spans:
+            y = mixer.out_proj(w[:, a:b].mul_(gates[:, a:b, :D]))    # (B, n, D)
+            h[:, a:b] += y.to(h.dtype)
+            h[:, a:b] += self.mlp(self.norm2(h[:, a:b].to(cdt))).to(h.dtype)
+
+
+class Embeddings(nn.Module):
+    def __init__(self, vocab: int, d_model: int):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(vocab, d_model)
+
+
+class Backbone(nn.Module):
+    def __init__(self, cfg: HyenaDNAConfig):
+        super().__init__()
+        self.embeddings = Embeddings(cfg.padded_vocab_size, cfg.d_model)
+        self.layers = nn.ModuleList(HyenaBlock(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.d_model, eps=cfg.final_norm_epsilon)
+
+
+# --- the model -----------------------------------------------------------------------------------
+
+
+class HyenaDNA(GenomicLM):
+    """HyenaDNA LM head model. forward(input_ids (B, L), chunk_size=None) -> HyenaOutput."""
+
+    kind = "causal"
+    family = "hyenadna"
+
+    def __init__(self, cfg: HyenaDNAConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.max_length = cfg.max_seq_len
+        self.backbone = Backbone(cfg)
+        self.lm_head = nn.Linear(cfg.d_model, cfg.padded_vocab_size, bias=False)
+        self.fft_channel_group: int | None = None  # None: sized by fftconv.FFT_GROUP_BUDGET_BYTES
+        self.eval()
+
+    def to_dtype(self, dtype: torch.dtype) -> HyenaDNA:
+        """Cast weights to `dtype`; for 16-bit types the implicit filters stay float32 (FFT precision)."""
+        filter_dtype = torch.float32 if dtype in (torch.bfloat16, torch.float16) else dtype
+        for name, module in self.named_modules():
+            dt = filter_dtype if ".filter_fn" in name else dtype
+            for key, p in module._parameters.items():
+                if p is not None and p.is_floating_point():
+                    module._parameters[key] = nn.Parameter(p.data.to(dt), requires_grad=p.requires_grad)
+            for key, buf in module._buffers.items():
+                if buf is not None and buf.is_floating_point():
+                    module._buffers[key] = buf.to(dt)
+        return self
+
+    @torch.no_grad()
+    def forward(self, input_ids: torch.Tensor, chunk_size: int | None = None, *,
+                output_all_hidden: bool = False, channel_group: int | None = None) -> HyenaOutput:
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must be (batch, length), got shape {tuple(input_ids.shape)}")
+        B, L = input_ids.shape
+        if L > self.max_length:
+            raise InputError(
+                f"input of {L} tokens is longer than this HyenaDNA model's maximum of {self.max_length} "
+                f"tokens (its positional embedding has {self.max_length} rows); use a smaller --window"
+            )
+        if L == 0:
+            raise ValueError("input_ids has length 0")
+        V = self.cfg.padded_vocab_size
+        if int(input_ids.min()) < 0 or int(input_ids.max()) >= V:
+            lo, hi = int(input_ids.min()), int(input_ids.max())
+            raise ValueError(f"token ids must lie in [0, {V}); got {lo}..{hi}")
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        step = L if chunk_size is None else chunk_size
+        spans = [(a, min(L, a + step)) for a in range(0, L, step)]
+        group = self.fft_channel_group if channel_group is None else channel_group
+
+        emb = self.backbone.embeddings.word_embeddings.weight
+        rdt = torch.promote_types(emb.dtype, torch.float32)       # residual stream dtype
+        h = F.embedding(input_ids, emb).to(rdt)                    # (B, L, D)
+        saved = [h.clone()] if output_all_hidden else None
+        for layer in self.backbone.layers:
+            layer.forward_(h, spans, group)
+            if saved is not None:
+                saved.append(h.clone())
+
+        ln_f = self.backbone.ln_f
+        hidden = torch.empty_like(h)                               # (B, L, D)
+        logits = torch.empty(B, L, V, dtype=rdt, device=h.device)  # (B, L, V)
+        for a, b in spans:
+            hn = ln_f(h[:, a:b].to(ln_f.weight.dtype))
+            hidden[:, a:b] = hn
+            logits[:, a:b] = self.lm_head(hn.to(self.lm_head.weight.dtype))
+        if saved is not None:
+            saved.append(hidden)
+        return HyenaOutput(logits=logits, hidden_states=hidden,
+                           all_hidden_states=tuple(saved) if saved is not None else None)
+
+
+# --- building from checkpoints -------------------------------------------------------------------
+
+
+def _sin_positions(cfg: HyenaDNAConfig) -> list[int]:
+    return [1 + 2 * i for i in range(cfg.num_inner_mlps + 1)]
+
+
+def _fill_shared_sin(state: dict[str, torch.Tensor], cfg: HyenaDNAConfig, source: str) -> None:
+    """Every Sin position shares one freq tensor: fill the ones a safetensors file leaves out."""
+    for i in range(cfg.n_layer):
+        prefix = f"backbone.layers.{i}.mixer.filter_fn.implicit_filter."
+        present = [state[f"{prefix}{p}.freq"] for p in _sin_positions(cfg) if f"{prefix}{p}.freq" in state]
+        if not present:
+            continue  # load_strict reports the missing keys
+        for other in present[1:]:
+            if other.shape != present[0].shape or not torch.equal(other, present[0]):
+                raise InputError(f"{source}: layer {i} has different Sin frequencies at different positions "
+                                 "of implicit_filter; HyenaDNA shares one Sin module, so this is not a "
+                                 "HyenaDNA checkpoint (or it was edited)")
+        for p in _sin_positions(cfg):
+            state.setdefault(f"{prefix}{p}.freq", present[0])
+
+
+def hyenadna_state_to_glrm(state: dict[str, torch.Tensor], cfg: HyenaDNAConfig, fmt: str,
+                           source: str) -> dict[str, torch.Tensor]:
+    """Rename checkpoint keys to `HyenaDNA.state_dict()` names and fill the tied/shared tensors."""
+    out: dict[str, torch.Tensor] = {}
+    if fmt == "hf":
+        for k, v in state.items():
+            out[k[len("hyena."):] if k.startswith("hyena.") else k] = v
+    elif fmt == "orig":
+        for k, v in state.items():
+            k = k[len("model."):] if k.startswith("model.") else k
+            if cfg.checkpoint_mixer:
+                k = k.replace(".mixer.layer.", ".mixer.")
+            if cfg.checkpoint_mlp:
+                k = k.replace(".mlp.layer.", ".mlp.")
+            out[k] = v
+    else:
+        raise ValueError(f"unknown HyenaDNA checkpoint format {fmt!r}; expected 'hf' or 'orig'")
+    emb = "backbone.embeddings.word_embeddings.weight"
+    if "lm_head.weight" not in out and emb in out and (fmt == "orig" or cfg.tie_word_embeddings):
+        out["lm_head.weight"] = out[emb]  # tied head (written once by safetensors)
+    _fill_shared_sin(out, cfg, source)
+    return out
+
+
+def build_hyenadna(config: dict, state: dict[str, torch.Tensor], fmt: str, source: str,
+                   *, dtype: torch.dtype = torch.float32) -> HyenaDNA:
+    """Build a HyenaDNA model from a checkpoint's config.json dict and its state dict.
+
+    fmt "hf": HF port (`hyena.backbone.*`, `lm_head.weight`); "orig": original release Lightning
+    state_dict (`model.backbone.*`, optional `.mixer.layer.`/`.mlp.layer.`, `model.lm_head.weight`).
+    Every weight must be present with the right shape (glrm.models.base.load_strict).
+    """
+    if fmt == "hf":
+        cfg = HyenaDNAConfig.from_hf(config, source)
+    elif fmt == "orig":
+        cfg = HyenaDNAConfig.from_orig(config, source)
+    else:
+        raise ValueError(f"unknown HyenaDNA checkpoint format {fmt!r}; expected 'hf' or 'orig'")
+    model = HyenaDNA(cfg)
+    load_strict(model, hyenadna_state_to_glrm(state, cfg, fmt, source), source)
+    if dtype != torch.float32:
+        model.to_dtype(dtype)
+    return model.eval()
+
+
+__all__ = ["HyenaDNA", "HyenaDNAConfig", "HyenaOutput", "build_hyenadna", "hyenadna_state_to_glrm"]
