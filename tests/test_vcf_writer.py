@@ -241,6 +241,18 @@ def test_output_parses_with_pysam_and_cyvcf2(tmp_path):
         "Window": "1024", "RC": "mean", "Precision": "fp32"}
 
 
+def test_output_passes_bundled_bcftools(tmp_path):
+    """pysam ships bcftools' code: `bcftools view` must read the output back record for record."""
+    import pysam.bcftools
+
+    out = tmp_path / "o.vcf"
+    _write(out)
+    text = pysam.bcftools.view("-H", str(out))
+    assert len(text.splitlines()) == len(RECORDS)
+    assert text.splitlines()[0].split("\t")[7] == (
+        "DP=14;DB;GLRM_LLR=0.5,1.5;GLRM_MLR=.,.;GLRM_EMB=1e-07,2e-07;GLRM_STATUS=OK,TOO_LONG")
+
+
 @pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools not on PATH")
 def test_output_passes_bcftools_view(tmp_path):
     out = tmp_path / "o.vcf"
@@ -390,6 +402,32 @@ def test_contigs_in_any_grouped_order_are_indexable(tmp_path):
     assert [r.pos for r in pysam.VariantFile(str(out)).fetch("chr1")] == [100, 200]
 
 
+def test_index_failure_keeps_the_complete_file(tmp_path, caplog):
+    records = list(RECORDS)
+    records[3] = records[3].replace("chr2\t50\t", "chr2\t90000\t")  # past the declared length 5000
+    out = tmp_path / "o.bcf"
+    (tmp_path / "o.bcf.csi").write_bytes(b"stale")
+    _write(out, records=records)
+    assert "could not be indexed" in caplog.text and str(out) in caplog.text
+    assert os.listdir(tmp_path) == ["o.bcf"]
+    assert [r.pos for r in pysam.VariantFile(str(out))] == [100, 200, 300, 90000]
+
+
+def test_atomic_path_commits_or_removes(tmp_path):
+    from glrm.io.atomic import atomic_path
+
+    target = tmp_path / "t.txt"
+    with atomic_path(target, suffix=".txt") as tmp:
+        assert tmp.parent == tmp_path and tmp.name.endswith(".txt") and tmp != target
+        tmp.write_text("one")
+    assert target.read_text() == "one"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(target) as tmp:
+            tmp.write_text("two")
+            raise KeyboardInterrupt
+    assert target.read_text() == "one" and os.listdir(tmp_path) == ["t.txt"]
+
+
 def test_unwritable_outputs_fail_early(tmp_path):
     with pytest.raises(OutputError, match="does not exist"):
         check_output(tmp_path / "missing" / "o.vcf")
@@ -442,3 +480,51 @@ def test_round_trip_on_real_vcf(tmp_path, data_dir, name):
     first = recs[0]
     assert len(list(vf.fetch(first.chrom, first.start, first.start + 1))) >= 1
     assert len(list(cyvcf2.VCF(str(out)))) == len(body)
+
+
+@pytest.mark.parametrize("name", ["colo829_manta.vcf.gz", "colo829_gridss.vcf.gz", "colo829_novobreak.vcf.gz",
+                                  "chr20_indels.vcf.gz"])
+def test_real_vcf_as_bcf_keeps_records(tmp_path, data_dir, name):
+    with gzip.open(data_dir / name, "rt") as fh:
+        lines = fh.read().split("\n")[:-1]
+    header = [x for x in lines if x.startswith("#")]
+    body = [x for x in lines if not x.startswith("#")]
+    for out in (tmp_path / "o.vcf.gz", tmp_path / "o.bcf"):
+        with VcfAnnotator(out, header, score_sv_fields()) as w:
+            for raw in body:
+                n = _n_alt(raw)
+                w.write(raw, {"GLRM_SV_EMB": [0.5] * n, "GLRM_SV_REACH": [12] * n, "GLRM_STATUS": ["OK"] * n})
+    vcf = list(pysam.VariantFile(str(tmp_path / "o.vcf.gz")))
+    bcf = list(pysam.VariantFile(str(tmp_path / "o.bcf")))
+    assert len(vcf) == len(bcf) == len(body)
+    for a, b in zip(vcf, bcf, strict=True):
+        assert (a.chrom, a.pos, a.id, a.ref, a.alts, a.stop) == (b.chrom, b.pos, b.id, b.ref, b.alts, b.stop)
+        assert list(a.info) == list(b.info)  # no INFO/END or other key appears in the BCF
+        assert b.info["GLRM_SV_REACH"] == (12,) * len(b.alts)
+    assert (tmp_path / "o.bcf.csi").exists()
+
+
+@pytest.mark.parametrize("name", ["gonl_snvs.vcf.gz", "colo829_gridss.vcf.gz", "ecoli_sim_svs.fixed.vcf"])
+def test_reader_to_writer_keeps_every_input_byte(tmp_path, data_dir, name):
+    """Through glrm.io.vcf: removing glrm's header lines and INFO entries gives back the input exactly."""
+    from glrm.io.vcf import VcfReader
+
+    src = data_dir / name
+    out = tmp_path / "o.vcf"
+    with VcfReader(str(src)) as reader, VcfAnnotator(out, reader.header_lines, FIELDS, model_meta=META) as w:
+        for rec in reader:
+            n = len(rec.alleles)  # the writer refuses a count that disagrees with the ALT column
+            w.write(rec.raw, {"GLRM_EMB": [0.125] * n, "GLRM_STATUS": ["N_CONTENT"] * n})
+    with (gzip.open(src, "rb") if name.endswith(".gz") else open(src, "rb")) as fh:
+        raw_in = fh.read()
+    kept = []
+    for line in out.read_bytes().split(b"\n")[:-1]:
+        if line.startswith((b"##INFO=<ID=GLRM_", b"##glrm")):
+            continue
+        if not line.startswith(b"#"):
+            cols = line.split(b"\t")
+            info = [e for e in cols[7].split(b";") if not e.startswith(b"GLRM_")]
+            cols[7] = b";".join(info) or b"."
+            line = b"\t".join(cols)
+        kept.append(line + b"\n")
+    assert b"".join(kept) == raw_in

@@ -12,7 +12,8 @@ the order they are written, which is the input's order.
 
 The file is atomic like the VCF (temporary file beside the target, renamed on success, removed on error or
 Ctrl-C). A name ending in `.gz`/`.bgz` is written BGZF-compressed with a tabix index (`.tbi`, `preset=bed`;
-`.csi` past 2^29), unless the rows are not sorted, in which case the index is left out with a warning. `-` is
+`.csi` past 2^29), unless the rows are not sorted or indexing fails, in which case the complete file is kept
+without an index, with a warning. `-` is
 stdout (plain text).
 """
 
@@ -162,8 +163,14 @@ class BedWriter:
 
                 kind = "csi" if self._max_end > TBI_MAX_POS else "tbi"
                 index = self._temp(f"{self.out}.{kind}", f".{kind}")
-                pysam.tabix_index(str(data.path), preset="bed", index=str(index.path), csi=kind == "csi",
-                                  force=True)
+                try:
+                    pysam.tabix_index(str(data.path), preset="bed", index=str(index.path),
+                                      csi=kind == "csi", force=True)
+                except (OSError, ValueError) as e:
+                    index.discard()
+                    kind = index = None
+                    log.warning("%s: the file is complete but could not be indexed (%s); index it with "
+                                "tabix -p bed", self.out, str(e).strip().replace(str(data.path), self.out))
         data.commit()
         for stale in ("tbi", "csi"):
             if stale != kind:

@@ -25,7 +25,8 @@ declaration line in the BCF header (with a warning), as htslib does when reading
 Files are atomic: everything goes to temporary files beside the target and is renamed into place (data
 first, then its index) only when the `with` block ends cleanly. An exception or Ctrl-C removes the temporary
 files and leaves any existing target untouched. An unsorted input gets its data file but no index (tabix
-cannot index it), with a warning; a stale index of the target is removed then.
+cannot index it), with a warning; so does a file whose indexing fails (e.g. records past a `##contig` length,
+which CSI refuses): the scores are never thrown away for an index. A stale index of the target is removed.
 """
 
 from __future__ import annotations
@@ -358,6 +359,29 @@ class VcfAnnotator:
             return None
         return "csi" if self._max_pos > TBI_MAX_POS else "tbi"
 
+    def _build_index(self, data: TempOutput, kind: str | None) -> tuple[TempOutput | None, str | None]:
+        """Index the finished temporary data file; a failure costs the index only, with a warning."""
+        import pysam
+        import pysam.bcftools
+        import pysam.utils
+
+        if kind is None:
+            return None, None
+        index = self._temp(f"{self.out}.{kind}", f".{kind}")
+        try:
+            if self._bcf:
+                pysam.bcftools.index("--csi", "-f", "-o", str(index.path), str(data.path))
+            else:
+                pysam.tabix_index(str(data.path), preset="vcf", index=str(index.path), csi=kind == "csi",
+                                  force=True)
+        except (pysam.utils.SamtoolsError, OSError, ValueError) as e:
+            index.discard()
+            log.warning("%s: the file is complete but could not be indexed (%s); check that the ##contig "
+                        "lengths cover every record, then index it with bcftools index", self.out,
+                        str(e).strip().replace(str(data.path), self.out))
+            return None, None
+        return index, kind
+
     def _commit_with_index(self, data: TempOutput, index: TempOutput | None, kind: str | None) -> None:
         data.commit()
         for stale in ("tbi", "csi"):
@@ -367,16 +391,8 @@ class VcfAnnotator:
             index.commit()
 
     def _finish_bgzf(self) -> None:
-        import pysam
-
         data = self._temps[0]
-        kind = self._index_kind()
-        index = None
-        if kind is not None:
-            index = self._temp(f"{self.out}.{kind}", f".{kind}")
-            pysam.tabix_index(str(data.path), preset="vcf", index=str(index.path), csi=kind == "csi",
-                              force=True)
-        self._commit_with_index(data, index, kind)
+        self._commit_with_index(data, *self._build_index(data, self._index_kind()))
 
     def _finish_bcf(self) -> None:
         import pysam
@@ -409,13 +425,10 @@ class VcfAnnotator:
             sys.stdout.buffer.flush()
             return
         data = self._temps[-1]
-        kind = self._index_kind() if self.out_type == "b" else None  # only compressed BCF is indexable
-        index = None
-        if kind is not None:
+        kind = None
+        if self.out_type == "b" and self._index_kind():  # only compressed BCF is indexable
             kind = "csi"  # BCF indexes are always CSI
-            index = self._temp(f"{self.out}.csi", ".csi")
-            pysam.bcftools.index("--csi", "-f", "-o", str(index.path), str(data.path))
-        self._commit_with_index(data, index, kind)
+        self._commit_with_index(data, *self._build_index(data, kind))
 
     def _cleanup(self) -> None:
         fh = getattr(self, "_fh", None)
