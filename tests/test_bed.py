@@ -136,6 +136,14 @@ def test_interrupted_first_write_leaves_nothing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_writer_dropped_without_close_leaves_nothing(tmp_path):
+    w = BedWriter(tmp_path / "o.bed", CAUSAL)
+    w.write_row("chr1", 0, 1, "x", {"GLRM_STATUS": "OK"})
+    assert len(os.listdir(tmp_path)) == 1  # the temporary file
+    del w
+    assert os.listdir(tmp_path) == []
+
+
 def test_stdout(capfdbinary):
     with BedWriter("-", SV) as w:
         w.write_row("chr1", 0, 1, "x", {"GLRM_SV_EMB": 0.5, "GLRM_STATUS": "OK"})

@@ -135,6 +135,10 @@ class BedWriter:
         self._closed = True
         self._cleanup()
 
+    def __del__(self) -> None:  # dropped without close(): never leave temporary files behind
+        if not getattr(self, "_closed", True):
+            self.abort()
+
     def close(self) -> None:
         """Flush, index when compressed, and rename into place (data first, then index)."""
         if self._closed:

@@ -330,6 +330,10 @@ class VcfAnnotator:
         self._closed = True
         self._cleanup()
 
+    def __del__(self) -> None:  # dropped without close(): never leave temporary files behind
+        if not getattr(self, "_closed", True):
+            self.abort()
+
     def close(self) -> None:
         """Finish the file: flush, build the index, and rename into place (data first, then index)."""
         if self._closed:
