@@ -39,6 +39,9 @@ def _root(
 from glrm.cli.models import app as models_app  # noqa: E402
 
 app.add_typer(models_app, name="models")
+from glrm.cli.windows import windows as windows_command  # noqa: E402
+
+app.command("windows")(windows_command)
 
 
 def main(argv: list[str] | None = None) -> int:

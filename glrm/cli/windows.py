@@ -1,0 +1,40 @@
+"""`glrm windows`: print the ref/alt windows glrm would score (TSV), to inspect them without a model.
+
+Thin: the work is in `glrm.pipeline.inspect`, imported inside the command so `glrm --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import typer
+
+
+def windows(
+    input: str = typer.Option(..., "--input", "-i", metavar="VCF",
+                              help="VCF/BCF (plain or bgzipped; '-' = stdin)."),
+    fasta: str = typer.Option(..., "--fasta", "-f", metavar="FASTA", help="Reference FASTA (plain or BGZF)."),
+    window: int = typer.Option(..., "--window", "-w", metavar="W", help="Window length in bases."),
+    output: str = typer.Option("-", "--output", "-o", metavar="TSV", help="Output TSV; '-' = stdout."),
+    sv: bool = typer.Option(False, "--sv", help="Use score-sv's rules (SV edits, breakpoints, BND)."),
+    regions: str = typer.Option(None, "--regions", "-r", metavar="REGION",
+                                help="Only records in these regions (chr:beg-end[,...]); needs an index."),
+    regions_file: str = typer.Option(None, "--regions-file", "-R", metavar="BED",
+                                     help="Only records in the regions of this BED file; needs an index."),
+    max_n_frac: float = typer.Option(0.05, "--max-n-frac", metavar="F",
+                                     help="N_CONTENT above this fraction of N in a ref window."),
+    max_sv_len: int = typer.Option(10_000_000, "--max-sv-len", metavar="N",
+                                   help="TOO_LONG for SV edits longer than this (bp)."),
+) -> None:
+    """Write each ALT allele's ref/alt windows as a TSV, to inspect them without a model.
+
+    Columns: chrom pos id ref alt status bp ref_window alt_window.
+
+    Default: score-vcf's rules (symbolic and breakend alleles get UNSUPPORTED_ALLELE).
+
+    --sv: score-sv's rules; an SV too large for the window gets one row per breakpoint (bp 1, 2).
+
+    Rows that would not be scored show their status and '.' windows.
+    """
+    from glrm.pipeline.inspect import write_windows
+
+    write_windows(input, fasta, output, window, sv=sv, regions=regions, regions_file=regions_file,
+                  max_n_frac=max_n_frac, max_sv_len=max_sv_len)
