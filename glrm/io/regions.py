@@ -36,6 +36,8 @@ def parse_regions(text: str, known_contigs: Iterable[str] = ()) -> list[Span]:
             raise InputError(f"--regions {text!r}: cannot read {item!r}; {_SYNTAX}")
         chrom, beg, dash, end = m.group("chrom"), m.group("beg"), m.group("dash"), m.group("end")
         if beg is None:
+            if ":" in item:  # '20:abc': a bad position, not a contig named so (unless the index has one)
+                raise InputError(f"--regions {text!r}: cannot read {item!r}; {_SYNTAX}")
             spans.append((chrom, 0, None))
             continue
         b = int(beg)

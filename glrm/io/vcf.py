@@ -121,8 +121,7 @@ class VcfReader:
             raise InputError(f"{self.path}: corrupt compressed data ({exc}); get an intact copy") from None
         self.is_bcf = magic.startswith(b"BCF\x02")
         if self.is_bcf:
-            stream.close()
-            self._open_bcf()
+            self._open_bcf(stream)
         else:
             self._stream = stream
             self._read_header()
@@ -159,15 +158,20 @@ class VcfReader:
             )
         return head, fh
 
-    def _open_bcf(self) -> None:
+    def _open_bcf(self, stream) -> None:
+        """Open BCF with cyvcf2; stdin is first copied, decompressed, to a temporary (uncompressed) BCF."""
         import cyvcf2
 
         target = self.path
         if self._stdin:
             fd, self._spool = tempfile.mkstemp(prefix="glrm-stdin-", suffix=".bcf")
-            with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(sys.stdin.buffer, out)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    shutil.copyfileobj(stream, out, 1 << 20)
+            except _DECODE_ERRORS as exc:
+                raise InputError(f"stdin ('-'): corrupt or truncated BCF ({exc})") from None
             target = self._spool
+        stream.close()
         try:
             self._vcf = cyvcf2.VCF(target, lazy=True)
         except Exception as exc:  # cyvcf2 raises bare Exception
