@@ -169,3 +169,13 @@ def test_installed_command_and_light_import(tmp_path):
             "print(sorted({'numpy', 'torch', 'pysam', 'cyvcf2'} & set(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]"
+
+
+def test_closed_stdout_pipe_is_not_an_error():
+    exe = pathlib.Path(sys.executable).parent / "glrm"
+    proc = subprocess.Popen([str(exe), "windows", "-i", INDELS, "-f", FASTA, "--window", "100000",
+                             "--max-n-frac", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(100).startswith(b"chrom\tpos\t")
+    proc.stdout.close()                                                # like `| head -c 100`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and "Traceback" not in err and "Error" not in err

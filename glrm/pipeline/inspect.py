@@ -8,6 +8,7 @@ the score-sv rules (spec: "Which rules apply").
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from typing import TextIO
@@ -61,7 +62,11 @@ def write_windows(vcf: str, fasta: str, output: str | None, window: int, sv: boo
         fa.check_contigs(reader.contigs, vcf)
         rows = window_rows(reader, fa, window, sv, max_n_frac, max_sv_len)
         if to_stdout:
-            return _write(rows, sys.stdout)
+            try:
+                return _write(rows, sys.stdout)
+            except BrokenPipeError:     # `glrm windows ... | head`: the reader has all it wants
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return 0
         assert output is not None
         with atomic_path(output, suffix=".tsv") as tmp:
             try:
