@@ -179,3 +179,13 @@ def test_closed_stdout_pipe_is_not_an_error():
     proc.stdout.close()                                                # like `| head -c 100`
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0 and "Traceback" not in err and "Error" not in err
+
+
+def test_regions_file(tmp_path):
+    bed = tmp_path / "r.bed"
+    bed.write_text("20\t999999\t2000000\n")
+    out = tmp_path / "r.tsv"
+    assert run(["-i", INDELS, "-f", FASTA, "--window", "64", "-R", str(bed), "-o", str(out)]) == 0
+    _, rows = read_tsv(out)
+    expected = [r[1] for r in vcf_records(INDELS) if 1_000_000 <= int(r[1]) <= 2_000_000]
+    assert [r[1] for r in rows] == expected

@@ -137,3 +137,49 @@ def test_inversion_twice_is_identity(case):
     assert [x.alt for x in again] == [x.ref for x in edit_windows(genome, Edit("c", s, e, literal(seq[s:e])),
                                                                    w, max_n_frac=1.0)]
     assert [x.alt for x in again] == [padded(seq, x.ref_start, x.ref_start + w) for x in again]
+
+
+class TwoContigs:
+    def __init__(self, own: str, mate: str):
+        self.seqs = {"c": own, "m": mate}
+
+    def resolve(self, chrom):
+        return chrom if chrom in self.seqs else None
+
+    def length(self, chrom):
+        return len(self.seqs[chrom])
+
+    def fetch(self, chrom, start, end):
+        return padded(self.seqs[chrom], start, end)
+
+
+@SETTINGS
+@given(st.text(alphabet="ACGT", min_size=1, max_size=150), st.text(alphabet="ACGT", min_size=1, max_size=150),
+       st.integers(8, 100), st.sampled_from(["t[p[", "t]p]", "]p]t", "[p[t"]), st.data())
+def test_breakends(own, mate, w, form, data):
+    from glrm.svwindows import sv_windows
+    from glrm.variants import Breakend
+
+    p = data.draw(st.integers(0, len(own) - 1))
+    p0 = data.draw(st.integers(-5, len(mate) + 5))
+    a = Allele("c", p + 1, ".", own[p], "bnd", 0, Kind.BND, bnd=Breakend(form, "m", p0, own[p]))
+    (win,) = sv_windows(TwoContigs(own, mate), a, w, max_n_frac=1.0)
+    h = w // 2
+    j = p + 1 if form in ("t[p[", "t]p]") else p
+    assert win.status is Status.OK and win.bp == 1
+    assert win.ref == padded(own, j - h, j - h + w) and len(win.alt) == w
+    if form in ("t[p[", "t]p]"):          # own contig up to the junction, then the mate
+        assert win.alt[:h] == win.ref[:h]
+        mate_part = (padded(mate, p0, p0 + w - h) if form == "t[p[" else
+                     revcomp(padded(mate, p0 + 1 - (w - h), p0 + 1)))
+        assert win.alt[h:] == mate_part
+    else:                                  # the mate, then own contig from the junction
+        assert win.alt[h:] == win.ref[h:]
+        mate_part = (padded(mate, p0 + 1 - h, p0 + 1) if form == "]p]t" else
+                     revcomp(padded(mate, p0, p0 + h)))
+        assert win.alt[:h] == mate_part
+    pairs = list(zip(win.left.ref_idx, win.left.alt_idx, strict=True)) + \
+        list(zip(win.right.ref_idx, win.right.alt_idx, strict=True))
+    own_idx = [g - (j - h) for g in range(len(own)) if j - h <= g < j + w - h
+               and ((g < j) if form in ("t[p[", "t]p]") else (g >= j))]
+    assert [i for i, _ in pairs] == own_idx and all(i == k for i, k in pairs)
