@@ -310,6 +310,11 @@ def _manual(path, spans):
             "20:5000000-9000000,20:1000000-2000000,20:1500000-6000000,7:1-100",
             [("20", 4_999_999, 9_000_000), ("20", 999_999, 2_000_000), ("20", 1_499_999, 6_000_000)],
         ),
+        # nested spans
+        (
+            "20:1000000-9000000,20:2000000-3000000,20:4000000-5000000",
+            [("20", 999_999, 9_000_000)],
+        ),
     ],
 )
 def test_regions_match_a_manual_filter(data_dir, regions, spans):
@@ -469,3 +474,20 @@ def test_record_before_chrom_line_and_bad_header(tmp_path):
     )  # same name twice
     with pytest.raises(InputError, match=r"y\.vcf: htslib cannot parse the VCF header"):
         VcfReader(str(path))
+
+
+def test_parse_regions_and_merge_units():
+    from glrm.io.regions import merge_spans, parse_regions
+
+    assert parse_regions("20:5-,X,20:7,20:1-10") == [
+        ("20", 4, None),
+        ("X", 0, None),
+        ("20", 6, 7),
+        ("20", 0, 10),
+    ]
+    assert parse_regions("HLA-A*01:01", known_contigs=["HLA-A*01:01"]) == [("HLA-A*01:01", 0, None)]
+    assert parse_regions("HLA-A*01:01:5-9") == [("HLA-A*01:01", 4, 9)]
+    merged = merge_spans(
+        [("20", 10, 20), ("20", 0, 5), ("20", 5, 8), ("20", 15, 30), ("21", 3, None), ("21", 9, 12)]
+    )
+    assert merged == {"20": [(0, 8), (10, 30)], "21": [(3, None)]}
