@@ -1,7 +1,7 @@
 """Caduceus (ph and ps) in glrm's own PyTorch: BiMamba mixer, RCPS wrappers, blocks, masked-LM head.
 
 Checkpoint format: Hugging Face `CaduceusForMaskedLM` (`caduceus.backbone.*`, `lm_head.*`), built by
-`build_caduceus`. Behaviour follows the official modeling_caduceus.py / modeling_rcps.py, including its quirks:
+`build_caduceus`. Behaviour follows the official modeling_caduceus.py / modeling_rcps.py, quirks included:
 
 * rcps with fused_add_norm=true: each block feeds the *second* channel half (the rc stream, stored flipped)
   through the add+norm of the forward stream and the flipped first half through the rc stream, so residual
@@ -10,7 +10,7 @@ Checkpoint format: Hugging Face `CaduceusForMaskedLM` (`caduceus.backbone.*`, `l
   added, normed and flipped back. Both paths are exactly reverse-complement equivariant.
 * rcps LM head: h[..., :D] @ W.T + flip_channels(h[..., D:]) @ W[complement_map].T.
 
-Chunking (`chunk_size=N`): bidirectional layers cannot stream, so the model runs layer by layer; inside a layer
+Chunking (`chunk_size=N`): bidirectional layers cannot stream, so the model runs layer by layer; in a layer
 the forward Mamba walks the sequence left to right and the reverse Mamba walks the flipped sequence (right to
 left in the original order) in chunks of N, each carrying its exact conv and SSM state (see mamba.py). Memory
 beyond the per-chunk temporaries is O(L * d_model) for the layer activations.
@@ -27,7 +27,7 @@ from torch import nn
 
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM, ModelOutput, load_strict
-from glrm.models.mamba import MambaMixer, _wide, add_norm, check_ids, make_norm, pad_vocab
+from glrm.models.mamba import MambaMixer, _wide, check_ids, make_norm, make_sink, pad_vocab, run_stack
 
 
 def rc(x: torch.Tensor) -> torch.Tensor:
@@ -50,12 +50,19 @@ class BiMamba(nn.Module):
                 self.mamba_rev.in_proj = self.mamba_fwd.in_proj
                 self.mamba_rev.out_proj = self.mamba_fwd.out_proj
 
-    def forward(self, x: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
-        out, _ = self.mamba_fwd(x, chunk_size)  # (B, L, D), sweeps left to right
+    def run(self, src, shape, chunk_size, out, channels=slice(None), flip_c=False, flipped=False):
+        """Forward Mamba sweeps left to right, reverse Mamba right to left (`flipped` swaps the two, for the
+        rc stream); outputs are combined in place in out[..., channels]."""
+        sink = make_sink(out, "set", channels, flip_c)
+        self.mamba_fwd.run(src, shape, chunk_size, reverse=flipped, sink=sink)
         if self.bidirectional:
-            out_rev, _ = self.mamba_rev(x.flip(1), chunk_size)  # sweeps the flipped order
-            out_rev = out_rev.flip(1)
-            out = out + out_rev if self.strategy == "add" else out * out_rev
+            mode = "add" if self.strategy == "add" else "mul"
+            self.mamba_rev.run(src, shape, chunk_size, reverse=not flipped,
+                               sink=make_sink(out, mode, channels, flip_c))
+
+    def forward(self, x: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
+        out = torch.empty_like(x)  # (B, L, D)
+        self.run(lambda s, e: x[:, s:e], x.shape[:2], chunk_size, out)
         return out
 
 
@@ -67,38 +74,27 @@ class RCPSMixer(nn.Module):
         super().__init__()
         self.submodule = submodule
 
-    def forward(self, x: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
-        d = x.shape[-1] // 2
-        fwd = self.submodule(x[..., :d], chunk_size)
-        rev = self.submodule(rc(x[..., d:]), chunk_size)
-        return torch.cat([fwd, rc(rev)], dim=-1)
+    def run(self, src, shape, chunk_size, out):
+        d = out.shape[-1] // 2
+        self.submodule.run(lambda s, e: src(s, e)[..., :d], shape, chunk_size, out, slice(0, d))
+        # rc stream: the reverse complement of the second half, i.e. channel-flipped and swept right to left
+        self.submodule.run(lambda s, e: src(s, e)[..., d:].flip(-1), shape, chunk_size, out, slice(d, None),
+                           flip_c=True, flipped=True)
 
 
 class RCPSNorm(nn.Module):
-    """RCPSAddNormWrapper (unfused rcps path): holds the norm under `submodule`."""
+    """RCPSAddNormWrapper (unfused rcps path): holds the norm under `submodule`; see `rcps_normalize`."""
 
     def __init__(self, norm: nn.Module):
         super().__init__()
         self.submodule = norm
 
-    def forward(self, x, residual):
-        d = x.shape[-1] // 2
-        if residual is None:
-            return torch.cat([self.submodule(x[..., :d]), rc(self.submodule(rc(x[..., d:])))], -1), x
-        res_f = x[..., :d] + residual[..., :d]
-        res_r = rc(x[..., d:]) + rc(residual[..., d:])
-        out = torch.cat([self.submodule(res_f), rc(self.submodule(res_r))], -1)
-        return out, torch.cat([res_f, rc(res_r)], -1)
 
-
-def rcps_fused_add_norm(h, residual, norm, residual_in_fp32, swap: bool):
-    """The fused rcps add+norm on (B, L, 2D); `swap` reproduces the official block's swapped halves."""
-    d = h.shape[-1] // 2
-    a, b = (slice(d, None), slice(None, d)) if swap else (slice(None, d), slice(d, None))
-    hf, rf = add_norm(h[..., a], None if residual is None else residual[..., a], norm, residual_in_fp32)
-    hr, rr = add_norm(rc(h[..., b]), None if residual is None else rc(residual[..., b]), norm,
-                      residual_in_fp32)
-    return torch.cat([hf, rc(hr)], -1), torch.cat([rf, rc(rr)], -1)
+def rcps_normalize(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The rcps add+norm output for residual chunk x (B, l, 2D): norm the first half, and the second half
+    reverse-complemented, normed and reverse-complemented back (position-wise, so only channels flip)."""
+    d = x.shape[-1] // 2
+    return torch.cat([norm(x[..., :d]), norm(x[..., d:].flip(-1)).flip(-1)], dim=-1)
 
 
 class CaduceusBlock(nn.Module):
@@ -112,16 +108,10 @@ class CaduceusBlock(nn.Module):
         norm = make_norm(d_model, cfg["rms_norm"], cfg["norm_epsilon"])
         self.norm = RCPSNorm(norm) if self.rcps and not self.fused else norm
 
-    def forward(self, h, residual, chunk_size):
+    def normalize(self, x):
         if not self.rcps:
-            h, residual = add_norm(h, residual, self.norm, self.residual_in_fp32)
-        elif self.fused:
-            h, residual = rcps_fused_add_norm(h, residual, self.norm, self.residual_in_fp32, swap=True)
-        else:
-            h, residual = self.norm(h, residual)
-            if self.residual_in_fp32:
-                residual = residual.to(_wide(residual.dtype))
-        return self.mixer(h, chunk_size), residual
+            return self.norm(x)
+        return rcps_normalize(self.norm if self.fused else self.norm.submodule, x)
 
 
 class RCPSEmbedding(nn.Module):
@@ -205,19 +195,23 @@ class Caduceus(GenomicLM):
         emb = bb.embeddings.word_embeddings
         check_ids(input_ids, (emb.embedding if self.rc_equivariant else emb).num_embeddings)
         h = emb(input_ids)  # (B, L, H)
-        residual, hidden = None, []
-        for layer in bb.layers:
-            if collect:
-                hidden.append(h)
-            h, residual = layer(h, residual, chunk_size)
-        fp32 = self.cfg["residual_in_fp32"]
-        if not self.rc_equivariant:
-            h, _ = add_norm(h, residual, bb.norm_f, fp32)
-        elif self.cfg["fused_add_norm"]:
-            h, _ = rcps_fused_add_norm(h, residual, bb.norm_f, fp32, swap=False)
-        else:
-            h, _ = bb.norm_f(h, residual)
-        if collect and self.cfg["fused_add_norm"]:
+        layers, cfg = bb.layers, self.cfg
+
+        def mix(i, src, out):
+            layers[i].mixer.run(src, h.shape[:2], chunk_size, out)
+
+        def normalize(i, x):
+            if i < len(layers):
+                return layers[i].normalize(x)
+            if not self.rc_equivariant:
+                return bb.norm_f(x)
+            return rcps_normalize(bb.norm_f if cfg["fused_add_norm"] else bb.norm_f.submodule, x)
+
+        # the official fused rcps block swaps the residual halves; the final norm_f does not
+        swap = self.rc_equivariant and cfg["fused_add_norm"]
+        h, hidden = run_stack(h, len(layers), mix, normalize, swap=swap, chunk_size=chunk_size,
+                              residual_in_fp32=cfg["residual_in_fp32"], collect=collect)
+        if collect and cfg["fused_add_norm"]:
             hidden.append(h)
         return h, hidden
 

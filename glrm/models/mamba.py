@@ -63,19 +63,62 @@ def make_norm(d: int, rms_norm: bool, eps: float) -> nn.Module:
     return RMSNorm(d, eps) if rms_norm else LayerNorm(d, eps)
 
 
-def add_norm(x, residual, norm, residual_in_fp32: bool):
-    """Mamba's pre-norm step: residual = x + residual (x alone at the first layer); return (norm(residual),
-    residual). Fused and unfused official paths compute the same thing; residual_in_fp32 keeps the residual
-    stream at least float32."""
-    if residual is None:
-        res = x
-    elif residual_in_fp32:
-        res = x.to(residual.dtype) + residual
-    else:
-        res = x + residual
-    if residual_in_fp32:
-        res = res.to(_wide(res.dtype))
-    return norm(res).to(x.dtype), res
+def run_stack(h, n_layer, mix, normalize, *, swap=False, residual_in_fp32=False, chunk_size=None,
+              collect=False):
+    """Mamba's pre-norm residual stack, position-wise work done chunk by chunk and in place.
+
+    Per layer: residual R = h + R (R = h at the first layer; halves swapped when `swap`, the official rcps
+    fused block), then `mix(i, src, out)` runs layer i's mixer reading normalised chunks `src(s, e)` =
+    normalize(i, R[:, s:e]) and writing (B, L, H) into `out`; finally normalize(n_layer, R + h). Fused and
+    unfused official add+norm compute the same values. Only h/out and R span the sequence: no normalised copy
+    is stored, and the previous hidden tensor is reused as the next output buffer.
+
+    Returns (final normalised hidden (B, L, H), list of the tensors entering each layer when `collect`).
+    """
+    bsz, L, H = h.shape
+    step = chunk_size if chunk_size and chunk_size < L else max(L, 1)
+    spans = [(s, min(L, s + step)) for s in range(0, L, step)]
+    half = H // 2
+    hidden, R, dtype = [], None, h.dtype
+    for i in range(n_layer):
+        if collect:
+            hidden.append(h.clone())
+        if R is None:
+            R = h.to(_wide(h.dtype)) if residual_in_fp32 else h  # may alias h
+            out = torch.empty_like(h)  # (B, L, H)
+        else:
+            for s, e in spans:
+                R[:, s:e] += h[:, s:e]
+            out = h if not collect else torch.empty_like(h)
+        if swap:
+            for s, e in spans:
+                tmp = R[:, s:e, :half].clone()
+                R[:, s:e, :half] = R[:, s:e, half:]
+                R[:, s:e, half:] = tmp
+        mix(i, lambda s, e, i=i, R=R: normalize(i, R[:, s:e]).to(dtype), out)
+        h = out
+    final = h if not collect or R is None else torch.empty_like(h)
+    for s, e in spans:
+        x = h[:, s:e] if R is None else R[:, s:e] + h[:, s:e]
+        final[:, s:e] = normalize(n_layer, x).to(h.dtype)
+    return final, hidden
+
+
+def make_sink(out, mode="set", channels=slice(None), flip_c=False):
+    """Where a mixer writes chunk outputs: out[:, s:e, channels] = / += / *= y (channel-flipped first)."""
+
+    def sink(s, e, y):
+        if flip_c:
+            y = y.flip(-1)
+        o = out[:, s:e, channels]
+        if mode == "set":
+            o.copy_(y)
+        elif mode == "add":
+            o.add_(y)
+        else:
+            o.mul_(y)
+
+    return sink
 
 
 # --- mixer --------------------------------------------------------------------------------------
@@ -88,7 +131,7 @@ class MixerState:
 
 
 class MambaMixer(nn.Module):
-    """mamba_ssm `Mamba` (v1): in_proj -> causal depthwise conv + SiLU -> selective scan -> gate -> out_proj."""
+    """mamba_ssm `Mamba` (v1): in_proj, causal depthwise conv + SiLU, selective scan, gate, out_proj."""
 
     def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
                  dt_rank: int | str = "auto", conv_bias: bool = True, bias: bool = False, **_ignored):
@@ -105,25 +148,35 @@ class MambaMixer(nn.Module):
         self.D = nn.Parameter(torch.ones(e))
         self.out_proj = nn.Linear(e, d_model, bias=bias)
 
-    def forward(self, x: torch.Tensor, chunk_size: int | None = None, state: MixerState | None = None,
-                ) -> tuple[torch.Tensor, MixerState]:
-        """x (B, L, d_model) -> (out (B, L, d_model), state after the last position)."""
-        bsz, L, _ = x.shape
-        step = L if not chunk_size or chunk_size >= L else int(chunk_size)
-        out = x.new_empty(bsz, L, self.out_proj.out_features)  # (B, L, D)
+    def run(self, src, shape, chunk_size=None, state=None, reverse=False, sink=None) -> MixerState:
+        """Stream the sequence through the mixer in chunks, carrying the exact conv and SSM state.
+
+        src(s, e) -> (B, e-s, d_model) input chunk; sink(s, e, y) takes the (B, e-s, d_model) output.
+        `reverse` sweeps right to left (the mixer sees the flipped sequence). Returns the final state.
+        """
+        bsz, L = shape
+        step = chunk_size if chunk_size and chunk_size < L else max(L, 1)
+        spans = [(s, min(L, s + step)) for s in range(0, L, step)]
         conv_state = None if state is None else state.conv
         ssm_state = None if state is None else state.ssm
-        for s in range(0, max(L, 1), max(step, 1)):
-            if L == 0:
-                break
-            y, conv_state, ssm_state = self._chunk(x[:, s:s + step], conv_state, ssm_state)
-            out[:, s:s + step] = y
-        cdt = _wide(x.dtype)
+        for s, e in reversed(spans) if reverse else spans:
+            x = src(s, e)
+            y, conv_state, ssm_state = self._chunk(x.flip(1) if reverse else x, conv_state, ssm_state)
+            sink(s, e, y.flip(1) if reverse else y)
+        dt = _wide(self.out_proj.weight.dtype)
+        dev = self.A_log.device
         if conv_state is None:
-            conv_state = x.new_zeros(bsz, self.d_conv - 1, self.d_inner, dtype=cdt)
+            conv_state = torch.zeros(bsz, self.d_conv - 1, self.d_inner, dtype=dt, device=dev)
         if ssm_state is None:
-            ssm_state = x.new_zeros(bsz, self.d_inner, self.d_state, dtype=cdt)
-        return out, MixerState(conv_state, ssm_state)
+            ssm_state = torch.zeros(bsz, self.d_inner, self.d_state, dtype=dt, device=dev)
+        return MixerState(conv_state, ssm_state)
+
+    def forward(self, x: torch.Tensor, chunk_size: int | None = None, state: MixerState | None = None,
+                reverse: bool = False) -> tuple[torch.Tensor, MixerState]:
+        """x (B, L, d_model) -> (out (B, L, d_model), state after the last position swept)."""
+        out = x.new_empty(x.shape[0], x.shape[1], self.out_proj.out_features)  # (B, L, D)
+        st = self.run(lambda s, e: x[:, s:e], x.shape[:2], chunk_size, state, reverse, make_sink(out))
+        return out, st
 
     def _chunk(self, x, conv_state, ssm_state):
         cdt = _wide(x.dtype)  # scan, conv and states stay at least float32
@@ -202,15 +255,19 @@ class MambaLM(GenomicLM):
 
     def _run(self, input_ids, chunk_size, state, collect):
         check_ids(input_ids, self.backbone.embedding.num_embeddings)
+        layers = self.backbone.layers
         h = self.backbone.embedding(input_ids)  # (B, L, D)
-        residual, hidden, new_state = None, [], []
-        for i, layer in enumerate(self.backbone.layers):
-            if collect:
-                hidden.append(h)
-            normed, residual = add_norm(h, residual, layer.norm, self.residual_in_fp32)
-            h, st = layer.mixer(normed, chunk_size, None if state is None else state[i])
-            new_state.append(st)
-        h, _ = add_norm(h, residual, self.backbone.norm_f, self.residual_in_fp32)
+        new_state = []
+
+        def mix(i, src, out):
+            st = None if state is None else state[i]
+            new_state.append(layers[i].mixer.run(src, h.shape[:2], chunk_size, st, sink=make_sink(out)))
+
+        def normalize(i, x):
+            return (layers[i].norm if i < len(layers) else self.backbone.norm_f)(x)
+
+        h, hidden = run_stack(h, len(layers), mix, normalize, residual_in_fp32=self.residual_in_fp32,
+                              chunk_size=chunk_size, collect=collect)
         if collect and self.fused_add_norm:
             hidden.append(h)
         return h, hidden, new_state
