@@ -324,6 +324,17 @@ def test_regions_match_a_manual_filter(data_dir, regions, spans):
     assert [r.index for r in _read(path, regions=regions)] == list(range(len(got)))
 
 
+def test_region_contig_alias(data_dir, caplog):
+    path = data_dir / INDELS
+    assert [r.raw for r in _read(path, regions="chr20:1000000-2000000")] == [
+        r.raw for r in _read(path, regions="20:1000000-2000000")
+    ]
+    assert len(_read(path, regions="chr20:1000000-2000000")) == 4
+    with caplog.at_level("WARNING"):
+        assert _read(path, regions="chr7,7:1-5") == []
+    assert "no records on chr7, 7" in caplog.text
+
+
 def test_regions_on_deletion_spans(data_dir):
     """A 3-base REF is found from a region that covers only its last base (tabix overlap, not POS)."""
     path = data_dir / INDELS

@@ -16,7 +16,8 @@ How it reads
   (`.tbi`/`.csi`) via pysam for BGZF text, `.csi` via cyvcf2 for BCF. Spans are merged per contig;
   records overlapping any span come once each, contigs in index order (text) or header order (BCF),
   positions in file order. Overlap is htslib's: a record covers POS..POS+len(REF)-1, or up to
-  INFO/END when that is set. `line` is None here.
+  INFO/END when that is set. `line` is None here. A region contig the index lacks is matched to its
+  one unambiguous alias ('chr20' <-> '20', as `Fasta.resolve` does), else it selects nothing.
 - A plain-gzip VCF streams fine but cannot be indexed: region queries on it fail with the `bgzip` +
   `tabix` fix. A BGZF file without bgzip's end-of-file block is reported as truncated up front.
 Nothing is held in memory beyond the current record.
@@ -281,12 +282,23 @@ class VcfReader:
 
     def _region_lines(self) -> Iterator[tuple[str, object]]:
         """(text, cyvcf2 variant or None) of records overlapping the spans, each once, in file order."""
-        merged = merge_spans(self._spans or [])
+        from glrm.io.fasta import contig_aliases  # imports pysam; keep it out of module import
+
         order = list(self._vcf.seqnames) if self.is_bcf else self._index_contigs
-        missing = [c for c in merged if c not in order]
+        known = set(order)
+        spans, missing = [], []
+        for chrom, s, e in self._spans or []:
+            if chrom not in known:  # 'chr20' for a file that says '20': use the one unambiguous alias
+                hits = [a for a in contig_aliases(chrom) if a in known]
+                if len(hits) != 1:
+                    missing.append(chrom)
+                    continue
+                chrom = hits[0]
+            spans.append((chrom, s, e))
         if missing:
             log.warning("%s: no records on %s (not in the index); those regions select nothing",
-                        self.path, ", ".join(missing))
+                        self.path, ", ".join(dict.fromkeys(missing)))
+        merged = merge_spans(spans)
         if self.is_bcf:
             for chrom in (c for c in order if c in merged):
                 prev_end = -1
