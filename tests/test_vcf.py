@@ -204,10 +204,10 @@ def test_raw_keeps_formatting_utf8_and_latin1(tmp_path):
 
 
 def test_crlf_and_blank_lines(tmp_path):
-    body = ("\r\n".join(HEADER) + "\r\n20\t100\t.\tA\tC\t.\t.\t.\r\n\r\n").encode()
+    body = ("\r\n".join(HEADER[:2] + [""] + HEADER[2:]) + "\r\n20\t100\t.\tA\tC\t.\t.\t.\r\n\r\n").encode()
     (tmp_path / "crlf.vcf").write_bytes(body)
     (rec,) = _read(tmp_path / "crlf.vcf")
-    assert rec.raw == "20\t100\t.\tA\tC\t.\t.\t." and rec.alts == ["C"]
+    assert rec.raw == "20\t100\t.\tA\tC\t.\t.\t." and rec.alts == ["C"] and rec.line == 6
 
 
 def test_multiallelic_record(tmp_path):
@@ -245,6 +245,8 @@ def test_bcf_input_and_regions(tmp_path, data_dir):
         recs = list(r)
     assert [(x.chrom, x.pos, x.ref, x.alts) for x in recs] == [(x.chrom, x.pos, x.ref, x.alts) for x in text]
     assert all(x.line is None for x in recs)
+    with VcfReader(str(bcf)) as r:
+        assert len(list(r)) == len(list(r)) == 194  # iterable more than once
     assert [[a.kind for a in x.alleles] for x in recs] == [[a.kind for a in x.alleles] for x in text]
     region = "20:1000000-2000000,20:421808"
     got = [x.pos for x in _read(bcf, regions=region)]

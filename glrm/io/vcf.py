@@ -173,6 +173,7 @@ class VcfReader:
                 raise InputError(f"stdin ('-'): corrupt or truncated BCF ({exc})") from None
             target = self._spool
         stream.close()
+        self._bcf_target = target
         try:
             self._vcf = cyvcf2.VCF(target, lazy=True)
         except Exception as exc:  # cyvcf2 raises bare Exception
@@ -186,6 +187,8 @@ class VcfReader:
         try:
             for n, b in enumerate(self._stream, 1):  # noqa: B007 (n is used after the loop)
                 text = b.decode("utf-8", "surrogateescape").rstrip("\r\n")
+                if not text and lines:
+                    continue  # a blank line inside the header
                 if not text.startswith("#"):
                     if not lines:
                         raise InputError(
@@ -394,6 +397,12 @@ class VcfReader:
                 yield self._record(text, None, index, from_htslib=v is not None)
                 index += 1
         elif self.is_bcf:
+            if self._iterated:  # a second pass needs a fresh htslib iterator
+                import cyvcf2
+
+                self._vcf.close()
+                self._vcf = cyvcf2.VCF(self._bcf_target, lazy=True)
+            self._iterated = True
             try:
                 for v in self._vcf:
                     yield self._record(str(v).rstrip("\n"), None, index, from_htslib=True)
