@@ -6,7 +6,9 @@ import gzip
 import os
 import re
 import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pysam
 import pytest
@@ -194,18 +196,51 @@ def test_builds_missing_fai_and_gzi(tmp_path, data_dir):
     assert (tmp_path / "p.fa.fai").is_file()
 
 
+def _fasta_error_as_nobody(path) -> str:
+    """Open `path` with Fasta in a forked child that dropped root for 'nobody'; return its error message."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never return into pytest
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                Fasta(path).close()
+                msg = "no error"
+            except InputError as exc:
+                msg = str(exc)
+            os.write(write_end, msg.encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as fh:
+        msg = fh.read().decode()
+    os.waitpid(pid, 0)
+    return msg
+
+
 def test_missing_fai_in_read_only_folder(tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    _write_fasta(folder / "x.fa", {"a": "ACGT"})
-    folder.chmod(0o555)
+    base = Path(tempfile.mkdtemp(prefix="glrm-ro-"))  # not under pytest's 0700 folder, so 'nobody' can enter
     try:
-        if os.access(folder, os.W_OK):
-            pytest.skip("running as a user (root) who can write to a chmod 555 folder")
-        with pytest.raises(InputError, match=r"not writable; run `samtools faidx .*x\.fa`"):
-            Fasta(folder / "x.fa")
+        base.chmod(0o755)
+        folder = base / "ro"
+        folder.mkdir()
+        _write_fasta(folder / "x.fa", {"a": "ACGT"})
+        folder.chmod(0o555)
+        expected = r"x\.fa: index x\.fa\.fai is missing and the folder is not writable; run `samtools faidx "
+        if os.access(folder, os.W_OK):  # root writes anywhere: check as 'nobody' instead
+            if os.geteuid() != 0 or not hasattr(os, "fork"):
+                pytest.skip("cannot make a folder read-only for this user")
+            assert re.search(expected, _fasta_error_as_nobody(folder / "x.fa"))
+        else:
+            with pytest.raises(InputError, match=expected):
+                Fasta(folder / "x.fa")
+        assert not (folder / "x.fa.fai").exists()
     finally:
-        folder.chmod(0o755)
+        (base / "ro").chmod(0o755)
+        shutil.rmtree(base)
 
 
 def test_index_cannot_be_written(tmp_path):
