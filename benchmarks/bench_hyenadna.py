@@ -20,7 +20,6 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
 from glrm.models.hyenadna import HyenaDNA, HyenaDNAConfig
 
@@ -58,14 +57,15 @@ def upstream_style_forward(model: HyenaDNA, ids: torch.Tensor) -> torch.Tensor:
     return model.lm_head(bb.ln_f(h))
 
 
-def time_forward(model, L: int, repeat: int, chunk_size: int | None) -> float:
+def time_forward(model, L: int, repeat: int, chunk_size: int | None) -> tuple[float, float]:
+    """Best wall seconds and best process CPU seconds (all threads) of `repeat` forwards."""
     ids = torch.randint(7, 11, (1, L))  # (1, L)
-    best = math.inf
+    wall, cpu = math.inf, math.inf
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         model(ids, chunk_size=chunk_size)
-        best = min(best, time.perf_counter() - t0)
-    return best
+        wall, cpu = min(wall, time.perf_counter() - t0), min(cpu, time.process_time() - c0)
+    return wall, cpu
 
 
 def time_pair(model, L: int, repeat: int) -> tuple[float, float, float]:
@@ -85,7 +85,7 @@ def time_pair(model, L: int, repeat: int) -> tuple[float, float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--large", action="store_true", help="also sweep a HyenaDNA-large-1m shape up to --max-len")
+    ap.add_argument("--large", action="store_true", help="also sweep a HyenaDNA-large-1m shape")
     ap.add_argument("--max-len", type=int, default=1_000_000)
     ap.add_argument("--chunk", type=int, default=65536, help="chunk_size for the large sweep")
     args = ap.parse_args()
@@ -94,26 +94,30 @@ def main() -> None:
     small = build(64, 2, 256, 5, 64, 16386)
     for L in (1024, 16384):
         t, t_ref, diff = time_pair(small, L, args.repeat)
-        print(f"small d_model=64 n_layer=2  L={L:>8}  chunk=None   {t:8.3f} s  peak_rss={peak_rss_gb():.2f} GB"
-              f"  (upstream-style ops {t_ref:.3f} s, max|logit diff| {diff:.1e})")
-    t = time_forward(small, 16384, args.repeat, 4096)
-    print(f"small d_model=64 n_layer=2  L={16384:>8}  chunk=4096   {t:8.3f} s  peak_rss={peak_rss_gb():.2f} GB")
+        print(f"small d_model=64 n_layer=2  L={L:>8}  chunk=None   {t:8.3f} s  "
+              f"peak_rss={peak_rss_gb():.2f} GB  (upstream-style ops {t_ref:.3f} s, "
+              f"max|logit diff| {diff:.1e})")
+    t, cpu = time_forward(small, 16384, args.repeat, 4096)
+    print(f"small d_model=64 n_layer=2  L={16384:>8}  chunk=4096   {t:8.3f} s  cpu={cpu:.3f} s  "
+          f"peak_rss={peak_rss_gb():.2f} GB")
 
     if args.large:
         large = build(256, 8, 1024, 5, 64, 1_000_002)
         points = []
         L = 16384
         while L <= args.max_len:
-            t = time_forward(large, L, 1 if L > 100_000 else 2, args.chunk)
-            points.append((L, t))
-            print(f"large d_model=256 n_layer=8  L={L:>8}  chunk={args.chunk}  {t:8.3f} s  "
+            t, cpu = time_forward(large, L, 1 if L > 100_000 else 2, args.chunk)
+            points.append((L, t, cpu))
+            print(f"large d_model=256 n_layer=8  L={L:>8}  chunk={args.chunk}  {t:8.3f} s  cpu={cpu:.1f} s  "
                   f"peak_rss={peak_rss_gb():.2f} GB", flush=True)
             L = L * 4 if L * 4 <= args.max_len or L == args.max_len else args.max_len
             if points and L == points[-1][0]:
                 break
         if len(points) >= 2:
-            (l0, t0), (l1, t1) = points[0], points[-1]
-            print(f"log-log slope of time vs L ({l0}..{l1}): {math.log(t1 / t0) / math.log(l1 / l0):.3f}")
+            (l0, t0, c0), (l1, t1, c1) = points[0], points[-1]
+            ratio = math.log(l1 / l0)
+            print(f"log-log slope vs L ({l0}..{l1}): wall {math.log(t1 / t0) / ratio:.3f}, "
+                  f"cpu {math.log(c1 / c0) / ratio:.3f}")
 
 
 if __name__ == "__main__":

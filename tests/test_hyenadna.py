@@ -153,6 +153,21 @@ def test_eval_is_deterministic():
     assert not model.training
 
 
+def test_cached_filter_spectra_follow_weight_changes():
+    model = small_model()
+    ids = torch.randint(0, 12, (1, 120), generator=torch.Generator().manual_seed(5))
+    first = model(ids).logits
+    assert torch.equal(model(ids).logits, first)               # served from the spectrum cache
+    with torch.no_grad():
+        model.backbone.layers[1].mixer.filter_fn.modulation.deltas.mul_(2.0)
+    changed = model(ids).logits
+    assert float((changed - first).abs().max()) > 1e-3
+    for layer in model.backbone.layers:
+        layer.mixer.filter_fn.clear_cache()
+    assert torch.equal(model(ids).logits, changed)
+    assert maxabs(model.double()(ids).logits, direct_forward(model, ids)) < 1e-10
+
+
 def test_longer_than_trained_context_is_rejected():
     model = load("hyenadna-hf-tiny", "model.safetensors", "hf")
     model(torch.full((1, 1026), 7))
@@ -252,6 +267,13 @@ def test_bfloat16_keeps_filters_in_float32():
     out, ref = bf(ids), model(ids)
     assert out.logits.dtype == torch.float32
     assert float((out.logits - ref.logits).abs().max()) < 0.05 * float(ref.logits.abs().max())
+    # the generic casts a loader uses take the same route
+    for cast in (lambda m: m.to(dtype=torch.bfloat16), lambda m: m.to("cpu", torch.bfloat16),
+                 lambda m: m.bfloat16()):
+        m = cast(small_model())
+        assert m.backbone.layers[0].mixer.filter_fn.pos_emb.z.dtype == torch.float32
+        assert m.backbone.layers[0].mlp.fc1.weight.dtype == torch.bfloat16
+    assert small_model().to(torch.float64).lm_head.weight.dtype == torch.float64
 
 
 # --- checkpoint key handling ---------------------------------------------------------------------

@@ -29,6 +29,8 @@ from torch import nn
 MODULATION_SHIFT = 0.05  # upstream ExponentialModulation(shift=0.05)
 # Complex intermediates per channel group stay below this (about 3 spectra of this size are live).
 FFT_GROUP_BUDGET_BYTES = 64 * 2**20
+# Filter spectra of up to this many bytes per layer are kept between calls (repeated window lengths).
+SPECTRUM_CACHE_BYTES = 64 * 2**20
 
 
 def next_fast_len(n: int) -> int:
@@ -67,15 +69,15 @@ def channel_group_size(batch: int, channels: int, n_fft: int, budget: int = FFT_
 
 def causal_fft_conv_(
     x: torch.Tensor,
-    filter_fn: Callable[[int, int], torch.Tensor],
+    spectrum_fn: Callable[[int, int, int], torch.Tensor],
     bias: torch.Tensor,
     fft_dtype: torch.dtype,
     group: int | None = None,
 ) -> torch.Tensor:
     """In place: x (B, L, C) <- causal_conv(x, k) + bias * x along L, one channel group at a time.
 
-    filter_fn(c0, c1) returns the filter columns k[:, c0:c1] as (L, c1 - c0) in `fft_dtype`;
-    generating the filter per group keeps it bounded too. bias is (C,). The FFTs run in `fft_dtype`
+    spectrum_fn(c0, c1, n) returns rfft(k[:, c0:c1], n) (n/2+1, c1 - c0) of the filter in `fft_dtype`;
+    producing it per group keeps the filter bounded too. bias is (C,). The FFTs run in `fft_dtype`
     (float32 or float64) whatever x's dtype is; results are cast back to x's dtype.
     """
     B, L, C = x.shape
@@ -86,9 +88,8 @@ def causal_fft_conv_(
     for c0 in range(0, C, group):
         c1 = min(C, c0 + group)
         xg = x[:, :, c0:c1].to(fft_dtype)                                   # (B, L, G)
-        k_f = torch.fft.rfft(filter_fn(c0, c1), n=n, dim=0)                  # (n/2+1, G) complex
         x_f = torch.fft.rfft(xg, n=n, dim=1)                                 # (B, n/2+1, G) complex
-        y = torch.fft.irfft(x_f.mul_(k_f), n=n, dim=1)[:, :L]                # (B, L, G)
+        y = torch.fft.irfft(x_f.mul_(spectrum_fn(c0, c1, n)), n=n, dim=1)[:, :L]  # (B, L, G)
         del x_f
         y.addcmul_(xg, bias[c0:c1])
         x[:, :, c0:c1] = y
@@ -153,6 +154,46 @@ class HyenaFilter(nn.Module):
         layers.append(nn.Linear(cfg.filter_order, channels, bias=False))
         self.implicit_filter = nn.Sequential(*layers)
         self.modulation = ExponentialModulation(channels)
+        self._spectra: dict[tuple, torch.Tensor] = {}   # (L, n, c0, c1, dtype, device) -> rfft of k
+        self._spectra_token: tuple = ()
+
+    def _apply(self, fn, *args, **kwargs):
+        self._spectra.clear()   # .to(), .double(), .cuda() ... replace the weights
+        return super()._apply(fn, *args, **kwargs)
+
+    def clear_cache(self) -> None:
+        self._spectra.clear()
+
+    def spectrum_fn(self, L: int, dtype: torch.dtype, offset: int = 0):
+        """fn(c0, c1, n) -> rfft(k[:, offset+c0 : offset+c1], n) (n/2+1, c1 - c0), cached while it is small.
+
+        The cache is dropped whenever a filter weight changes (in-place updates bump tensor versions).
+        """
+        weights = (self.pos_emb.z, self.pos_emb.t, self.modulation.deltas,
+                   *(p for p in self.implicit_filter.parameters()))
+        token = tuple((id(w), w._version, w.dtype, w.device) for w in weights)
+        if token != self._spectra_token:
+            self._spectra.clear()
+            self._spectra_token = token
+        feats: list = []
+
+        def fn(c0: int, c1: int, n: int) -> torch.Tensor:
+            key = (L, n, offset + c0, offset + c1, dtype, self.bias.device)
+            hit = self._spectra.get(key)
+            if hit is not None:
+                return hit
+            if not feats:
+                feats.extend(self.features(L, dtype))
+            k_f = torch.fft.rfft(self.columns(*feats, offset + c0, offset + c1), n=n, dim=0)
+            size = k_f.numel() * k_f.element_size()
+            held = sum(v.numel() * v.element_size() for v in self._spectra.values())
+            if held + size > SPECTRUM_CACHE_BYTES:
+                self._spectra.clear()
+            if size <= SPECTRUM_CACHE_BYTES:
+                self._spectra[key] = k_f
+            return k_f
+
+        return fn
 
     def features(self, L: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """The MLP up to its last Linear, (L, filter_order), and t (L, 1); computed in `dtype`."""

@@ -21,9 +21,11 @@ Memory and chunking. Position-wise work (LayerNorms, in_proj with its 3D expansi
 the gates, out_proj, the MLP with its d_inner expansion, ln_f, the head) is exactly chunkable along the
 sequence, so with `chunk_size` it runs over position chunks (the short conv recomputes its 2-position
 halo), and only (B, L, D)-sized tensors live for the whole sequence: the residual stream, x0 and the
-long-conv input. The long convolution needs the whole sequence of a channel, so it runs by channel
-groups (see fftconv.py), generating each group's filter rows on the fly. `chunk_size` changes results
-only by float rounding.
+long-conv input. The long convolution needs the whole sequence of a channel, so it always runs by
+channel groups (hyena_filter.py), building each group's filter spectrum on the fly (and caching it
+while small, for repeated window lengths). `chunk_size` and the channel group size change results only
+by float rounding. Without `chunk_size` the whole sequence is one chunk: fastest for short windows, but
+the (B, L, 3D) and (B, L, d_inner) intermediates then exist in full.
 
 Precision: float32 by default; `model.double()` gives a float64 run. `to_dtype(torch.bfloat16)` casts
 the position-wise weights and activations to bfloat16 but keeps the filter generation, the FFTs and the
@@ -229,12 +231,10 @@ class HyenaBlock(nn.Module):
             gates[:, a:b] = uc[..., : (order - 1) * D]
             torch.mul(uc[..., -D:], uc[..., (order - 1) * D: order * D], out=w[:, a:b])  # v * x_last
             del uc
-        feats, t = mixer.filter_fn.features(L, fdt)                   # (L, F), (L, 1)
         bias = mixer.filter_fn.bias.view(order - 1, D)                # (order-1, D)
         for o in range(order - 1):                                    # o-th conv: filter channels o*D..
-            def columns(c0: int, c1: int, o: int = o) -> torch.Tensor:
-                return mixer.filter_fn.columns(feats, t, o * D + c0, o * D + c1)
-            causal_fft_conv_(w, columns, bias[o], fdt, group)
+            spectrum = mixer.filter_fn.spectrum_fn(L, fdt, offset=o * D)
+            causal_fft_conv_(w, spectrum, bias[o], fdt, group)
             if o < order - 2:                                         # next gate: x_{order-2-o}
                 i = order - 2 - o
                 w.mul_(gates[..., i * D:(i + 1) * D])
@@ -273,7 +273,7 @@ class HyenaDNA(GenomicLM):
         self.max_length = cfg.max_seq_len
         self.backbone = Backbone(cfg)
         self.lm_head = nn.Linear(cfg.d_model, cfg.padded_vocab_size, bias=False)
-        self.fft_channel_group: int | None = None  # None: sized by fftconv.FFT_GROUP_BUDGET_BYTES
+        self.fft_channel_group: int | None = None  # None: sized by hyena_filter.FFT_GROUP_BUDGET_BYTES
         self.eval()
 
     def to_dtype(self, dtype: torch.dtype) -> HyenaDNA:
@@ -287,7 +287,24 @@ class HyenaDNA(GenomicLM):
             for key, buf in module._buffers.items():
                 if buf is not None and buf.is_floating_point():
                     module._buffers[key] = buf.to(dt)
+            if isinstance(module, HyenaFilter):
+                module.clear_cache()
         return self
+
+    def to(self, *args, **kwargs):
+        """nn.Module.to, except that a 16-bit dtype goes through `to_dtype` (filters stay float32)."""
+        device, dtype, non_blocking, _ = torch._C._nn._parse_to(*args, **kwargs)
+        if dtype in (torch.bfloat16, torch.float16):
+            if device is not None:
+                super().to(device=device, non_blocking=non_blocking)
+            return self.to_dtype(dtype)
+        return super().to(*args, **kwargs)
+
+    def bfloat16(self):
+        return self.to_dtype(torch.bfloat16)
+
+    def half(self):
+        return self.to_dtype(torch.float16)
 
     @torch.no_grad()
     def forward(self, input_ids: torch.Tensor, chunk_size: int | None = None, *,
