@@ -28,6 +28,7 @@ from torch import nn
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM, ModelOutput, load_strict
 from glrm.models.mamba import MambaMixer, _wide, check_ids, make_norm, make_sink, pad_vocab, run_stack
+from glrm.models.scan import scan_threads
 
 
 def rc(x: torch.Tensor) -> torch.Tensor:
@@ -209,8 +210,9 @@ class Caduceus(GenomicLM):
 
         # the official fused rcps block swaps the residual halves; the final norm_f does not
         swap = self.rc_equivariant and cfg["fused_add_norm"]
-        h, hidden = run_stack(h, len(layers), mix, normalize, swap=swap, chunk_size=chunk_size,
-                              residual_in_fp32=cfg["residual_in_fp32"], collect=collect)
+        with scan_threads():
+            h, hidden = run_stack(h, len(layers), mix, normalize, swap=swap, chunk_size=chunk_size,
+                                  residual_in_fp32=cfg["residual_in_fp32"], collect=collect)
         if collect and cfg["fused_add_norm"]:
             hidden.append(h)
         return h, hidden

@@ -23,7 +23,7 @@ from torch import nn
 
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM, ModelOutput, load_strict
-from glrm.models.scan import causal_conv_silu, scan
+from glrm.models.scan import causal_conv_silu, scan, scan_threads
 
 
 def _wide(dtype: torch.dtype) -> torch.dtype:
@@ -266,8 +266,9 @@ class MambaLM(GenomicLM):
         def normalize(i, x):
             return (layers[i].norm if i < len(layers) else self.backbone.norm_f)(x)
 
-        h, hidden = run_stack(h, len(layers), mix, normalize, residual_in_fp32=self.residual_in_fp32,
-                              chunk_size=chunk_size, collect=collect)
+        with scan_threads():
+            h, hidden = run_stack(h, len(layers), mix, normalize, residual_in_fp32=self.residual_in_fp32,
+                                  chunk_size=chunk_size, collect=collect)
         if collect and self.fused_add_norm:
             hidden.append(h)
         return h, hidden, new_state

@@ -14,12 +14,13 @@ blocks of T ~ sqrt(S) positions:
 1. all blocks run the recurrence from a zero state *in parallel* (T vectorised steps over (Bt, nb, E, N));
 2. the true state entering each block is passed along the blocks (nb cheap steps):
    start_{k+1} = exp(A * sum(delta in block k)) * start_k + local_end_k;
-3. the scan is linear in its initial state, so each block's outputs get the exact correction
-   y_t += sum_n C_t[n] * exp(A * cumsum(delta)_t) * start_k, with the cumsum taken inside the block.
+3. the scan is linear in its initial state, so the true state is exactly h_t = local_t + W_t * start_k with
+   W_t = prod over the block up to t of exp(delta A), and y_t = C_t . h_t.
 
-Every exponent is delta * A times a non-negative sum, so never positive: no overflow, no exp of large
-positives. The segment's end state is the carried state for the next segment or the next chunk, which is how
-`chunk_size` in the models gets exact results. Memory is bounded by the element budget whatever L is.
+Every exponent is delta * A <= 0 and decays are products of factors <= 1: no overflow, no exp of a
+positive number, no division. The segment's end state is the carried state for the next segment or the next
+chunk, which is how `chunk_size` in the models gets exact results. Memory is bounded by the element budget,
+whatever L is.
 
 CUDA path (`selective_scan_cuda`): mamba_ssm's `selective_scan_fn(..., return_last_state=True)` for the
 zero-initial-state scan, plus the same exact linear correction for a carried-in state. It is chosen in ONE
@@ -29,6 +30,7 @@ the kernels glrm warns once and uses the pure-PyTorch path.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 
@@ -46,8 +48,8 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-# (Bt * S * E * N) elements per segment in the pure-PyTorch scan: 2**22 float32 = 16 MiB per big temporary.
-ELEMENT_BUDGET = 1 << 22
+# (Bt * S * E * N) elements per segment in the pure-PyTorch scan: 2**20 float32 = 4 MiB per big temporary.
+ELEMENT_BUDGET = 1 << 20
 _KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _warned = False
 
@@ -108,6 +110,27 @@ def causal_conv_silu(x, weight, bias, state):
 # --- pure-PyTorch chunked scan ------------------------------------------------------------------
 
 
+# Intra-op threads inside Mamba/Caduceus forwards (None: leave torch's setting alone). The work is many small
+# sequential steps (~10^4-10^5 elements each); on the 2-core CI box splitting them over threads costs more in
+# synchronisation than it saves, and under load it is up to 9x slower (measured: two 1M-element exps 16 ms on
+# 2 threads vs 1.8 ms on 1). Scale out over processes or batch windows instead.
+THREADS: int | None = 1
+
+
+@contextlib.contextmanager
+def scan_threads():
+    """Run a model forward with THREADS intra-op threads, restoring torch's setting afterwards."""
+    n = torch.get_num_threads()
+    if THREADS is None or n == THREADS:
+        yield
+        return
+    torch.set_num_threads(THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def selective_scan(
     u: torch.Tensor,
     delta: torch.Tensor,
@@ -154,27 +177,26 @@ def _scan_segment(u, delta, A, B, C, h0):
     Cb = C.reshape(bt, nb, T, n)
     A = A.to(u.dtype)
 
-    # 1. local scans of all blocks at once, from zero states
-    h = u.new_zeros(bt, nb, e, n)  # (Bt, nb, E, N)
-    y = u.new_empty(bt, nb, T, e)  # (Bt, nb, T, E)
-    for t in range(T):
-        dA = torch.exp(dl[:, :, t, :, None] * A)  # (Bt, nb, E, N)
-        h.mul_(dA).addcmul_(du[:, :, t, :, None], Bb[:, :, t, None, :])
-        y[:, :, t] = torch.matmul(h, Cb[:, :, t, :, None]).squeeze(-1)
+    # 1. local scans of all blocks at once, from zero states; H keeps every local state of the segment.
+    #    dA turns, in the same sweep, into the cumulative in-block decay W_t = prod_{r<=t} exp(delta_r A)
+    #    (one exp per element; the product only shrinks, so it underflows gracefully to 0).
+    H = du[..., None] * Bb[:, :, :, None, :]  # (Bt, nb, T, E, N): delta u B, S * E * N elements (the budget)
+    dA = torch.mul(dl[..., None], A, out=u.new_empty(H.shape)).exp_()  # (Bt, nb, T, E, N): exp(delta A)
+    for t in range(1, T):
+        H[:, :, t].addcmul_(H[:, :, t - 1], dA[:, :, t])
+        dA[:, :, t].mul_(dA[:, :, t - 1])
+    W = dA
 
-    # 2. pass the true state along the blocks
-    cd = torch.cumsum(dl, dim=2)  # (Bt, nb, T, E), cumulative delta inside each block
-    decay = torch.exp(cd[:, :, -1, :, None] * A)  # (Bt, nb, E, N), whole-block decay
+    # 2. pass the true state along the blocks: start_{k+1} = W_end,k * start_k + local_end_k
     starts = u.new_empty(bt, nb, e, n)  # (Bt, nb, E, N), true state entering each block
     cur = h0
     for k in range(nb):
         starts[:, k] = cur
-        cur = decay[:, k] * cur + h[:, k]
+        cur = torch.addcmul(H[:, k, -1], W[:, k, -1], cur)
 
-    # 3. exact correction for the carried-in block states (linear in the initial state)
-    w = torch.exp(cd[..., None] * A)  # (Bt, nb, T, E, N)
-    w.mul_(starts[:, :, None])
-    y += torch.matmul(w, Cb[..., None]).squeeze(-1)
+    # 3. true states = local + W_t * block start (exact: the scan is linear in its initial state); y = C . h
+    w = torch.addcmul(H, W, starts[:, :, None], out=W).mul_(Cb[:, :, :, None, :])  # (Bt, nb, T, E, N)
+    y = w.sum(-1)  # (Bt, nb, T, E)
     return y.reshape(bt, nb * T, e)[:, :S], cur
 
 
