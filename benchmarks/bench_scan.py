@@ -1,9 +1,9 @@
 """glrm's chunked selective scan vs a straightforward copy of mamba_ssm's `selective_scan_ref`.
 
-Runs a random Caduceus-ph (default d_model 128, 2 layers) forward on L tokens (default 16,384) twice, each in
-its own process so peak RSS is per implementation: once with glrm's scan, once with the baseline scan (which,
-like the official pure-PyTorch fallback, materialises (B, d_inner, L, d_state) deltaA / deltaB_u and loops over
-L in Python). Prints both times, peak RSS, the speed ratio and the max |logit| difference.
+Runs a random Caduceus-ph (default d_model 128, 2 layers) forward on L tokens (default 16,384) twice, each
+in its own process so peak RSS is per implementation: once with glrm's scan, once with the baseline scan
+(which, like the official pure-PyTorch fallback, materialises (B, d_inner, L, d_state) deltaA / deltaB_u and
+loops over L in Python). Prints both times, peak RSS, the speed ratio and the max |logit| difference.
 
     python benchmarks/bench_scan.py [--length 16384] [--d-model 128] [--layers 2] [--chunk-size N]
 """
@@ -43,7 +43,7 @@ def baseline_scan(u, delta, A, B, C, D=None, h0=None):
 
 
 def child(args) -> None:
-    from common import peak_rss_mb, random_caduceus
+    from mamba_bench_common import peak_rss_mb, random_caduceus
 
     import glrm.models.mamba as mamba
 
@@ -84,8 +84,8 @@ def main() -> None:
                   flush=True)
         diff = np.abs(np.load(f"{tmp}/glrm.npy") - np.load(f"{tmp}/baseline.npy")).max()
     print(f"L={args.length} d_model={args.d_model} n_layer={args.layers} threads={torch.get_num_threads()}")
-    print(f"speed-up glrm vs selective_scan_ref baseline: {res['baseline']['seconds'] / res['glrm']['seconds']:.1f}x"
-          f"   max |logit diff| {diff:.2e}")
+    ratio = res["baseline"]["seconds"] / res["glrm"]["seconds"]
+    print(f"speed-up glrm vs selective_scan_ref baseline: {ratio:.1f}x   max |logit diff| {diff:.2e}")
 
 
 if __name__ == "__main__":

@@ -139,9 +139,10 @@ def selective_scan(
     C: torch.Tensor,
     D: torch.Tensor | None = None,
     h0: torch.Tensor | None = None,
-    budget: int = ELEMENT_BUDGET,
+    budget: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact selective scan; returns (y (Bt, L, E), last state (Bt, E, N)). See the module docstring."""
+    budget = budget or ELEMENT_BUDGET
     bt, L, e = u.shape
     n = A.shape[1]
     if h0 is None:
@@ -200,14 +201,14 @@ def _scan_segment(u, delta, A, B, C, h0):
     return y.reshape(bt, nb * T, e)[:, :S], cur
 
 
-def state_correction(C, A, delta, h0, budget: int = ELEMENT_BUDGET):
+def state_correction(C, A, delta, h0, budget: int | None = None):
     """Exact contribution of an initial state h0 (Bt, E, N) to a zero-state scan.
 
     Returns (dy (Bt, L, E), decayed h0 at the end (Bt, E, N)): dy_t = sum_n C_t[n] exp(A cumsum(delta)_t) h0.
     Cumulative sums are taken per segment (the decayed state is carried), keeping them short and precise.
     """
     bt, L, e = delta.shape
-    seg = max(1, budget // max(1, bt * e * A.shape[1]))
+    seg = max(1, (budget or ELEMENT_BUDGET) // max(1, bt * e * A.shape[1]))
     dy = delta.new_empty(bt, L, e)  # (Bt, L, E)
     cur = h0.to(delta.dtype)
     A = A.to(delta.dtype)

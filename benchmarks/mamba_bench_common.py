@@ -1,4 +1,4 @@
-"""Shared helpers for the Mamba/Caduceus benchmarks: a random Caduceus in the official format."""
+"""Shared by bench_scan.py and bench_caduceus_1m.py: a random Caduceus in the official format, peak RSS."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def random_caduceus(d_model: int, n_layer: int, rcps: bool = False, seed: int = 
     with torch.no_grad():
         for name, p in m.named_parameters():
             if name.endswith("A_log"):
-                n = p.shape[1]
-                p.copy_(torch.log(torch.arange(1, n + 1).float()).expand_as(p) + 0.1 * torch.randn(p.shape, generator=g))
+                s4d = torch.log(torch.arange(1, p.shape[1] + 1).float()).expand_as(p)  # A = -(1..N)
+                p.copy_(s4d + 0.1 * torch.randn(p.shape, generator=g))
             elif name.endswith("dt_proj.bias"):
                 dt = torch.exp(torch.rand(p.shape, generator=g) * (torch.log(torch.tensor(0.1)) - torch.log(
                     torch.tensor(1e-3))) + torch.log(torch.tensor(1e-3)))
