@@ -99,7 +99,8 @@ def causal_conv_silu(x, weight, bias, state):
     """SiLU(causal_conv(...)); uses causal-conv1d on CUDA when there is no carried-in state."""
     if state is None and causal_conv1d_fn is not None and use_kernels(x):
         k = weight.shape[-1]
-        y = causal_conv1d_fn(x.transpose(1, 2), weight.reshape(weight.shape[0], k), bias, activation="silu")
+        xt = x.transpose(1, 2).contiguous()  # (Bt, E, l)
+        y = causal_conv1d_fn(xt, weight.reshape(weight.shape[0], k).contiguous(), bias, activation="silu")
         pad = x.new_zeros(x.shape[0], max(0, k - 1 - x.shape[1]), x.shape[2])
         new_state = torch.cat([pad, x], dim=1)[:, -(k - 1):].clone() if k > 1 else x[:, :0].clone()
         return y.transpose(1, 2), new_state
