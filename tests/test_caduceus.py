@@ -12,6 +12,7 @@ import torch
 from glrm.errors import InputError
 from glrm.models.base import read_state_dict
 from glrm.models.caduceus import Caduceus, build_caduceus, caduceus_config
+from glrm.models.mamba import cast_for_inference
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CMAP = torch.tensor([0, 1, 2, 3, 4, 5, 6, 10, 9, 8, 7, 11, 12, 13, 14, 15])
@@ -233,3 +234,15 @@ def test_eval_deterministic():
     ids = arrays("caduceus-ps-tiny", "io")["input_ids"]
     with torch.no_grad():
         assert torch.equal(m(ids).logits, m(ids).logits)
+
+
+def test_bfloat16_ps_close_and_equivariant():
+    m = cast_for_inference(load("caduceus-ps-tiny"), torch.bfloat16)
+    a = arrays("caduceus-ps-tiny", "io")
+    with torch.no_grad():
+        out = m(a["input_ids"])
+        rc_out = m(revcomp(a["input_ids"]))
+    assert out.logits.dtype == torch.float32
+    scale = a["logits_f64"].abs().max()
+    assert (out.logits.double() - a["logits_f64"]).abs().max() < 0.05 * scale
+    assert (rc_out.logits - out.logits.flip(1)[..., CMAP]).abs().max() < 0.05 * scale

@@ -214,7 +214,10 @@ MambaState = list  # list[MixerState], one per layer
 
 
 class MambaLM(GenomicLM):
-    """mamba_ssm MambaLMHeadModel: causal LM (logits at t predict token t+1)."""
+    """mamba_ssm MambaLMHeadModel: causal LM (logits at t predict token t+1).
+
+    max_length stays 0: MambaConfig records no trained length; the loader fills it from the registry.
+    """
 
     kind = "causal"
     family = "mamba"
