@@ -88,7 +88,12 @@ def main() -> None:
     ap.add_argument("--large", action="store_true", help="also sweep a HyenaDNA-large-1m shape")
     ap.add_argument("--max-len", type=int, default=1_000_000)
     ap.add_argument("--chunk", type=int, default=65536, help="chunk_size for the large sweep")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads (0: torch's default). On a shared machine 1 thread is steadier: "
+                         "OpenMP threads that wait for a busy core slow every operation down")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}", file=sys.stderr)
 
     small = build(64, 2, 256, 5, 64, 16386)

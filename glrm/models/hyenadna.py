@@ -312,10 +312,10 @@ class HyenaDNA(GenomicLM):
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must be (batch, length), got shape {tuple(input_ids.shape)}")
         B, L = input_ids.shape
-        if L > self.max_length:
+        if L > self.cfg.max_seq_len:  # not self.max_length: a loader may annotate that attribute
             raise InputError(
-                f"input of {L} tokens is longer than this HyenaDNA model's maximum of {self.max_length} "
-                f"tokens (its positional embedding has {self.max_length} rows); use a smaller --window"
+                f"input of {L} tokens is longer than this HyenaDNA model's maximum of {self.cfg.max_seq_len} "
+                f"tokens (its positional embedding has {self.cfg.max_seq_len} rows); use a smaller --window"
             )
         if L == 0:
             raise ValueError("input_ids has length 0")
