@@ -31,11 +31,6 @@ from glrm.models.mamba import MambaMixer, _wide, check_ids, make_norm, make_sink
 from glrm.models.scan import scan_threads
 
 
-def rc(x: torch.Tensor) -> torch.Tensor:
-    """Reverse-complement a channel tensor: flip length and channels. (B, L, C) -> (B, L, C)."""
-    return x.flip(dims=(-2, -1))
-
-
 class BiMamba(nn.Module):
     """Caduceus BiMambaWrapper: forward Mamba + Mamba on the flipped sequence, combined by add / multiply."""
 
@@ -122,8 +117,9 @@ class RCPSEmbedding(nn.Module):
         self.register_buffer("complement_map", complement_map.clone())
 
     def forward(self, ids):
-        rc_ids = self.complement_map[ids.flip(-1)]  # (B, L)
-        return torch.cat([self.embedding(ids), rc(self.embedding(rc_ids))], dim=-1)  # (B, L, 2D)
+        # official: cat(emb(ids), rc(emb(revcomp(ids)))); the two length flips cancel position by position
+        comp = self.embedding(self.complement_map[ids]).flip(-1)  # (B, L, D)
+        return torch.cat([self.embedding(ids), comp], dim=-1)  # (B, L, 2D)
 
 
 class Embeddings(nn.Module):
