@@ -188,7 +188,7 @@ class MambaMixer(nn.Module):
         delta = F.softplus(self.dt_proj(dt.to(self.dt_proj.weight.dtype)).to(cdt))  # (B, l, E)
         A = -torch.exp(self.A_log.to(cdt))  # (E, N)
         y, ssm_state = scan(u, delta, A, Bm, Cm, self.D.to(cdt), ssm_state)
-        y = y * F.silu(z)  # (B, l, E)
+        y.mul_(F.silu(z))  # (B, l, E), gated
         return self.out_proj(y.to(self.out_proj.weight.dtype)).to(x.dtype), conv_state, ssm_state
 
 

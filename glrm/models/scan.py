@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 # (Bt * S * E * N) elements per segment in the pure-PyTorch scan: 2**20 float32 = 4 MiB per big temporary.
 ELEMENT_BUDGET = 1 << 20
 _KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+_LOG2E = 1.0 / math.log(2.0)
 _warned = False
 
 
@@ -183,22 +184,25 @@ def _scan_segment(u, delta, A, B, C, h0):
     #    dA turns, in the same sweep, into the cumulative in-block decay W_t = prod_{r<=t} exp(delta_r A)
     #    (one exp per element; the product only shrinks, so it underflows gracefully to 0).
     H = du[..., None] * Bb[:, :, :, None, :]  # (Bt, nb, T, E, N): delta u B, S * E * N elements (the budget)
-    dA = torch.mul(dl[..., None], A, out=u.new_empty(H.shape)).exp_()  # (Bt, nb, T, E, N): exp(delta A)
+    # exp(delta A) as exp2(delta A log2(e)): same accuracy, and torch's CPU exp2 is ~3x faster than exp
+    dA = torch.mul(dl[..., None], A * _LOG2E, out=u.new_empty(H.shape)).exp2_()  # (Bt, nb, T, E, N)
+    Hs, dAs = H.unbind(2), dA.unbind(2)  # views per in-block offset (cheaper than indexing in the loop)
     for t in range(1, T):
-        H[:, :, t].addcmul_(H[:, :, t - 1], dA[:, :, t])
-        dA[:, :, t].mul_(dA[:, :, t - 1])
+        Hs[t].addcmul_(Hs[t - 1], dAs[t])
+        dAs[t].mul_(dAs[t - 1])
     W = dA
 
     # 2. pass the true state along the blocks: start_{k+1} = W_end,k * start_k + local_end_k
     starts = u.new_empty(bt, nb, e, n)  # (Bt, nb, E, N), true state entering each block
+    st, h_end, w_end = starts.unbind(1), Hs[-1].unbind(1), dAs[-1].unbind(1)
     cur = h0
     for k in range(nb):
-        starts[:, k] = cur
-        cur = torch.addcmul(H[:, k, -1], W[:, k, -1], cur)
+        st[k].copy_(cur)
+        cur = torch.addcmul(h_end[k], w_end[k], cur)
 
     # 3. true states = local + W_t * block start (exact: the scan is linear in its initial state); y = C . h
-    w = torch.addcmul(H, W, starts[:, :, None], out=W).mul_(Cb[:, :, :, None, :])  # (Bt, nb, T, E, N)
-    y = w.sum(-1)  # (Bt, nb, T, E)
+    h_true = torch.addcmul(H, W, starts[:, :, None], out=W)  # (Bt, nb, T, E, N)
+    y = torch.einsum("bkten,bktn->bkte", h_true, Cb)  # (Bt, nb, T, E)
     return y.reshape(bt, nb * T, e)[:, :S], cur
 
 
