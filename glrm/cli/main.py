@@ -42,10 +42,17 @@ app.add_typer(models_app, name="models")
 from glrm.cli.windows import windows as windows_command  # noqa: E402
 
 app.command("windows")(windows_command)
+from glrm.cli.score_vcf import score_vcf as score_vcf_command  # noqa: E402
+
+app.command("score-vcf")(score_vcf_command)
+
+LAST_ARGV: list[str] | None = None  # the arguments of the running `main` call (for ##glrmCommand)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; turn GlrmError into one line on stderr and a non-zero exit."""
+    global LAST_ARGV
+    LAST_ARGV = list(sys.argv[1:] if argv is None else argv)
     try:
         app(args=argv, prog_name="glrm", standalone_mode=False)
     except GlrmError as exc:

@@ -87,9 +87,10 @@ BED_FIXED_COLUMNS: tuple[str, ...] = ("chrom", "start", "end", "name", "score", 
 
 
 def main_score(fields: list[InfoField]) -> str:
-    """The key in the BED `score` column: GLRM_SV_EMB for SVs, else GLRM_LLR if present, else GLRM_MLR."""
+    """The key in the BED `score` column: GLRM_SV_EMB for SVs, else GLRM_LLR if present, else GLRM_MLR,
+    else GLRM_EMB (a score-vcf run with `--scores emb` only)."""
     ids = [f.id for f in fields]
-    for key in ("GLRM_SV_EMB", "GLRM_LLR", "GLRM_MLR"):
+    for key in ("GLRM_SV_EMB", "GLRM_LLR", "GLRM_MLR", "GLRM_EMB"):
         if key in ids:
             return key
     raise ValueError(f"no main score among {ids}")

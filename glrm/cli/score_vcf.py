@@ -1,0 +1,87 @@
+"""`glrm score-vcf`: score the small variants of a VCF with a DNA language model (options as bcftools).
+
+Thin: the work is in `glrm.pipeline.score_vcf`, imported inside the command so `glrm --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import typer
+
+
+def score_vcf(
+    input: str = typer.Option(..., "--input", "-i", metavar="VCF",
+                              help="Input VCF/BCF (plain, bgzipped or BCF; '-' = stdin)."),
+    fasta: str = typer.Option(..., "--fasta", "-f", metavar="FASTA",
+                              help="Reference FASTA the VCF was called against (plain or BGZF, indexed or "
+                                   "indexable)."),
+    model: str = typer.Option(..., "--model", "-m", metavar="MODEL",
+                              help="Checkpoint folder, or a known model name in the local cache "
+                                   "(glrm models list)."),
+    output: str = typer.Option("-", "--output", "-o", metavar="OUT",
+                               help="Output VCF; '-' = stdout. A name ending in .gz is bgzipped and "
+                                    "tabix-indexed, .bcf is BCF."),
+    bed: str = typer.Option(None, "--bed", metavar="OUT.bed",
+                            help="Also write one BED row per ALT allele (.gz: bgzipped + indexed; "
+                                 "'-' = stdout)."),
+    output_type: str = typer.Option(None, "--output-type", "-O", metavar="v|z|b|u",
+                                    help="v VCF, z bgzipped VCF (+ .tbi), b BCF (+ .csi), u uncompressed "
+                                         "BCF. Default: from the output name."),
+    window: int = typer.Option(None, "--window", "-w", metavar="W",
+                               help="Window length in bases. Default: the model's trained context "
+                                    "(HyenaDNA max_seq_len - 2; Caduceus/Mamba max_length)."),
+    rc: str = typer.Option("none", "--rc", metavar="none|mean",
+                           help="mean: also score the reverse-complement strand and average the two "
+                                "(one pass for RC-equivariant checkpoints)."),
+    emb_flank: int = typer.Option(768, "--emb-flank", metavar="K",
+                                  help="GLRM_EMB averages embeddings over the variant +- K bases."),
+    scores: str = typer.Option("llr,mlr,emb", "--scores", metavar="LIST",
+                               help="Scores to compute and write: a subset of llr,mlr,emb. GLRM_STATUS is "
+                                    "always written."),
+    device: str = typer.Option("auto", "--device", metavar="auto|cpu|cuda:N",
+                               help="auto = cuda when available, else cpu."),
+    precision: str = typer.Option("fp32", "--precision", metavar="fp32|bf16",
+                                  help="Compute precision (bf16: bfloat16 autocast on CUDA)."),
+    batch_size: str = typer.Option("auto", "--batch-size", metavar="auto|N",
+                                   help="Windows per forward pass; auto = from free memory and W."),
+    chunk_size: int = typer.Option(None, "--chunk-size", metavar="N",
+                                   help="Run each window through the model N tokens at a time (less "
+                                        "memory for long windows; same scores)."),
+    ref_mismatch: str = typer.Option("status", "--ref-mismatch", metavar="status|error",
+                                     help="REF differs from the FASTA: status = mark the ALT REF_MISMATCH "
+                                          "and go on; error = stop with an error."),
+    max_n_frac: float = typer.Option(0.05, "--max-n-frac", metavar="F",
+                                     help="N_CONTENT (not scored) when more than this fraction of the ref "
+                                          "window is N (contig-end padding included)."),
+    regions: str = typer.Option(None, "--regions", "-r", metavar="REGION",
+                                help="Only records in these regions (chr:beg-end[,...]); needs an index."),
+    regions_file: str = typer.Option(None, "--regions-file", "-R", metavar="BED",
+                                     help="Only records in the regions of this BED file; needs an index."),
+    threads: int = typer.Option(None, "--threads", metavar="N",
+                                help="CPU threads for torch (intra- and inter-op). Default: torch's."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary on stderr."),
+    no_version: bool = typer.Option(False, "--no-version",
+                                    help="Do not add ##glrmVersion and ##glrmCommand to the header."),
+) -> None:
+    """Score every ALT allele of a VCF with a DNA language model; write the VCF with GLRM_* INFO keys.
+
+    Records are written in input order and otherwise unchanged. Each ALT gets GLRM_STATUS, and
+    GLRM_LLR (causal models), GLRM_MLR (SNV/MNV) and GLRM_EMB where defined ('.' otherwise).
+
+    Symbolic and breakend alleles get UNSUPPORTED_ALLELE: score them with score-sv.
+
+    Example: glrm score-vcf -i calls.vcf.gz -f ref.fa -m hyenadna-tiny-1k -o scored.vcf.gz --bed scored.bed
+    """
+    from glrm.cli import main as cli_main
+    from glrm.pipeline.score_vcf import ScoreVcfOptions, parse_batch_size, parse_scores
+    from glrm.pipeline.score_vcf import score_vcf as run
+
+    argv = getattr(cli_main, "LAST_ARGV", None)
+    run(ScoreVcfOptions(
+        input=input, fasta=fasta, model=model, output=output, bed=bed, out_type=output_type, window=window,
+        rc=rc, emb_flank=emb_flank, scores=parse_scores(scores), device=device, precision=precision,
+        batch_size=parse_batch_size(batch_size), chunk_size=chunk_size, ref_mismatch=ref_mismatch,
+        max_n_frac=max_n_frac, regions=regions, regions_file=regions_file, threads=threads, quiet=quiet,
+        no_version=no_version, command=shlex.join(["glrm", *argv]) if argv is not None else None,
+    ))

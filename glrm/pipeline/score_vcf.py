@@ -1,0 +1,322 @@
+"""`glrm score-vcf`: score every ALT of a VCF with a DNA language model and write the VCF back, annotated.
+
+Order of work (everything a user can get wrong fails before the model loads):
+1. options (`check_options`), then the output paths (VCF and BED: writable, type known);
+2. the inputs: FASTA, VCF header, `-r/-R`, the VCF's ##contig lengths against the FASTA (wrong assembly);
+3. the checkpoint folder (files present, format), the window against what the model can take;
+4. torch threads and device, the model, the engine (`glrm.scoring.engine.SmallVariantEngine`);
+5. records stream in blocks (bounded memory): one small-variant window per ALT (`glrm.windows.small_window`,
+   plus the mirrored window for `--rc mean` unless the model is RC-equivariant), the OK ones go to the
+   engine, and every record is written in input order with one value per ALT for each INFO key, and one
+   BED row per ALT. Nothing is dropped, reordered or rewritten; non-OK ALTs get their status and '.'.
+Output files are atomic: an error or Ctrl-C leaves no partial VCF, index or BED.
+
+`--scores` picks the score keys: only the requested ones are declared in the header and written; GLRM_STATUS
+is always written. GLRM_LLR is declared for masked models too (with '.' values) so that every model gives the
+same header; the BED drops the LLR column for masked models (its score column is then GLRM_MLR).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from glrm.errors import InputError, OutputError
+from glrm.io.atomic import check_writable
+from glrm.io.fasta import Fasta
+from glrm.io.fields import GLRM_STATUS, InfoField, score_vcf_fields
+from glrm.io.vcf import Record, VcfReader
+from glrm.io.vcf_writer import check_output
+from glrm.pipeline.progress import Progress, RunSummary, count_records
+from glrm.variants import Status
+from glrm.windows import Window, check_window, small_window
+
+log = logging.getLogger(__name__)
+
+SCORE_KEYS = {"llr": "GLRM_LLR", "mlr": "GLRM_MLR", "emb": "GLRM_EMB"}
+RC_MODES = ("none", "mean")
+PRECISIONS = ("fp32", "bf16")
+REF_MISMATCH_MODES = ("status", "error")
+BLOCK_BASES = 1 << 26      # window bases held per block (ref + alt strings), bounds memory for long windows
+BLOCK_JOBS = 512           # at most this many OK alleles per engine call
+
+
+@dataclass
+class ScoreVcfOptions:
+    """The options of `glrm score-vcf`, as the CLI passes them (see docs/score-vcf.md)."""
+
+    input: str
+    fasta: str
+    model: str
+    output: str = "-"
+    bed: str | None = None
+    out_type: str | None = None          # v|z|b|u; None = from the output name
+    window: int | None = None            # None = the model's trained context
+    rc: str = "none"
+    emb_flank: int = 768
+    scores: tuple[str, ...] = ("llr", "mlr", "emb")
+    device: str = "auto"
+    precision: str = "fp32"
+    batch_size: int | None = None        # None = auto
+    chunk_size: int | None = None
+    ref_mismatch: str = "status"
+    max_n_frac: float = 0.05
+    regions: str | None = None
+    regions_file: str | None = None
+    threads: int | None = None
+    quiet: bool = False
+    no_version: bool = False
+    command: str | None = None           # for ##glrmCommand; None = this process's argv
+
+
+# --- option parsing and checks (no torch, no files read) --------------------------------------------
+
+def parse_scores(text: str) -> tuple[str, ...]:
+    """'llr,mlr,emb' (any subset, any order) -> the names in canonical order."""
+    names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    bad = [t for t in names if t not in SCORE_KEYS]
+    if bad or not names:
+        raise InputError(f"--scores {text!r}: give a comma-separated subset of {','.join(SCORE_KEYS)}")
+    return tuple(k for k in SCORE_KEYS if k in names)
+
+
+def parse_batch_size(text: str | int | None) -> int | None:
+    """'auto' -> None; a whole number >= 1 -> itself."""
+    if text is None or str(text).strip().lower() == "auto":
+        return None
+    try:
+        n = int(str(text).strip())
+    except ValueError:
+        raise InputError(f"--batch-size {text!r}: give 'auto' or a whole number of windows (1 or more)") \
+            from None
+    if n < 1:
+        raise InputError(f"--batch-size {n}: give 'auto' or 1 or more")
+    return n
+
+
+def check_options(opts: ScoreVcfOptions) -> str:
+    """Refuse bad option values and unwritable outputs; return the VCF output type. No model is read."""
+    if opts.rc not in RC_MODES:
+        raise InputError(f"--rc {opts.rc!r}: use none or mean")
+    if opts.precision not in PRECISIONS:
+        raise InputError(f"--precision {opts.precision!r}: use fp32 or bf16")
+    if opts.ref_mismatch not in REF_MISMATCH_MODES:
+        raise InputError(f"--ref-mismatch {opts.ref_mismatch!r}: use status or error")
+    if not opts.scores or any(s not in SCORE_KEYS for s in opts.scores):
+        raise InputError(f"--scores {','.join(opts.scores)}: give a subset of {','.join(SCORE_KEYS)}")
+    if not 0.0 <= opts.max_n_frac <= 1.0:
+        raise InputError(f"--max-n-frac {opts.max_n_frac:g} is not a fraction; give a value from 0 to 1")
+    if opts.emb_flank < 0:
+        raise InputError(f"--emb-flank {opts.emb_flank}: give 0 or more bases")
+    if opts.window is not None:
+        check_window(opts.window)
+    if opts.batch_size is not None and opts.batch_size < 1:
+        raise InputError(f"--batch-size {opts.batch_size}: give 'auto' or 1 or more")
+    if opts.chunk_size is not None and opts.chunk_size < 1:
+        raise InputError(f"--chunk-size {opts.chunk_size}: give 1 or more tokens")
+    if opts.threads is not None and opts.threads < 1:
+        raise InputError(f"--threads {opts.threads}: give 1 or more")
+    if opts.regions is not None and opts.regions_file is not None:
+        raise InputError("give either -r/--regions or -R/--regions-file, not both")
+    if opts.output == "-" and opts.bed == "-":
+        raise OutputError("-o - and --bed - both write to stdout; send one of them to a file")
+    out_type = check_output(opts.output, opts.out_type)
+    if opts.bed is not None and opts.bed != "-":
+        check_writable(opts.bed)
+    for out in (opts.output, opts.bed):
+        if out not in (None, "-") and opts.input != "-" and os.path.exists(out) \
+                and os.path.samefile(out, opts.input):
+            raise OutputError(f"{out}: is the input VCF; write the output to another file")
+    return out_type
+
+
+# --- model-dependent settings ------------------------------------------------------------------------
+
+def model_window(ckpt, requested: int | None) -> int:
+    """The window length: `requested`, or the checkpoint's trained context; refused above what it takes.
+
+    HyenaDNA takes at most `max_seq_len - 2` bases (its trained context; the positional table has
+    `max_seq_len` rows). Caduceus and Mamba run any length, so a longer window only gets a warning.
+    """
+    from glrm.models.loading import checkpoint_max_length
+
+    max_len, source = checkpoint_max_length(ckpt)
+    limit = max_len - 2 if ckpt.family == "hyenadna" else max_len
+    if requested is None:
+        check_window(limit)
+        return limit
+    if requested > limit:
+        if ckpt.family == "hyenadna":
+            raise InputError(
+                f"--window {requested} is longer than {ckpt.name} can take: {limit} bases (HyenaDNA "
+                f"max_seq_len {max_len} minus 2, from {source}); give --window {limit} or less, or a "
+                "longer-context checkpoint"
+            )
+        log.warning("--window %d is longer than %s's trained context of %d bases (%s); scores past it "
+                    "are extrapolation", requested, ckpt.name, limit, source)
+    return requested
+
+
+def resolve_device(name: str):
+    """'auto' -> cuda when available, else cpu; otherwise the named device, checked."""
+    import torch
+
+    from glrm.models.loading import parse_device
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return parse_device(name)
+
+
+def set_threads(n: int | None) -> None:
+    """torch intra-op threads, and inter-op threads where torch still allows setting them."""
+    if n is None:
+        return
+    import torch
+
+    torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(n)
+    except RuntimeError:  # only settable before the first parallel work of this process
+        pass
+
+
+# --- the run -------------------------------------------------------------------------------------------
+
+def _where(path: str, rec: Record) -> str:
+    return f"{path}: line {rec.line}" if rec.line is not None else f"{path}: record {rec.chrom}:{rec.pos}"
+
+
+def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
+    """Run `glrm score-vcf` with `opts`; return the summary (also printed on stderr unless quiet)."""
+    t0 = time.perf_counter()
+    out_type = check_options(opts)
+    with ExitStack() as stack:
+        fasta = stack.enter_context(Fasta(opts.fasta))
+        reader = stack.enter_context(VcfReader(opts.input, regions=opts.regions,
+                                               regions_file=opts.regions_file))
+        fasta.check_contigs(reader.contigs, opts.input)
+
+        from glrm.models.loading import inspect_checkpoint
+
+        ckpt = inspect_checkpoint(opts.model)   # missing files, unknown format: before any weights load
+        causal = ckpt.family != "caduceus"
+        if not causal and opts.scores == ("llr",):
+            raise InputError(f"--scores llr: GLRM_LLR is defined for causal models only and {ckpt.name} is "
+                             "a masked model (Caduceus); ask for mlr and/or emb")
+        window = model_window(ckpt, opts.window)
+        set_threads(opts.threads)
+        device = resolve_device(opts.device)
+
+        from glrm.models import load_model
+        from glrm.scoring.engine import EngineConfig, SmallVariantEngine
+
+        model = load_model(opts.model, device=device)
+        engine = SmallVariantEngine(model, EngineConfig(
+            scores=opts.scores, rc=opts.rc, emb_flank=opts.emb_flank, batch_size=opts.batch_size,
+            chunk_size=opts.chunk_size, precision=opts.precision), device)
+
+        vcf_fields = fields_for(opts.scores, causal=True)         # the same header for every model
+        bed_fields = fields_for(opts.scores, causal=model.kind == "causal")
+        meta = {"ID": model.name, "Checkpoint": model.checkpoint, "SHA256": model.sha256, "Window": window,
+                "RC": opts.rc, "Precision": opts.precision}
+
+        from glrm.io.bed import BedWriter
+        from glrm.io.vcf_writer import VcfAnnotator
+
+        total = None if opts.quiet else count_records(opts.input, opts.regions, opts.regions_file)
+        vcf_out = stack.enter_context(VcfAnnotator(
+            opts.output, reader.header_lines, vcf_fields, out_type=out_type, version_line=not opts.no_version,
+            command=opts.command, model_meta=meta))
+        bed_out = stack.enter_context(BedWriter(opts.bed, bed_fields)) if opts.bed is not None else None
+        summary = RunSummary(device=str(device), window=window)
+        progress = stack.enter_context(Progress(total, enabled=not opts.quiet))
+        run = _Run(opts, fasta, model, engine, window, vcf_fields, bed_fields, vcf_out, bed_out, summary,
+                   progress)
+        run.stream(reader)
+        summary.passes = int(getattr(engine, "passes_run", 0))
+    # the stack closed the bar first (entered last), then committed the BED and the VCF (with its index)
+    summary.seconds = time.perf_counter() - t0
+    summary.outputs = [("stdout" if opts.output == "-" else opts.output)]
+    if opts.bed is not None:
+        summary.outputs.append("stdout" if opts.bed == "-" else opts.bed)
+    if not opts.quiet:
+        for line in summary.lines():
+            print(line, file=sys.stderr)
+    return summary
+
+
+class _Run:
+    """The streaming loop: records in blocks, windows per ALT, engine per block, writes in input order."""
+
+    def __init__(self, opts, fasta, model, engine, window, vcf_fields, bed_fields, vcf_out, bed_out,
+                 summary, progress) -> None:
+        self.opts, self.fasta, self.model, self.engine, self.window = opts, fasta, model, engine, window
+        self.vcf_keys = [f.id for f in vcf_fields]
+        self.bed_keys = [f.id for f in bed_fields]
+        self.vcf_out, self.bed_out, self.summary, self.progress = vcf_out, bed_out, summary, progress
+        self.mirror = opts.rc == "mean" and not getattr(model, "rc_equivariant", False)
+        self.block_jobs = max(1, min(BLOCK_JOBS, BLOCK_BASES // (2 * window * (2 if self.mirror else 1))))
+
+    def stream(self, reader: VcfReader) -> None:
+        block: list[tuple[Record, list[tuple[Window, Window | None]]]] = []
+        jobs = 0
+        for rec in reader:
+            wins = [self._windows(rec, a) for a in rec.alleles]
+            block.append((rec, wins))
+            jobs += sum(w.ok for w, _ in wins)
+            if jobs >= self.block_jobs or len(block) >= 4 * BLOCK_JOBS:
+                self._flush(block)
+                block, jobs = [], 0
+        self._flush(block)
+
+    def _windows(self, rec: Record, allele) -> tuple[Window, Window | None]:
+        """The forward window, and the mirrored one for --rc mean (its status wins when it is not OK)."""
+        w = small_window(self.fasta, allele, self.window, self.opts.max_n_frac)
+        if w.status is Status.REF_MISMATCH and self.opts.ref_mismatch == "error":
+            raise InputError(
+                f"{_where(self.opts.input, rec)}: {rec.chrom}:{rec.pos} REF {rec.ref} ALT {allele.alt}: "
+                f"{w.note} Use the FASTA the VCF was called against, or --ref-mismatch status to mark "
+                "such ALTs REF_MISMATCH and go on"
+            )
+        if not (self.mirror and w.ok):
+            return w, None
+        from glrm.windows import mirror_small_window
+
+        rc = mirror_small_window(self.fasta, allele, self.window, self.opts.max_n_frac)
+        return (w, rc) if rc.ok else (rc, None)
+
+    def _flush(self, block) -> None:
+        if not block:
+            return
+        from glrm.scoring.engine import Job
+
+        jobs = [Job(w, rc) for _rec, wins in block for w, rc in wins if w.ok]
+        scored = self.engine.score(jobs) if jobs else []
+        if len(scored) != len(jobs):
+            raise RuntimeError(f"the engine returned {len(scored)} results for {len(jobs)} windows")
+        results = iter(scored)
+        for rec, wins in block:
+            per_alt = [next(results) if w.ok else {} for w, _ in wins]
+            values = {k: [r.get(k) for r in per_alt] for k in self.vcf_keys if k != GLRM_STATUS.id}
+            values[GLRM_STATUS.id] = [w.status.value for w, _ in wins]
+            self.vcf_out.write(rec.raw, values)
+            for allele, (w, _), r in zip(rec.alleles, wins, per_alt, strict=True):
+                where = "" if w.ok else f"{_where(self.opts.input, rec)} ALT {allele.alt}"
+                self.summary.add(w.status, where, w.note, allele.kind)
+                if self.bed_out is not None:
+                    row = {k: r.get(k) for k in self.bed_keys if k != GLRM_STATUS.id}
+                    row[GLRM_STATUS.id] = w.status.value
+                    self.bed_out.write_allele(allele, row)
+            self.summary.records += 1
+        self.progress.advance(len(block))
+
+
+def fields_for(scores: tuple[str, ...], causal: bool) -> list[InfoField]:
+    """The INFO keys a run with `scores` declares (GLRM_STATUS always last)."""
+    wanted = {SCORE_KEYS[s] for s in scores}
+    return [f for f in score_vcf_fields(causal=causal) if f.id in wanted or f is GLRM_STATUS]
