@@ -57,8 +57,10 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--length", str(L), "--d-model", str(args.d_model),
                "--layers", str(args.layers), "--chunk-size", str(args.chunk_size)]
         cmd += ["--rcps"] if args.rcps else []
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        r = json.loads(out.splitlines()[-1])
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode:
+            sys.exit(f"L={L}: the forward failed:\n{proc.stderr[-2000:]}")
+        r = json.loads(proc.stdout.splitlines()[-1])
         rows.append(r)
         print(f"L={L:>9,d}  {r['seconds']:9.1f} s  {L / r['seconds']:9.0f} tok/s  "
               f"peak RSS {r['peak_rss_mb']:7.0f} MB", flush=True)

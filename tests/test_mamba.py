@@ -140,3 +140,12 @@ def test_wrong_weights_rejected(fixtures_dir):
 def test_bad_ids(model):
     with pytest.raises(InputError, match="token ids"):
         model(torch.tensor([[1, 2, 99]]))
+
+
+def test_to_bfloat16_keeps_scan_parameters_fp32(fixtures_dir):
+    m = load(fixtures_dir).to("cpu", torch.bfloat16)
+    mixer = m.backbone.layers[1].mixer
+    assert mixer.out_proj.weight.dtype == torch.bfloat16
+    assert mixer.A_log.dtype == mixer.D.dtype == mixer.conv1d.weight.dtype == torch.float32
+    assert m.backbone.norm_f.weight.dtype == torch.float32
+    assert load(fixtures_dir).to(torch.float64).backbone.embedding.weight.dtype == torch.float64

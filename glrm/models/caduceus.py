@@ -27,7 +27,16 @@ from torch import nn
 
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM, ModelOutput, load_strict
-from glrm.models.mamba import MambaMixer, _wide, check_ids, make_norm, make_sink, pad_vocab, run_stack
+from glrm.models.mamba import (
+    LowPrecisionTo,
+    MambaMixer,
+    _wide,
+    check_ids,
+    make_norm,
+    make_sink,
+    pad_vocab,
+    run_stack,
+)
 from glrm.models.scan import scan_threads
 
 
@@ -157,7 +166,7 @@ class _Holder(nn.Module):
         self.backbone = backbone
 
 
-class Caduceus(GenomicLM):
+class Caduceus(LowPrecisionTo, GenomicLM):
     """CaduceusForMaskedLM: masked LM (logits at t are for token t); H = 2*d_model with rcps."""
 
     kind = "masked"

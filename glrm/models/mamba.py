@@ -213,7 +213,20 @@ class MambaBackbone(nn.Module):
 MambaState = list  # list[MixerState], one per layer
 
 
-class MambaLM(GenomicLM):
+class LowPrecisionTo:
+    """Mixin: `model.to(dtype=torch.bfloat16 / float16)` goes through `cast_for_inference`, so the loader's
+    plain `.to(device, dtype)` keeps A_log, D, conv and norms in float32."""
+
+    def to(self, *args, **kwargs):
+        device, dtype, _, _ = torch._C._nn._parse_to(*args, **kwargs)
+        if dtype not in (torch.bfloat16, torch.float16):
+            return super().to(*args, **kwargs)
+        if device is not None:
+            super().to(device=device)
+        return cast_for_inference(self, dtype)
+
+
+class MambaLM(LowPrecisionTo, GenomicLM):
     """mamba_ssm MambaLMHeadModel: causal LM (logits at t predict token t+1).
 
     max_length stays 0: MambaConfig records no trained length; the loader fills it from the registry.
