@@ -245,6 +245,57 @@ def small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.0
     return Window(Status.OK, 0, ref, alt, chrom, g0, g0, o, s, e, n, m, left, right)
 
 
+class RevCompGenome:
+    """The reverse-complement strand of a genome, as a genome: contig position x' reads the complement of
+    x = length - 1 - x' (N outside the contig, as before)."""
+
+    def __init__(self, genome: Genome):
+        self.genome = genome
+
+    def resolve(self, chrom: str) -> str | None:
+        return self.genome.resolve(chrom)
+
+    def length(self, chrom: str) -> int:
+        return self.genome.length(chrom)
+
+    def fetch(self, chrom: str, start: int, end: int) -> str:
+        size = self.genome.length(chrom)
+        return revcomp(self.genome.fetch(chrom, size - end, size - start))
+
+
+def mirror_small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05) -> Window:
+    """The mirrored window pair of `--rc mean` (spec: "Reverse complement"): on the reverse-complemented
+    contig, REF' = revcomp(REF) and ALT' = revcomp(ALT) sit at offset o' = W - o - max(n, m), o being the
+    forward offset; the windows follow the small-variant rule from there (ref' = G'[g0' : g0'+W],
+    alt' = G'[g0' : s'] + ALT' + G'[e' : e' + W - o' - m]).
+
+    In forward terms ref' = revcomp(G[g0 + n - max(n,m) : ...+W]) and alt' = revcomp(G[g0 + m - max(n,m) : s]
+    + ALT + G[e : e + M]): for SNVs, MNVs and deletions ref' = revcomp(ref), for SNVs, MNVs and insertions
+    alt' = revcomp(alt), and the other window of an indel is shifted by |n - m| so that both strands see the
+    same M aligned downstream pairs.
+
+    A non-OK forward window is returned as it is (same status). The mirrored ref window gets its own N check
+    (status N_CONTENT). Coordinates of the returned window (`ref_start`, `s`, `e`, flank maps) are on the
+    reverse-complemented contig: x' = length - 1 - x.
+    """
+    fwd = small_window(genome, allele, w, max_n_frac)
+    if not fwd.ok:
+        return fwd
+    chrom, n, m = fwd.chrom, fwd.n, fwd.m
+    rc = RevCompGenome(genome)
+    s = genome.length(chrom) - fwd.e
+    e = s + n
+    o = w - fwd.offset - max(n, m)
+    g0 = s - o
+    ref = rc.fetch(chrom, g0, g0 + w)
+    note = n_content_note(ref, max_n_frac)
+    if note:
+        return fail(Status.N_CONTENT, "reverse-complement (--rc mean) " + note, chrom=chrom)
+    alt = rc.fetch(chrom, g0, s) + revcomp(allele.alt) + rc.fetch(chrom, e, e + (w - o - m))
+    left, right = flanks(g0, g0, w, s, e, m)
+    return Window(Status.OK, 0, ref, alt, chrom, g0, g0, o, s, e, n, m, left, right)
+
+
 def allele_windows(genome: Genome, allele: Allele, w: int, sv: bool, max_n_frac: float = 0.05,
                    max_sv_len: int = 10_000_000) -> list[Window]:
     """The windows of one ALT allele (spec: "Which rules apply"): score-vcf's small-variant rules, or,

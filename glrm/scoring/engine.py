@@ -1,0 +1,346 @@
+"""The small-variant scoring engine: which model passes to run, deduplicated and batched, and their reduction
+into GLRM_LLR / GLRM_MLR / GLRM_EMB with the pure functions of `glrm.scoring.scores`. No file I/O.
+
+Passes (issue 4 decisions), each over one W-token window with no special tokens:
+- causal models (HyenaDNA, Mamba LM): the ref window (l_ref, MLR, u of EMB) and the alt window (l_alt, v).
+- masked models (Caduceus): the ref window with positions [o, o+n) set to [MASK] jointly (MLR; SNV/MNV only),
+  the unmasked ref window (u) and the alt window (v). LLR is not defined for masked models.
+A pass is only planned when one of its scores was requested and is defined for the allele.
+
+Within one `score()` call, passes with the same token sequence and the same mask span run once, whoever asks
+for them (e.g. every ALT at one position shares the ref pass; a masked ref pass is shared by the ALTs with the
+same REF span). Passes are batched in order of first request; after each batch every requester's reduction
+(a few sums and an (H,) mean) is taken and the batch's (B, W, V) logits and (B, W, H) hidden states are
+dropped, so memory is bounded by one batch, whatever the number of jobs.
+
+`--rc mean`: each score is the mean of its forward value and its value on the mirrored reverse-complement
+windows (`glrm.windows.mirror_small_window`, `Job.rc_window`), which run as passes of their own. An
+RC-equivariant checkpoint (Caduceus-ps) is never run twice: its outputs on revcomp(x) are, exactly, the
+position-flipped outputs on x with the vocabulary complement-permuted (logits) or the channels reversed
+(hidden states), so the RC values are computed from the forward passes through that identity, as scores of
+revcomp(ref) and revcomp(alt). For SNVs and MNVs these are the spec's mirrored windows. For an indel the
+spec's mirrored windows shift one of the two windows by |n - m| bases; reaching that would take a second
+pass, so for RC-equivariant checkpoints the RC strand is revcomp of the forward windows, and `Job.rc_window`
+is not used.
+
+Results do not depend on the batch size, chunk size, torch threads or the order of the jobs beyond float
+rounding (tested to a relative 1e-5): every pass is the same computation whichever batch it lands in, and
+reductions are taken per pass in float64.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from glrm.errors import InputError
+from glrm.models.base import GenomicLM
+from glrm.models.tokenizer import MASK, complement_map, encode, revcomp_ids
+from glrm.scoring import scores as S
+from glrm.windows import Window
+
+log = logging.getLogger(__name__)
+
+SCORES = ("llr", "mlr", "emb")
+KEYS = {"llr": "GLRM_LLR", "mlr": "GLRM_MLR", "emb": "GLRM_EMB"}
+RC_MODES = ("none", "mean")
+PRECISIONS = ("fp32", "bf16")
+
+# batch_size=None: B = clamp(MEM_FRACTION * free_bytes // (W * (V + ACT_FACTOR * H) * 4), 1, MAX_AUTO_BATCH)
+MEM_FRACTION = 0.5     # of the free memory (CUDA: torch.cuda.mem_get_info; CPU: /proc/meminfo MemAvailable)
+ACT_FACTOR = 16        # float32 activations per position, in units of H, alive at once in one forward
+MAX_AUTO_BATCH = 64    # larger batches gain nothing measurable and delay the first results
+
+
+@dataclass
+class EngineConfig:
+    scores: tuple[str, ...] = SCORES
+    rc: str = "none"                 # "none" | "mean"
+    emb_flank: int = 768             # K
+    batch_size: int | None = None    # None = auto (see `auto_batch_size`)
+    chunk_size: int | None = None    # handed to the model's forward
+    precision: str = "fp32"          # "fp32" | "bf16"
+
+    def __post_init__(self):
+        self.scores = tuple(self.scores)
+        bad = [s for s in self.scores if s not in SCORES]
+        if bad or not self.scores:
+            raise InputError(f"--scores {','.join(self.scores)}: use a comma-separated subset of llr,mlr,emb")
+        if self.rc not in RC_MODES:
+            raise InputError(f"--rc {self.rc}: use none or mean")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"--precision {self.precision}: use fp32 or bf16")
+        if self.emb_flank < 0:
+            raise InputError(f"--emb-flank {self.emb_flank}: give 0 or more bases")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise InputError(f"--batch-size {self.batch_size}: give auto or a number >= 1")
+        if self.chunk_size is not None and self.chunk_size < 1:
+            raise InputError(f"--chunk-size {self.chunk_size}: give a number >= 1")
+
+
+@dataclass
+class Job:
+    window: Window                   # an OK small-variant window (glrm.windows.small_window)
+    rc_window: Window | None = None  # its mirror (glrm.windows.mirror_small_window) when rc == "mean"
+
+
+# --- memory -----------------------------------------------------------------------------------------
+
+def free_memory_bytes(device: torch.device) -> int:
+    """Free memory on `device`: torch.cuda.mem_get_info on CUDA; MemAvailable from /proc/meminfo on CPU,
+    else the available physical pages from os.sysconf; 4 GiB when neither can be read."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+def auto_batch_size(w: int, hidden: int, vocab: int, free_bytes: int) -> int:
+    """Passes per batch: MEM_FRACTION of the free memory over the float32 bytes one pass keeps alive,
+    W * (V + ACT_FACTOR * H) * 4 (logits, hidden states and the layers' activations), between 1 and
+    MAX_AUTO_BATCH. E.g. W = 131072, H = 512 (Caduceus-ps), 40 GiB free -> 2."""
+    per_pass = w * (vocab + ACT_FACTOR * hidden) * 4
+    return max(1, min(MAX_AUTO_BATCH, int(MEM_FRACTION * free_bytes) // max(per_pass, 1)))
+
+
+def model_dims(model: GenomicLM) -> tuple[int, int]:
+    """(H, V) of a model without running it: the token embedding's width (doubled for RC-equivariant
+    checkpoints, whose hidden states hold both strands) and its vocabulary rows."""
+    emb = next((m for m in model.modules() if isinstance(m, torch.nn.Embedding)), None)
+    if emb is None:
+        raise ValueError(f"{type(model).__name__} has no token embedding")
+    return emb.embedding_dim * (2 if model.rc_equivariant else 1), emb.num_embeddings
+
+
+def cast_model(model: GenomicLM, precision: str) -> GenomicLM:
+    """bf16: cast the model in place with its family's recipe (HyenaDNA `to_dtype`: filters and FFTs stay
+    float32; Mamba/Caduceus `cast_for_inference`: scans, convs and norms stay float32). Logits come back
+    float32 either way, and all score arithmetic is float32/float64."""
+    if precision == "fp32":
+        return model
+    if model.family == "hyenadna":
+        return model.to_dtype(torch.bfloat16)
+    from glrm.models.mamba import cast_for_inference
+
+    return cast_for_inference(model, torch.bfloat16)
+
+
+# --- planning -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _View:
+    """One strand of one job: the geometry its reductions need."""
+
+    o_ref: int
+    o_alt: int
+    n: int
+    m: int
+    w: int
+    ref_allele: torch.Tensor   # (n,) token ids
+    alt_allele: torch.Tensor   # (m,)
+    mirrored: bool = False     # read from the forward passes through the RC-equivariance identity
+
+
+@dataclass
+class _Pass:
+    seq: str
+    mask: tuple[int, int] | None
+    consumers: list[tuple[int, int, str, bool]] = field(default_factory=list)  # (job, strand, role, mirrored)
+
+    def ids(self) -> torch.Tensor:
+        x = encode(self.seq)  # (W,)
+        if self.mask is not None:
+            x[self.mask[0]:self.mask[1]] = MASK
+        return x
+
+
+def _view(win: Window) -> _View:
+    o, n, m = win.offset, win.n, win.m
+    if win.ref is None or win.alt is None or not win.ok:
+        raise ValueError(f"the engine scores OK windows only, got status {win.status.value}")
+    if len(win.ref) != len(win.alt):
+        raise ValueError(f"ref and alt windows differ in length ({len(win.ref)} vs {len(win.alt)})")
+    return _View(o, o, n, m, len(win.ref), encode(win.ref[o:o + n]), encode(win.alt[o:o + m]))
+
+
+def _mirror(v: _View) -> _View:
+    """The RC strand of a forward view: revcomp(ref) has REF' at W - o - n, revcomp(alt) ALT' at W - o - m."""
+    return _View(v.w - v.o_ref - v.n, v.w - v.o_alt - v.m, v.n, v.m, v.w,
+                 revcomp_ids(v.ref_allele), revcomp_ids(v.alt_allele), mirrored=True)
+
+
+class SmallVariantEngine:
+    """Scores OK small-variant windows with one model. `score(jobs)` -> one dict per job with the keys
+    GLRM_LLR, GLRM_MLR, GLRM_EMB (None = undefined for the model kind or allele, or not requested).
+
+    The model must already be on `device`; with precision "bf16" it is cast in place (`cast_model`).
+    `passes_run` / `passes_deduped` count model passes run and pass requests served by another job's pass,
+    over the engine's lifetime.
+    """
+
+    def __init__(self, model: GenomicLM, config: EngineConfig, device: torch.device | str):
+        self.model = model
+        self.config = config
+        self.device = torch.device(device)
+        if config.precision == "bf16" and self.device.type != "cuda":
+            log.warning("--precision bf16 on CPU: most CPUs run bfloat16 slower than fp32, and values lose "
+                        "precision; use --precision fp32 on CPU")
+        cast_model(model, config.precision)
+        model.eval()
+        self.kind = model.kind
+        # the identity is exact for masked RC-equivariant checkpoints (Caduceus-ps), the only ones there are
+        self.rc_identity = config.rc == "mean" and model.rc_equivariant and model.kind == "masked"
+        self.hidden, self.vocab = model_dims(model)
+        self.passes_run = 0
+        self.passes_deduped = 0
+        self.batch_sizes: list[int] = []   # batch sizes run (the last score() call), for logs and tests
+        self._cmap: torch.Tensor | None = None
+
+    # --- public -------------------------------------------------------------------------------
+    def batch_size_for(self, w: int) -> int:
+        if self.config.batch_size is not None:
+            return self.config.batch_size
+        return auto_batch_size(w, self.hidden, self.vocab, free_memory_bytes(self.device))
+
+    def score(self, jobs: Sequence[Job]) -> list[dict[str, float | None]]:
+        views, passes = self._plan(jobs)
+        acc: list[list[dict]] = [[{} for _ in v] for v in views]
+        self._run(passes, views, acc)
+        return [self._combine(v, a) for v, a in zip(views, acc, strict=True)]
+
+    # --- planning -----------------------------------------------------------------------------
+    def _plan(self, jobs: Sequence[Job]) -> tuple[list[list[_View]], list[_Pass]]:
+        want = set(self.config.scores)
+        table: dict[tuple[str, tuple[int, int] | None], _Pass] = {}
+        requests = 0
+        all_views = []
+        for j, job in enumerate(jobs):
+            fwd = _view(job.window)
+            views = [fwd]
+            windows = [job.window]
+            if self.config.rc == "mean":
+                if self.rc_identity:
+                    views.append(_mirror(fwd))
+                else:
+                    if job.rc_window is None:
+                        raise ValueError("rc='mean' needs Job.rc_window (glrm.windows.mirror_small_window)")
+                    rv = _view(job.rc_window)
+                    if (rv.n, rv.m, rv.w) != (fwd.n, fwd.m, fwd.w):
+                        raise ValueError("Job.rc_window does not mirror Job.window (allele/window lengths)")
+                    views.append(rv)
+                    windows.append(job.rc_window)
+            all_views.append(views)
+            for strand, win in enumerate(windows):
+                for seq, mask, role in self._requests(win, views[strand], want):
+                    requests += 1
+                    p = table.setdefault((seq, mask), _Pass(seq, mask))
+                    p.consumers.append((j, strand, role, False))
+                    if self.rc_identity:
+                        p.consumers.append((j, 1, role, True))
+        self.passes_deduped += requests - len(table)
+        return all_views, list(table.values())
+
+    def _requests(self, win: Window, v: _View, want: set[str]):
+        """(sequence, mask span, role) of each pass this strand needs for the requested, defined scores."""
+        snv = v.n == v.m
+        if self.kind == "causal":
+            if want & {"llr", "emb"} or ("mlr" in want and snv):
+                yield win.ref, None, "ref"
+            if want & {"llr", "emb"}:
+                yield win.alt, None, "alt"
+            return
+        if "mlr" in want and snv:
+            yield win.ref, (v.o_ref, v.o_ref + v.n), "mref"
+        if "emb" in want:
+            yield win.ref, None, "uref"
+            yield win.alt, None, "alt"
+
+    # --- running ------------------------------------------------------------------------------
+    def _run(self, passes: list[_Pass], views, acc) -> None:
+        by_len: dict[int, list[_Pass]] = {}
+        for p in passes:
+            by_len.setdefault(len(p.seq), []).append(p)
+        self.batch_sizes = []
+        for w, group in by_len.items():
+            bs = self.batch_size_for(w)
+            for i in range(0, len(group), bs):
+                batch = group[i:i + bs]
+                ids = torch.stack([p.ids() for p in batch]).to(self.device)  # (B, W)
+                with torch.inference_mode():
+                    out = self.model(ids, chunk_size=self.config.chunk_size)
+                    self.passes_run += len(batch)
+                    self.batch_sizes.append(len(batch))
+                    for b, p in enumerate(batch):
+                        self._reduce(p, ids[b], out.logits[b], out.hidden_states[b], views, acc)
+                del out, ids
+
+    def _reduce(self, p: _Pass, ids, logits, hidden, views, acc) -> None:
+        """Every requester's share of one pass: ids (W,), logits (W, V), hidden (W, H)."""
+        flipped = None
+        for j, strand, role, mirrored in p.consumers:
+            v = views[j][strand]
+            x, lg, h = ids, logits, hidden
+            if mirrored:
+                if flipped is None:
+                    flipped = self._rc_outputs(ids, logits, hidden)
+                x, lg, h = flipped
+            self._reduce_one(role, v, x, lg, h, acc[j][strand])
+
+    def _rc_outputs(self, ids, logits, hidden):
+        """The outputs an RC-equivariant model gives on revcomp(ids), from its outputs on ids:
+        logits'[t, c] = logits[W-1-t, comp(c)], hidden'[t] = channel-reversed hidden[W-1-t]."""
+        if self._cmap is None or self._cmap.numel() != logits.shape[-1]:
+            self._cmap = complement_map(logits.shape[-1]).to(logits.device)
+        return revcomp_ids(ids), logits.flip(0)[:, self._cmap], hidden.flip(0).flip(-1)  # (W,), (W,V), (W,H)
+
+    def _reduce_one(self, role: str, v: _View, ids, logits, hidden, out: dict) -> None:
+        want = set(self.config.scores)
+        k_flank, eq = self.config.emb_flank, self.model.rc_equivariant
+        snv = v.n == v.m
+        big_m = S.downstream_pairs(v.w, v.o_ref, v.n, v.m)
+        if role in ("ref", "alt") and self.kind == "causal":
+            o, k = (v.o_ref, v.n) if role == "ref" else (v.o_alt, v.m)
+            if "llr" in want:
+                out["llr_" + role] = S.llr_side(S.causal_token_logprobs(logits, ids), o, k, big_m)
+            if role == "ref" and "mlr" in want and snv:
+                rows = S.nucleotide_logprobs(logits[v.o_ref - 1:v.o_ref + v.n - 1])  # (n, 4) predict o..o+n-1
+                out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
+            if "emb" in want:
+                out["u" if role == "ref" else "v"] = S.emb_mean(hidden, o, k, k_flank, eq).cpu()
+        elif role == "mref":
+            rows = S.nucleotide_logprobs(logits[v.o_ref:v.o_ref + v.n])  # (n, 4), masked positions
+            out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
+        elif role == "uref":
+            out["u"] = S.emb_mean(hidden, v.o_ref, v.n, k_flank, eq).cpu()
+        elif role == "alt":
+            out["v"] = S.emb_mean(hidden, v.o_alt, v.m, k_flank, eq).cpu()
+        else:  # pragma: no cover - roles come from _requests
+            raise AssertionError(role)
+
+    # --- results ------------------------------------------------------------------------------
+    def _combine(self, views: list[_View], acc: list[dict]) -> dict[str, float | None]:
+        per_strand = []
+        for a in acc:
+            vals: dict[str, float | None] = {}
+            vals["llr"] = a["llr_alt"] - a["llr_ref"] if "llr_alt" in a and "llr_ref" in a else None
+            vals["mlr"] = a.get("mlr")
+            vals["emb"] = S.cosine_distance(a["u"], a["v"]) if "u" in a and "v" in a else None
+            per_strand.append(vals)
+        result = {}
+        for name in SCORES:
+            got = [s[name] for s in per_strand]
+            result[KEYS[name]] = None if any(x is None for x in got) else sum(got) / len(got)
+        return result
