@@ -54,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     global LAST_ARGV
     LAST_ARGV = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=argv, prog_name="glrm", standalone_mode=False)
+        code = app(args=argv, prog_name="glrm", standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns it
+            print("glrm: interrupted; no output was left behind", file=sys.stderr)
+            return 130
     except GlrmError as exc:
         print(f"glrm: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -96,8 +96,10 @@ class Progress:
         dt = time.perf_counter() - self._t0
         self._bar.update(self._task, rate=f"{done / dt:,.1f}/s" if dt > 0 else "")
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         if self._bar is not None:
+            if exc_type is not None:   # an error or Ctrl-C: its one line is all the user should see
+                self._bar.live.transient = True
             self._bar.stop()
 
 
