@@ -424,3 +424,17 @@ def test_bf16_tracks_fp32():
     for x, y in zip(a, b, strict=True):
         assert y["GLRM_LLR"] == pytest.approx(x["GLRM_LLR"], rel=0.1, abs=0.5)
         assert y["GLRM_MLR"] is None or y["GLRM_MLR"] == pytest.approx(x["GLRM_MLR"], rel=0.1, abs=0.5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", MODELS)
+def test_cuda_matches_cpu(name):
+    jobs = jobs_for(rc=True)
+    cpu = SmallVariantEngine(model(name), EngineConfig(rc="mean", emb_flank=K), "cpu").score(jobs)
+    cuda_model = load_model(FIX / name, device="cuda")
+    got = SmallVariantEngine(cuda_model, EngineConfig(rc="mean", emb_flank=K), "cuda").score(jobs)
+    for g, c in zip(got, cpu, strict=True):
+        for key in KEYS:
+            assert (g[key] is None) == (c[key] is None)
+            if c[key] is not None:
+                assert g[key] == pytest.approx(c[key], rel=1e-4, abs=1e-4), key

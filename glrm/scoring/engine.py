@@ -290,6 +290,7 @@ class SmallVariantEngine:
     def _reduce(self, p: _Pass, ids, logits, hidden, views, acc) -> None:
         """Every requester's share of one pass: ids (W,), logits (W, V), hidden (W, H)."""
         flipped = None
+        caches: dict[bool, dict] = {False: {}, True: {}}   # per-pass results shared by its requesters
         for j, strand, role, mirrored in p.consumers:
             v = views[j][strand]
             x, lg, h = ids, logits, hidden
@@ -297,7 +298,7 @@ class SmallVariantEngine:
                 if flipped is None:
                     flipped = self._rc_outputs(ids, logits, hidden)
                 x, lg, h = flipped
-            self._reduce_one(role, v, x, lg, h, acc[j][strand])
+            self._reduce_one(role, v, x, lg, h, acc[j][strand], caches[mirrored])
 
     def _rc_outputs(self, ids, logits, hidden):
         """The outputs an RC-equivariant model gives on revcomp(ids), from its outputs on ids:
@@ -306,7 +307,7 @@ class SmallVariantEngine:
             self._cmap = complement_map(logits.shape[-1]).to(logits.device)
         return revcomp_ids(ids), logits.flip(0)[:, self._cmap], hidden.flip(0).flip(-1)  # (W,), (W,V), (W,H)
 
-    def _reduce_one(self, role: str, v: _View, ids, logits, hidden, out: dict) -> None:
+    def _reduce_one(self, role: str, v: _View, ids, logits, hidden, out: dict, cache: dict) -> None:
         want = set(self.config.scores)
         k_flank, eq = self.config.emb_flank, self.model.rc_equivariant
         snv = v.n == v.m
@@ -314,7 +315,9 @@ class SmallVariantEngine:
         if role in ("ref", "alt") and self.kind == "causal":
             o, k = (v.o_ref, v.n) if role == "ref" else (v.o_alt, v.m)
             if "llr" in want:
-                out["llr_" + role] = S.llr_side(S.causal_token_logprobs(logits, ids), o, k, big_m)
+                if "l" not in cache:
+                    cache["l"] = S.causal_token_logprobs(logits, ids)  # (W,)
+                out["llr_" + role] = S.llr_side(cache["l"], o, k, big_m)
             if role == "ref" and "mlr" in want and snv:
                 rows = S.nucleotide_logprobs(logits[v.o_ref - 1:v.o_ref + v.n - 1])  # (n, 4) predict o..o+n-1
                 out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
