@@ -76,24 +76,35 @@ def causal_fft_conv_(
 ) -> torch.Tensor:
     """In place: x (B, L, C) <- causal_conv(x, k) + bias * x along L, one channel group at a time.
 
-    spectrum_fn(c0, c1, n) returns rfft(k[:, c0:c1], n) (n/2+1, c1 - c0) of the filter in `fft_dtype`;
-    producing it per group keeps the filter bounded too. bias is (C,). The FFTs run in `fft_dtype`
-    (float32 or float64) whatever x's dtype is; results are cast back to x's dtype.
+    spectrum_fn(c0, c1, n) returns the rfft of filter channels c0..c1 zero-padded to n, as
+    (c1 - c0, n/2+1) in `fft_dtype`; producing it per group keeps the filter bounded too. bias is (C,).
+    The FFTs run in `fft_dtype` (float32 or float64) whatever x's dtype is; results are cast back to
+    x's dtype. Each group is copied channels-first into a zero-padded buffer: a contiguous last-axis
+    transform is faster than a strided one with implicit padding.
     """
     B, L, C = x.shape
     n = fft_len(L)
-    if group is None:
-        group = channel_group_size(B, C, n)
+    group = min(C, group or channel_group_size(B, C, n))
     bias = bias.to(fft_dtype)
+    buf = torch.zeros(B, group, n, dtype=fft_dtype, device=x.device)      # tail [L, n) stays zero
     for c0 in range(0, C, group):
         c1 = min(C, c0 + group)
-        xg = x[:, :, c0:c1].to(fft_dtype)                                   # (B, L, G)
-        x_f = torch.fft.rfft(xg, n=n, dim=1)                                 # (B, n/2+1, G) complex
-        y = torch.fft.irfft(x_f.mul_(spectrum_fn(c0, c1, n)), n=n, dim=1)[:, :L]  # (B, L, G)
+        xg = buf[:, : c1 - c0]                                             # (B, G, n)
+        xg[..., :L] = x[:, :, c0:c1].transpose(1, 2)
+        x_f = torch.fft.rfft(xg)                                           # (B, G, n/2+1) complex
+        y = torch.fft.irfft(x_f.mul_(spectrum_fn(c0, c1, n)), n=n)[..., :L]  # (B, G, L)
         del x_f
-        y.addcmul_(xg, bias[c0:c1])
-        x[:, :, c0:c1] = y
+        y.addcmul_(xg[..., :L], bias[c0:c1, None])
+        x[:, :, c0:c1] = y.transpose(1, 2)
     return x
+
+
+def padded_rfft(k: torch.Tensor, n: int) -> torch.Tensor:
+    """rfft along L of k (L, G) zero-padded to n, as (G, n/2+1)."""
+    L, G = k.shape
+    kb = torch.zeros(G, n, dtype=k.dtype, device=k.device)                 # (G, n)
+    kb[:, :L] = k.T
+    return torch.fft.rfft(kb)
 
 
 # --- implicit long filter ------------------------------------------------------------------------
@@ -165,7 +176,7 @@ class HyenaFilter(nn.Module):
         self._spectra.clear()
 
     def spectrum_fn(self, L: int, dtype: torch.dtype, offset: int = 0):
-        """fn(c0, c1, n) -> rfft(k[:, offset+c0 : offset+c1], n) (n/2+1, c1 - c0), cached while it is small.
+        """fn(c0, c1, n) -> rfft(k[:, offset+c0 : offset+c1], n) as (c1 - c0, n/2+1), cached while small.
 
         The cache is dropped whenever a filter weight changes (in-place updates bump tensor versions).
         """
@@ -184,7 +195,7 @@ class HyenaFilter(nn.Module):
                 return hit
             if not feats:
                 feats.extend(self.features(L, dtype))
-            k_f = torch.fft.rfft(self.columns(*feats, offset + c0, offset + c1), n=n, dim=0)
+            k_f = padded_rfft(self.columns(*feats, offset + c0, offset + c1), n)   # (G, n/2+1)
             size = k_f.numel() * k_f.element_size()
             held = sum(v.numel() * v.element_size() for v in self._spectra.values())
             if held + size > SPECTRUM_CACHE_BYTES:
