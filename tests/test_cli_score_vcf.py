@@ -342,3 +342,26 @@ def test_masked_model_header_and_bed(tmp_path):
     assert lines[0] == "#chrom\tstart\tend\tname\tscore\tstrand\tGLRM_MLR\tGLRM_EMB\tGLRM_STATUS"
     for row, c in zip(lines[1:], recs, strict=True):
         assert row.split("\t")[4] == row.split("\t")[6] == info(c)["GLRM_MLR"]
+
+
+def test_bcf_in_and_out(tmp_path):
+    bcf = tmp_path / "in.bcf"
+    pysam.bcftools.view("-Ob", "-o", str(bcf), SNVS, catch_stdout=False)
+    out, ref = tmp_path / "o.bcf", tmp_path / "o.vcf"
+    assert score(["-i", str(bcf), "-f", FASTA, "-o", str(out), "-q"]) == 0
+    assert score(["-i", SNVS, "-f", FASTA, "-o", str(ref), "-q"]) == 0
+    assert (tmp_path / "o.bcf.csi").exists()
+    fmt = "%POS\t%INFO/GLRM_LLR\t%INFO/GLRM_MLR\t%INFO/GLRM_EMB\t%INFO/GLRM_STATUS\n"
+    assert pysam.bcftools.query("-f", fmt, str(out)) == pysam.bcftools.query("-f", fmt, str(ref))
+
+
+def test_progress_and_summary_on_stderr_and_quiet(tmp_path, capsys):
+    out = tmp_path / "o.vcf"
+    assert score(["-i", SNVS, "-f", FASTA, "-o", str(out)]) == 0
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert "7/7 variants" in cap.err                                     # the bar, with the pre-counted total
+    assert "glrm score-vcf: 7 records, 7 ALT alleles: OK 7" in cap.err
+    assert f"glrm score-vcf: wrote {out}" in cap.err
+    assert score(["-i", SNVS, "-f", FASTA, "-o", str(out), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""

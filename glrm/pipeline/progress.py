@@ -135,7 +135,7 @@ class RunSummary:
         out = [
             f"glrm score-vcf: {self.records:,} records, {self.alleles:,} ALT alleles: {counts}",
             f"glrm score-vcf: {self.passes:,} model passes, window {self.window:,}, "
-            f"{self.seconds:.1f} s{rate}, device {self.device}",
+            f"{self.seconds:.1f} s wall{rate}, device {self.device}",
         ]
         for key in order:
             if key in self.examples:
