@@ -323,6 +323,12 @@ def test_output_onto_the_input_is_refused(tmp_path, capsys):
     vcf = write_vcf(tmp_path, "")
     assert score(["-i", vcf, "-f", FASTA, "-o", vcf]) == 2
     assert "is the input VCF" in capsys.readouterr().err
+    out = str(tmp_path / "o.vcf")
+    assert score(["-i", vcf, "-f", FASTA, "-o", out, "--bed", out]) == 2
+    assert "-o and --bed name the same file" in capsys.readouterr().err
+    assert score(["-i", str(tmp_path / "missing.vcf"), "-f", FASTA, "-o", out]) == 2
+    assert "missing.vcf: VCF file not found" in capsys.readouterr().err
+    only(tmp_path, "in.vcf")
 
 
 # --- Ctrl-C -------------------------------------------------------------------------------------------------

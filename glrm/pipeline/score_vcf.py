@@ -129,8 +129,10 @@ def check_options(opts: ScoreVcfOptions) -> str:
         check_writable(opts.bed)
     for out in (opts.output, opts.bed):
         if out not in (None, "-") and opts.input != "-" and os.path.exists(out) \
-                and os.path.samefile(out, opts.input):
+                and os.path.exists(opts.input) and os.path.samefile(out, opts.input):
             raise OutputError(f"{out}: is the input VCF; write the output to another file")
+    if opts.bed not in (None, "-") and os.path.abspath(opts.bed) == os.path.abspath(opts.output):
+        raise OutputError(f"{opts.bed}: -o and --bed name the same file; give the BED another name")
     return out_type
 
 
