@@ -261,7 +261,10 @@ class _Run:
         self.vcf_keys = [f.id for f in vcf_fields]
         self.bed_keys = [f.id for f in bed_fields]
         self.vcf_out, self.bed_out, self.summary, self.progress = vcf_out, bed_out, summary, progress
-        self.mirror = opts.rc == "mean" and not getattr(model, "rc_equivariant", False)
+        # the engine gets both strands of an RC-equivariant (masked) checkpoint from one pass; others need
+        # the mirrored windows
+        one_pass = getattr(model, "rc_equivariant", False) and model.kind == "masked"
+        self.mirror = opts.rc == "mean" and not one_pass
         self.block_jobs = max(1, min(BLOCK_JOBS, BLOCK_BASES // (2 * window * (2 if self.mirror else 1))))
 
     def stream(self, reader: VcfReader) -> None:
