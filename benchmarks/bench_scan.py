@@ -6,7 +6,7 @@ in its own process so peak RSS is per implementation: once with glrm's scan, onc
 loops over L in Python). Prints both times, peak RSS, the speed ratio and the max |logit| difference.
 
     python benchmarks/bench_scan.py [--length 16384] [--d-model 128] [--layers 2] [--chunk-size 4096]
-                                    [--repeat 2]
+                                    [--repeat 3]
 
 Times are the best of --repeat runs (the CI box is shared; the minimum is the least disturbed figure).
 """
@@ -72,7 +72,7 @@ def main() -> None:
     ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--chunk-size", type=int, default=4096, help="glrm chunk size (0: unchunked)")
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--impl", choices=["glrm", "baseline"], help=argparse.SUPPRESS)
     ap.add_argument("--save", help=argparse.SUPPRESS)
     args = ap.parse_args()
