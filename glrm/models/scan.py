@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 
 import torch
 import torch.nn.functional as F
@@ -119,8 +120,11 @@ def causal_conv_silu(x, weight, bias, state):
 # Intra-op threads inside Mamba/Caduceus forwards (None: leave torch's setting alone). The work is many small
 # sequential steps (~10^4-10^5 elements each); on the 2-core CI box splitting them over threads costs more in
 # synchronisation than it saves, and under load it is up to 9x slower (measured: two 1M-element exps 16 ms on
-# 2 threads vs 1.8 ms on 1). Scale out over processes or batch windows instead.
-THREADS: int | None = 1
+# 2 threads vs 1.8 ms on 1). Scale out over processes or batch windows instead. Override with the environment
+# variable GLRM_MAMBA_THREADS (a number, or "torch" to keep torch's own setting).
+_env_threads = os.environ.get("GLRM_MAMBA_THREADS", "1").strip().lower()
+THREADS: int | None = (None if _env_threads == "torch"
+                       else max(1, int(_env_threads)) if _env_threads.isdigit() else 1)
 
 
 @contextlib.contextmanager
