@@ -142,10 +142,11 @@ def test_bad_ids(model):
         model(torch.tensor([[1, 2, 99]]))
 
 
-def test_to_bfloat16_keeps_scan_parameters_fp32(fixtures_dir):
-    m = load(fixtures_dir).to("cpu", torch.bfloat16)
-    mixer = m.backbone.layers[1].mixer
-    assert mixer.out_proj.weight.dtype == torch.bfloat16
-    assert mixer.A_log.dtype == mixer.D.dtype == mixer.conv1d.weight.dtype == torch.float32
-    assert m.backbone.norm_f.weight.dtype == torch.float32
-    assert load(fixtures_dir).to(torch.float64).backbone.embedding.weight.dtype == torch.float64
+def test_plain_to_bfloat16_still_scans_in_fp32(fixtures_dir):
+    m = load(fixtures_dir).to(torch.bfloat16)
+    ids = arrays(fixtures_dir, "io")["input_ids"]
+    with torch.no_grad():
+        out, st = m.forward_stateful(ids, chunk_size=100)
+    assert st[0].ssm.dtype == st[0].conv.dtype == torch.float32 and out.logits.dtype == torch.float32
+    ref = arrays(fixtures_dir, "io")["logits_f64"]
+    assert (out.logits.double() - ref).abs().max() < 0.1 * ref.abs().max()

@@ -28,7 +28,6 @@ from torch import nn
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM, ModelOutput, load_strict
 from glrm.models.mamba import (
-    LowPrecisionTo,
     MambaMixer,
     _wide,
     check_ids,
@@ -166,7 +165,7 @@ class _Holder(nn.Module):
         self.backbone = backbone
 
 
-class Caduceus(LowPrecisionTo, GenomicLM):
+class Caduceus(GenomicLM):
     """CaduceusForMaskedLM: masked LM (logits at t are for token t); H = 2*d_model with rcps."""
 
     kind = "masked"

@@ -213,20 +213,7 @@ class MambaBackbone(nn.Module):
 MambaState = list  # list[MixerState], one per layer
 
 
-class LowPrecisionTo:
-    """Mixin: `model.to(dtype=torch.bfloat16 / float16)` goes through `cast_for_inference`, so the loader's
-    plain `.to(device, dtype)` keeps A_log, D, conv and norms in float32."""
-
-    def to(self, *args, **kwargs):
-        device, dtype, _, _ = torch._C._nn._parse_to(*args, **kwargs)
-        if dtype not in (torch.bfloat16, torch.float16):
-            return super().to(*args, **kwargs)
-        if device is not None:
-            super().to(device=device)
-        return cast_for_inference(self, dtype)
-
-
-class MambaLM(LowPrecisionTo, GenomicLM):
+class MambaLM(GenomicLM):
     """mamba_ssm MambaLMHeadModel: causal LM (logits at t predict token t+1).
 
     max_length stays 0: MambaConfig records no trained length; the loader fills it from the registry.
@@ -300,7 +287,10 @@ def check_ids(input_ids: torch.Tensor, vocab: int) -> None:
 
 
 def cast_for_inference(model: nn.Module, dtype: torch.dtype) -> nn.Module:
-    """Put the matmul weights (projections, embeddings, heads) in `dtype` (e.g. torch.bfloat16) while the
+    """The bfloat16 / float16 option (a plain `model.to(dtype)` also works, and still computes scan, conv
+    and states in float32, but rounds A_log, D, conv and norm weights to `dtype` first).
+
+    Put the matmul weights (projections, embeddings, heads) in `dtype` (e.g. torch.bfloat16) while the
     scan parameters (A_log, D), the conv and the norms stay float32; scan, conv state and SSM state are
     computed in float32 whatever `dtype` is."""
     for m in model.modules():
