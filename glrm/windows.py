@@ -263,7 +263,8 @@ class RevCompGenome:
         return revcomp(self.genome.fetch(chrom, size - end, size - start))
 
 
-def mirror_small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05) -> Window:
+def mirror_small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,
+                        forward: Window | None = None) -> Window:
     """The mirrored window pair of `--rc mean` (spec: "Reverse complement"): on the reverse-complemented
     contig, REF' = revcomp(REF) and ALT' = revcomp(ALT) sit at offset o' = W - o - max(n, m), o being the
     forward offset; the windows follow the small-variant rule from there (ref' = G'[g0' : g0'+W],
@@ -276,9 +277,10 @@ def mirror_small_window(genome: Genome, allele: Allele, w: int, max_n_frac: floa
 
     A non-OK forward window is returned as it is (same status). The mirrored ref window gets its own N check
     (status N_CONTENT). Coordinates of the returned window (`ref_start`, `s`, `e`, flank maps) are on the
-    reverse-complemented contig: x' = length - 1 - x.
+    reverse-complemented contig: x' = length - 1 - x. `forward`: the allele's `small_window` with the same
+    arguments when the caller has it already (saves building it again).
     """
-    fwd = small_window(genome, allele, w, max_n_frac)
+    fwd = forward if forward is not None else small_window(genome, allele, w, max_n_frac)
     if not fwd.ok:
         return fwd
     chrom, n, m = fwd.chrom, fwd.n, fwd.m

@@ -67,6 +67,7 @@ def check_identities(genome, a: Allele, w: int, chrom="c1"):
     fwd = small_window(genome, a, w, 1.0)
     rc = mirror_small_window(genome, a, w, 1.0)
     assert fwd.ok and rc.ok
+    assert mirror_small_window(genome, a, w, 1.0, forward=fwd) == rc
     n, m, o = fwd.n, fwd.m, fwd.offset
     big = max(n, m)
     assert (rc.n, rc.m, rc.offset) == (n, m, w - o - big)
