@@ -111,7 +111,7 @@ def free_memory_bytes(device: torch.device) -> int:
 def auto_batch_size(w: int, hidden: int, vocab: int, free_bytes: int) -> int:
     """Passes per batch: MEM_FRACTION of the free memory over the float32 bytes one pass keeps alive,
     W * (V + ACT_FACTOR * H) * 4 (logits, hidden states and the layers' activations), between 1 and
-    MAX_AUTO_BATCH. E.g. W = 131072, H = 512 (Caduceus-ps), 40 GiB free -> 2."""
+    MAX_AUTO_BATCH. E.g. W = 131072, H = 512 (Caduceus-ps), 40 GiB free -> 4."""
     per_pass = w * (vocab + ACT_FACTOR * hidden) * 4
     return max(1, min(MAX_AUTO_BATCH, int(MEM_FRACTION * free_bytes) // max(per_pass, 1)))
 
