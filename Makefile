@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install test lint bench clean
+.PHONY: install test demo lint bench clean
 
 install: $(STAMP)
 
@@ -20,6 +20,16 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Offline demo: score real chr20 variants with the small demo checkpoint (CPU, well under a minute).
+DEMO    := examples/demo
+demo: $(STAMP)
+	@mkdir -p demo-out
+	$(BIN)/glrm score-vcf -i $(DEMO)/demo.vcf.gz -f $(DEMO)/chr20_demo.fa.gz -m $(DEMO)/model --device cpu -o demo-out/demo.scored.vcf.gz --bed demo-out/demo.scored.bed
+	@echo
+	@echo "Scored VCF: demo-out/demo.scored.vcf.gz (+ .tbi)   BED: demo-out/demo.scored.bed   Scores: docs/scores.md"
+	@echo "First records of the scored VCF (INFO gains GLRM_LLR, GLRM_MLR, GLRM_EMB, GLRM_STATUS):"
+	@$(BIN)/python -c "import gzip, itertools; rows = (l for l in gzip.open('demo-out/demo.scored.vcf.gz', 'rt') if not l.startswith('##')); print(''.join(itertools.islice(rows, 6)), end='')"
+
 lint: $(STAMP)
 	$(BIN)/ruff check glrm tests benchmarks scripts
 
@@ -27,4 +37,4 @@ bench: $(STAMP)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info demo-out
