@@ -9,7 +9,7 @@ from safetensors import safe_open
 
 from glrm.errors import OutputError
 from glrm.models import load_model
-from glrm.models.export import save_hyenadna_hf
+from glrm.models.export import save_caduceus_hf, save_hyenadna_hf
 from glrm.models.hyenadna import HyenaDNA, HyenaDNAConfig
 from glrm.models.loading import inspect_checkpoint
 
@@ -93,3 +93,22 @@ def test_refuses_what_the_hf_format_cannot_express(tmp_path):
     with pytest.raises(OutputError, match="tie_word_embeddings"):
         save_hyenadna_hf(untied, tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("name", ["caduceus-ph-tiny", "caduceus-ps-tiny"])
+def test_caduceus_fixture_round_trip_reproduces_the_official_files(tmp_path, name):
+    src = FIXTURES / name
+    model = load_model(src)
+    out = save_caduceus_hf(model, tmp_path / "ckpt")
+    assert (out / "config.json").read_bytes() == (src / "config.json").read_bytes()
+    ours, meta = _keys(out / "model.safetensors")
+    theirs, their_meta = _keys(src / "model.safetensors")
+    assert ours == theirs and meta == their_meta  # tied head and mamba_rev projections stored once
+    with safe_open(str(out / "model.safetensors"), "pt") as a, \
+            safe_open(str(src / "model.safetensors"), "pt") as b:
+        for k in theirs:
+            assert torch.equal(a.get_tensor(k), b.get_tensor(k)), k
+    loaded = load_model(out)
+    assert loaded.format == "caduceus" and loaded.rc_equivariant == model.rc_equivariant
+    ids = torch.randint(7, 12, (2, 64), generator=torch.Generator().manual_seed(2))  # (B, L)
+    assert torch.equal(loaded(ids).logits, model(ids).logits)

@@ -10,8 +10,14 @@ HyenaDNA goes out in the Hugging Face port's layout (`LongSafari/hyenadna-*-seql
                       `save_pretrained` does for shared tensors; a tied LM head is left out for the same
                       reason.
 
-Used by scripts/train_demo_model.py (the demo checkpoint) and for benchmark checkpoints. The folder loads back
-through `glrm.models.load_model` as format "hyenadna-hf" with identical outputs (tests/test_export.py).
+Caduceus goes out in its Hugging Face layout (`kuleshov-group/caduceus-*`, `CaduceusForMaskedLM`):
+config.json as `save_pretrained` writes it, and model.safetensors with the `caduceus.backbone.*` / `lm_head.*`
+keys, where the tied tensors (the LM head = the word embeddings; with bidirectional_weight_tie, mamba_rev's
+in_proj/out_proj = mamba_fwd's) are stored once, under the first name, as `save_pretrained` does.
+
+Used by scripts/train_demo_model.py (the demo checkpoint) and for benchmark checkpoints. The folders load
+back through `glrm.models.load_model` (formats "hyenadna-hf", "caduceus") with identical outputs, and saving a
+fixture reproduces its official files (tests/test_export.py).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import torch
 
 from glrm.errors import OutputError
 from glrm.io.atomic import atomic_path
+from glrm.models.caduceus import Caduceus
 from glrm.models.hyenadna import HyenaDNA, HyenaDNAConfig
 
 # Keys of the HF port's config.json that do not come from the architecture: the values its HyenaConfig
@@ -46,6 +53,23 @@ HF_CONFIG_CONSTANTS = {
     "transformers_version": "4.38.1",
     "use_bias": True,
 }
+CADUCEUS_CONFIG_CONSTANTS = {
+    "architectures": ["CaduceusForMaskedLM"],
+    "auto_map": {
+        "AutoConfig": "configuration_caduceus.CaduceusConfig",
+        "AutoModel": "modeling_caduceus.Caduceus",
+        "AutoModelForMaskedLM": "modeling_caduceus.CaduceusForMaskedLM",
+        "AutoModelForSequenceClassification": "modeling_caduceus.CaduceusForSequenceClassification",
+    },
+    # training-time initialisation settings of the released checkpoints; loading ignores them
+    "initializer_cfg": {"initializer_range": 0.02, "n_residuals_per_layer": 1,
+                        "rescale_prenorm_residual": True},
+    "model_type": "caduceus",
+    "transformers_version": "4.38.1",
+}
+CADUCEUS_CONFIG_KEYS = ("bidirectional", "bidirectional_strategy", "bidirectional_weight_tie", "d_model",
+                        "fused_add_norm", "n_layer", "norm_epsilon", "pad_vocab_size_multiple", "rcps",
+                        "residual_in_fp32", "rms_norm", "vocab_size")
 HF_WEIGHTS = "model.safetensors"
 _DTYPE_NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
 
@@ -107,6 +131,37 @@ def hyenadna_hf_state(model: HyenaDNA, dtype: torch.dtype = torch.float32) -> di
     return out
 
 
+def caduceus_hf_config(model: Caduceus, dtype: torch.dtype = torch.float32) -> dict:
+    """The official config.json for a glrm Caduceus (its normalised config plus the constant keys)."""
+    if dtype not in _DTYPE_NAMES:
+        raise ValueError(f"dtype {dtype} cannot be saved; use float32, bfloat16 or float16")
+    cfg = model.cfg
+    config = dict(CADUCEUS_CONFIG_CONSTANTS)
+    config.update({k: cfg[k] for k in CADUCEUS_CONFIG_KEYS})
+    config["ssm_cfg"] = dict(cfg["ssm_cfg"])
+    cmap = cfg["complement_map"]
+    # integer keys, so sort_keys orders them numerically, as the official config (ints) is written
+    config["complement_map"] = {int(k): int(v) for k, v in cmap.items()} if cmap else None
+    config["torch_dtype"] = _DTYPE_NAMES[dtype]
+    return config
+
+
+def caduceus_hf_state(model: Caduceus, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """State dict with every tied tensor once, under its first name (embeddings before the LM head,
+    mamba_fwd before mamba_rev), as contiguous CPU copies."""
+    out: dict[str, torch.Tensor] = {}
+    seen: set[tuple] = set()
+    for name, tensor in model.state_dict().items():
+        ident = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
+                 tuple(tensor.stride()))
+        if ident in seen:
+            continue
+        seen.add(ident)
+        t = tensor.detach().to("cpu")
+        out[name] = (t.to(dtype) if t.is_floating_point() else t).contiguous().clone()
+    return out
+
+
 def save_hyenadna_hf(model: HyenaDNA, folder: str | os.PathLike, *, dtype: torch.dtype = torch.float32,
                      overwrite: bool = False) -> Path:
     """Write `model` to `folder` (created if needed) as config.json + model.safetensors in the HF port layout.
@@ -114,16 +169,31 @@ def save_hyenadna_hf(model: HyenaDNA, folder: str | os.PathLike, *, dtype: torch
     Each file is written atomically; the weights go first, so an interrupted export leaves no config.json
     and the folder is never mistaken for a complete checkpoint. Returns the folder.
     """
-    from safetensors.torch import save_file
-
     if not isinstance(model, HyenaDNA):
         raise TypeError(f"save_hyenadna_hf needs a glrm HyenaDNA model, got {type(model).__name__}")
-    out = Path(folder)
     try:
         config = hyenadna_hf_config(model.cfg, dtype)
         state = hyenadna_hf_state(model, dtype)
     except ValueError as exc:
-        raise OutputError(f"{out}: cannot save in the HyenaDNA HF format: {exc}") from None
+        raise OutputError(f"{folder}: cannot save in the HyenaDNA HF format: {exc}") from None
+    return _write_folder(Path(folder), config, state, overwrite)
+
+
+def save_caduceus_hf(model: Caduceus, folder: str | os.PathLike, *, dtype: torch.dtype = torch.float32,
+                     overwrite: bool = False) -> Path:
+    """Write a glrm Caduceus to `folder` as config.json + model.safetensors in the official HF layout."""
+    if not isinstance(model, Caduceus):
+        raise TypeError(f"save_caduceus_hf needs a glrm Caduceus model, got {type(model).__name__}")
+    try:
+        config = caduceus_hf_config(model, dtype)
+    except ValueError as exc:
+        raise OutputError(f"{folder}: cannot save in the Caduceus format: {exc}") from None
+    return _write_folder(Path(folder), config, caduceus_hf_state(model, dtype), overwrite)
+
+
+def _write_folder(out: Path, config: dict, state: dict[str, torch.Tensor], overwrite: bool) -> Path:
+    from safetensors.torch import save_file
+
     existing = [n for n in ("config.json", HF_WEIGHTS) if (out / n).exists()]
     if existing and not overwrite:
         raise OutputError(f"{out}: already holds {', '.join(existing)}; choose an empty folder or pass "
@@ -139,4 +209,5 @@ def save_hyenadna_hf(model: HyenaDNA, folder: str | os.PathLike, *, dtype: torch
     return out
 
 
-__all__ = ["HF_CONFIG_CONSTANTS", "hyenadna_hf_config", "hyenadna_hf_state", "save_hyenadna_hf"]
+__all__ = ["caduceus_hf_config", "caduceus_hf_state", "hyenadna_hf_config", "hyenadna_hf_state",
+           "save_caduceus_hf", "save_hyenadna_hf"]
