@@ -1,8 +1,8 @@
 """Train the demo's small HyenaDNA on the demo's real chr20 sequence and save it in the official HF layout.
 
-The model is tiny and trained for a few CPU minutes: its scores carry signal (it beats the 2-bit uniform
-baseline on held-out sequence), not biology. Everything is seeded, so a rerun on the same machine gives the
-same checkpoint (float rounding may differ between CPU types).
+The model is tiny and briefly trained (300 steps: 12 min on 2 CPU cores shared with other jobs): its scores
+carry signal (it beats the 2-bit uniform baseline on held-out sequence), not biology. Everything is seeded,
+so a rerun on the same machine gives the same checkpoint (float rounding may differ between CPU types).
 
 Data: the real spans of examples/demo/chr20_demo.fa.gz (examples/demo/regions.bed; everything else is N).
 Every 8th region is held out for evaluation; training draws random crops of `--length` bases from the others
