@@ -117,14 +117,14 @@ def causal_conv_silu(x, weight, bias, state):
 # --- pure-PyTorch chunked scan ------------------------------------------------------------------
 
 
-# Intra-op threads inside Mamba/Caduceus forwards (None: leave torch's setting alone). The work is many small
-# sequential steps (~10^4-10^5 elements each); on the 2-core CI box splitting them over threads costs more in
-# synchronisation than it saves, and under load it is up to 9x slower (measured: two 1M-element exps 16 ms on
-# 2 threads vs 1.8 ms on 1). Scale out over processes or batch windows instead. Override with the environment
-# variable GLRM_MAMBA_THREADS (a number, or "torch" to keep torch's own setting).
-_env_threads = os.environ.get("GLRM_MAMBA_THREADS", "1").strip().lower()
-THREADS: int | None = (None if _env_threads == "torch"
-                       else max(1, int(_env_threads)) if _env_threads.isdigit() else 1)
+# Intra-op threads inside Mamba/Caduceus forwards (None: use torch's setting, which `--threads` controls).
+# The scan is many small sequential steps (~10^4-10^5 elements each), so extra threads help little, and on an
+# oversubscribed machine (other processes holding the cores) they can make it several times slower. By default
+# glrm keeps torch's setting (measured on the idle 2-core box: tiny Caduceus-ph, 8 x 4096 tokens, 246 ms on 2
+# threads vs 489 ms on 1; d_model 256, 64k tokens, 18.1 s vs 20.7 s). On a crowded node, pin it with the
+# environment variable GLRM_MAMBA_THREADS (a number; "torch" = the default).
+_env_threads = os.environ.get("GLRM_MAMBA_THREADS", "torch").strip().lower()
+THREADS: int | None = max(1, int(_env_threads)) if _env_threads.isdigit() else None
 
 
 @contextlib.contextmanager
