@@ -259,7 +259,14 @@ def load_model(
     model.weights_file = str(ckpt.weights)
     model.sha256 = digest
     model.format = ckpt.format
-    model.to(device=dev, dtype=dt)
+    model.to(device=dev)
+    if dt in (torch.bfloat16, torch.float16) and model.family in ("mamba", "caduceus"):
+        # matmul weights in dt; A_log, D, conv and norms stay float32 (the scan and states run in float32)
+        from glrm.models.mamba import cast_for_inference
+
+        cast_for_inference(model, dt)
+    else:
+        model.to(dtype=dt)  # HyenaDNA's .to keeps filter generation and the FFTs in float32
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
