@@ -45,6 +45,12 @@ app.command("windows")(windows_command)
 from glrm.cli.score_vcf import score_vcf as score_vcf_command  # noqa: E402
 
 app.command("score-vcf")(score_vcf_command)
+from glrm.cli.score_sv import score_sv as score_sv_command  # noqa: E402
+
+app.command("score-sv")(score_sv_command)
+from glrm.cli.plot import plot as plot_command  # noqa: E402
+
+app.command("plot")(plot_command)
 
 LAST_ARGV: list[str] | None = None  # the arguments of the running `main` call (for ##glrmCommand)
 

@@ -1,0 +1,78 @@
+"""`glrm score-sv`: score the structural variants of a VCF with a long-context DNA language model.
+
+Thin: the work is in `glrm.pipeline.score_sv`, imported inside the command so `glrm --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import typer
+
+
+def score_sv(
+    input: str = typer.Option(..., "--input", "-i", metavar="VCF",
+                              help="Input SV VCF/BCF (plain, bgzipped or BCF; '-' = stdin)."),
+    fasta: str = typer.Option(..., "--fasta", "-f", metavar="FASTA",
+                              help="Reference FASTA the VCF was called against (every mate contig too)."),
+    model: str = typer.Option(..., "--model", "-m", metavar="MODEL",
+                              help="Checkpoint folder, or a known model name in the local cache."),
+    output: str = typer.Option("-", "--output", "-o", metavar="OUT",
+                               help="Output VCF; '-' = stdout. .gz = bgzipped + tabix index, .bcf = BCF."),
+    bed: str = typer.Option(None, "--bed", metavar="OUT.bed",
+                            help="Also write one BED row per ALT (main score GLRM_SV_EMB)."),
+    output_type: str = typer.Option(None, "--output-type", "-O", metavar="v|z|b|u",
+                                    help="v VCF, z bgzipped VCF, b BCF, u uncompressed BCF. Default: from "
+                                         "the output name."),
+    window: int = typer.Option(None, "--window", "-w", metavar="W",
+                               help="Window length in bases, e.g. 1000000. Default: the model's trained "
+                                    "context."),
+    max_sv_len: int = typer.Option(10_000_000, "--max-sv-len", metavar="N",
+                                   help="Events longer than N bases (deleted or inserted) get TOO_LONG."),
+    chunk_size: str = typer.Option(None, "--chunk-size", metavar="N|auto",
+                                   help="Run each window N tokens at a time (Mamba/Caduceus carry state "
+                                        "across chunks); auto = from free memory. Default: one pass."),
+    emb_flank: int = typer.Option(768, "--emb-flank", metavar="K",
+                                  help="GLRM_SV_EMB averages embeddings over aligned flank bases within K bp "
+                                       "of the event."),
+    track_dir: str = typer.Option(None, "--track-dir", metavar="DIR",
+                                  help="Write one bedGraph per scored SV (per-position embedding change; "
+                                       "IGV, glrm plot). Created when missing."),
+    rc: str = typer.Option("none", "--rc", metavar="none|mean",
+                           help="mean: also score the reverse-complement strand and average the two."),
+    device: str = typer.Option("auto", "--device", metavar="auto|cpu|cuda:N",
+                               help="auto = cuda when available, else cpu."),
+    precision: str = typer.Option("fp32", "--precision", metavar="fp32|bf16",
+                                  help="Compute precision (bf16: bfloat16 autocast on CUDA)."),
+    max_n_frac: float = typer.Option(0.05, "--max-n-frac", metavar="F",
+                                     help="N_CONTENT (not scored) when more than this fraction of a ref "
+                                          "window is N."),
+    regions: str = typer.Option(None, "--regions", "-r", metavar="REGION",
+                                help="Only records in these regions (chr:beg-end[,...]); needs an index."),
+    regions_file: str = typer.Option(None, "--regions-file", "-R", metavar="BED",
+                                     help="Only records in the regions of this BED file; needs an index."),
+    threads: int = typer.Option(None, "--threads", metavar="N", help="CPU threads for torch."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary on stderr."),
+    no_version: bool = typer.Option(False, "--no-version",
+                                    help="Do not add ##glrmVersion and ##glrmCommand to the header."),
+) -> None:
+    """Score every structural-variant ALT of a VCF; write the VCF with GLRM_SV_* INFO keys.
+
+    Symbolic DEL, DUP, DUP:TANDEM, INV, INS (with a sequence), sequence-resolved SVs and BND (all four
+    forms). Records are written in input order and otherwise unchanged; every ALT gets GLRM_STATUS.
+
+    Example: glrm score-sv -i sv.vcf.gz -f ref.fa -m caduceus-ph-131k -o scored.vcf.gz --window 1000000
+    --chunk-size auto --track-dir tracks/
+    """
+    from glrm.cli import main as cli_main
+    from glrm.pipeline.score_sv import ScoreSvOptions, parse_chunk_size
+    from glrm.pipeline.score_sv import score_sv as run
+
+    argv = getattr(cli_main, "LAST_ARGV", None)
+    run(ScoreSvOptions(
+        input=input, fasta=fasta, model=model, output=output, bed=bed, out_type=output_type, window=window,
+        max_sv_len=max_sv_len, chunk_size=parse_chunk_size(chunk_size), emb_flank=emb_flank,
+        track_dir=track_dir, rc=rc, device=device, precision=precision, max_n_frac=max_n_frac,
+        regions=regions, regions_file=regions_file, threads=threads, quiet=quiet, no_version=no_version,
+        command=shlex.join(["glrm", *argv]) if argv is not None else None,
+    ))

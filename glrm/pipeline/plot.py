@@ -1,0 +1,160 @@
+"""`glrm plot`: draw one SV track (a bedGraph of `glrm score-sv --track-dir`) as a PNG.
+
+The picture: the embedding change ||h_alt - h_ref|| along the genome over the ref window (x: genome position
+in Mb or kb; y: the change), the left flank and the right flank in two colours, the event drawn from the
+track's `#glrm` line (a shaded span for the replaced bases G[s:e], a vertical line at each breakpoint or
+junction; for BND the side joined to the mate is hatched), GLRM_SV_REACH marked as dotted lines, and a
+title naming the SV. `log_distance` draws the change against the distance to the event instead (log scale,
+left flank mirrored to negative values), which shows how far the effect reaches on both flanks.
+
+matplotlib is an optional dependency (`pip install 'glrm[plot]'`), imported only here, with the Agg backend.
+A plain bedGraph without the `#glrm` line is drawn too, without the event.
+"""
+
+from __future__ import annotations
+
+import os
+
+from glrm.errors import InputError, OutputError
+from glrm.io.atomic import atomic_path, check_writable
+from glrm.io.bedgraph import Track, read_bedgraph
+
+LEFT, RIGHT, OTHER = "#1f77b4", "#d62728", "#555555"
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise InputError("glrm plot needs matplotlib, which is not installed; install it with "
+                         "pip install 'glrm[plot]'") from None
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _unit(span: int) -> tuple[float, str]:
+    if span >= 2_000_000:
+        return 1e6, "Mb"
+    if span >= 2_000:
+        return 1e3, "kb"
+    return 1.0, "bp"
+
+
+def plot_track(path: str | os.PathLike, out: str | os.PathLike, title: str | None = None,
+               log_distance: bool = False, width: float = 10.0, height: float = 4.0, dpi: int = 120) -> str:
+    """Render the track at `path` into the PNG `out` (written atomically); return `out`."""
+    out = str(out)
+    if not out.lower().endswith(".png"):
+        raise OutputError(f"{out}: glrm plot writes PNG; give an output name ending in .png")
+    check_writable(out)
+    track = read_bedgraph(path)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(width, height), dpi=dpi)
+    try:
+        if log_distance and track.meta is not None:
+            _draw_distance(ax, track)
+        else:
+            _draw_genome(ax, track)
+        ax.set_title(title if title is not None else _title(track, path), fontsize=11)
+        ax.set_ylabel("embedding change ||h_alt - h_ref||")
+        ax.set_ylim(bottom=0)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+        fig.tight_layout()
+        with atomic_path(out, ".png") as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
+    return out
+
+
+def _title(track: Track, path) -> str:
+    m = track.meta
+    if m is None:
+        return os.path.basename(str(path))
+    what = f"{m.sv} {m.vcf_id if m.vcf_id not in ('', '.') else ''}".strip()
+    where = f"{m.chrom}:{m.vcf_pos:,}"
+    mode = {"fits": "fits mode (one window)", "breakpoint": f"breakpoint {m.bp} of 2",
+            "bnd": f"junction with {m.mate}"}.get(m.mode, m.mode)
+    scores = []
+    if m.emb is not None:
+        scores.append(f"SV_EMB {m.emb:.3g}")
+    if m.reach is not None:
+        scores.append(f"REACH {m.reach:,} bp")
+    return f"{what} at {where}: {mode}" + (f"  [{', '.join(scores)}]" if scores else "")
+
+
+def _draw_genome(ax, track: Track) -> None:
+    m = track.meta
+    lo = m.window_start if m else int(track.start.min())
+    hi = m.window_end if m else int(track.end.max())
+    scale, unit = _unit(hi - lo)
+    x = track.start / scale
+    if m is None:
+        ax.plot(x, track.value, color=OTHER, lw=0.8, label="change")
+    else:
+        left = track.start < m.event_start
+        right = track.start >= m.event_end
+        for mask, colour, label in ((left, LEFT, "left flank"), (right, RIGHT, "right flank"),
+                                    (~(left | right), OTHER, "other")):
+            if mask.any():
+                ax.fill_between(x[mask], track.value[mask], step="mid", color=colour, alpha=0.25, lw=0)
+                ax.plot(x[mask], track.value[mask], color=colour, lw=0.8, label=label)
+        _draw_event(ax, m, scale)
+    ax.set_xlim(lo / scale, hi / scale)
+    ax.set_xlabel(f"{track.chrom} position ({unit}, 0-based)")
+    ax.ticklabel_format(axis="x", useOffset=False, style="plain")
+
+
+def _draw_event(ax, m, scale: float) -> None:
+    lo, hi = m.window_start, m.window_end
+    s, e = max(m.event_start, lo), min(m.event_end, hi)
+    if m.mode == "bnd":
+        j = m.event_start
+        other = (j, hi) if m.own_side == "left" else (lo, j)
+        ax.axvspan(other[0] / scale, other[1] / scale, facecolor="none", edgecolor="#999999", hatch="//",
+                   lw=0, label=f"joined to mate {m.mate}")
+        ax.axvline(j / scale, color="black", lw=1.2, label="junction")
+    else:
+        if e > s:
+            ax.axvspan(s / scale, e / scale, color="#ffbf00", alpha=0.3, lw=0,
+                       label=f"{m.sv} span ({m.event_end - m.event_start:,} bp)")
+        for g, name in ((m.event_start, "breakpoint"), (m.event_end, None)):
+            if lo <= g <= hi:
+                ax.axvline(g / scale, color="black", lw=1.0, ls="-", label=name)
+                if m.event_end == m.event_start:
+                    break
+    if m.reach:
+        for g in (m.event_start - m.reach, m.event_end + m.reach - 1):
+            if lo <= g <= hi:
+                ax.axvline(g / scale, color="#2ca02c", lw=1.0, ls=":")
+        ax.plot([], [], color="#2ca02c", ls=":", label=f"reach {m.reach:,} bp")
+
+
+def _draw_distance(ax, track: Track) -> None:
+    m = track.meta
+    left = track.start < m.event_start
+    right = track.start >= m.event_end
+    if left.any():
+        d = (m.event_start - track.start[left]).astype(float)
+        ax.plot(-d, track.value[left], color=LEFT, lw=0.8, label="left flank")
+    if right.any():
+        d = (track.start[right] - m.event_end + 1).astype(float)
+        ax.plot(d, track.value[right], color=RIGHT, lw=0.8, label="right flank")
+    ax.set_xscale("symlog", linthresh=10)
+    ax.axvline(0, color="black", lw=1.0, label="event")
+    if m.reach:
+        ax.axvline(-m.reach, color="#2ca02c", lw=1.0, ls=":", label=f"reach {m.reach:,} bp")
+        ax.axvline(m.reach, color="#2ca02c", lw=1.0, ls=":")
+    ax.set_xlabel("distance to the event (bp; left flank negative, log scale)")
+
+
+def check_png(path: str) -> bool:
+    """True when `path` starts with the PNG signature."""
+    with open(path, "rb") as fh:
+        return fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+

@@ -1,0 +1,348 @@
+"""`glrm score-sv`: score the structural variants of a VCF with a DNA language model; write it back annotated.
+
+Same order of work as `glrm.pipeline.score_vcf` (whose option checks, device and thread helpers it reuses):
+1. options, then the output paths (VCF, BED, --track-dir: created when missing), before anything is read;
+2. the inputs: FASTA, VCF header, `-r/-R`, the VCF's ##contig lengths against the FASTA;
+3. the checkpoint folder, the window against the model's trained length: HyenaDNA cannot go past it (error);
+   Mamba/Caduceus may (extrapolation): a warning on stderr and `Extrapolation=` in `##glrm_model`;
+4. threads, device, the model, the SV engine (`glrm.scoring.sv.SVEngine`), `--chunk-size auto`;
+5. records stream one at a time: per ALT the SV windows (`glrm.windows.allele_windows(..., sv=True)`: one
+   window in fits mode and for BND, two in breakpoint mode), the allele's status (`allele_status`: the first
+   non-OK window's), the engine's scores for OK alleles, and every record written in input order with one
+   value per ALT for each INFO key, one BED row per ALT and, with --track-dir, one bedGraph per scored ALT.
+Outputs are atomic: an error or Ctrl-C leaves no partial VCF, index, BED or track file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from glrm.errors import InputError, OutputError
+from glrm.io.fasta import Fasta
+from glrm.io.fields import GLRM_STATUS, score_sv_fields
+from glrm.io.vcf import Record, VcfReader
+from glrm.pipeline.progress import Progress, RunSummary, count_records
+from glrm.pipeline.score_vcf import ScoreVcfOptions, check_options, resolve_device, set_threads
+from glrm.variants import Allele, Kind, Status
+from glrm.windows import Window, allele_status, allele_windows
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_SV_LEN = 10_000_000
+
+
+@dataclass
+class ScoreSvOptions:
+    """The options of `glrm score-sv`, as the CLI passes them (see docs/score-sv.md)."""
+
+    input: str
+    fasta: str
+    model: str
+    output: str = "-"
+    bed: str | None = None
+    out_type: str | None = None
+    window: int | None = None            # None = the model's trained context
+    max_sv_len: int = DEFAULT_MAX_SV_LEN
+    chunk_size: int | str | None = None  # tokens per chunk, "auto", or None = one pass
+    emb_flank: int = 768
+    track_dir: str | None = None
+    rc: str = "none"
+    device: str = "auto"
+    precision: str = "fp32"
+    max_n_frac: float = 0.05
+    regions: str | None = None
+    regions_file: str | None = None
+    threads: int | None = None
+    quiet: bool = False
+    no_version: bool = False
+    command: str | None = None
+
+
+def parse_chunk_size(text: str | int | None) -> int | str | None:
+    """None -> None (one pass); 'auto' -> 'auto'; a whole number >= 1 -> itself."""
+    if text is None:
+        return None
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(str(text).strip())
+    except ValueError:
+        raise InputError(f"--chunk-size {text!r}: give 'auto' or a whole number of tokens (1 or more)") \
+            from None
+    if n < 1:
+        raise InputError(f"--chunk-size {n}: give 'auto' or 1 or more tokens")
+    return n
+
+
+def check_sv_options(opts: ScoreSvOptions) -> str:
+    """Refuse bad option values and unwritable outputs (VCF, BED, track folder); return the VCF output type.
+
+    The options score-sv shares with score-vcf go through `score_vcf.check_options`, so both commands
+    accept and refuse the same values with the same messages.
+    """
+    chunk = opts.chunk_size
+    if chunk is not None and chunk != "auto" and (not isinstance(chunk, int) or chunk < 1):
+        raise InputError(f"--chunk-size {chunk!r}: give 'auto' or 1 or more tokens")
+    if opts.max_sv_len < 1:
+        raise InputError(f"--max-sv-len {opts.max_sv_len}: give 1 or more bases")
+    shared = ScoreVcfOptions(
+        input=opts.input, fasta=opts.fasta, model=opts.model, output=opts.output, bed=opts.bed,
+        out_type=opts.out_type, window=opts.window, rc=opts.rc, emb_flank=opts.emb_flank, device=opts.device,
+        precision=opts.precision, chunk_size=chunk if isinstance(chunk, int) else None,
+        max_n_frac=opts.max_n_frac, regions=opts.regions, regions_file=opts.regions_file,
+        threads=opts.threads)
+    out_type = check_options(shared)
+    if opts.track_dir is not None:
+        prepare_track_dir(opts.track_dir)
+    return out_type
+
+
+def prepare_track_dir(path: str) -> Path:
+    """The --track-dir folder, created (with parents) when missing; refused when it is a file or read-only."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"--track-dir {path}: is a file, not a folder; give a folder name")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"--track-dir {path}: cannot create the folder ({e.strerror}); choose another "
+                          "folder") from e
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise OutputError(f"--track-dir {path}: the folder is not writable; choose another folder")
+    return p
+
+
+def sv_window(ckpt, requested: int | None) -> tuple[int, int | None]:
+    """(window, trained length when the window goes past it, else None).
+
+    HyenaDNA cannot run past `max_seq_len - 2` (its positional table): an error with the fix. Mamba and
+    Caduceus run any length; past the trained length the scores are extrapolation: a warning here, and
+    the caller writes `Extrapolation=...` into `##glrm_model`.
+    """
+    from glrm.models.loading import checkpoint_max_length
+    from glrm.windows import check_window
+
+    max_len, source = checkpoint_max_length(ckpt)
+    limit = max_len - 2 if ckpt.family == "hyenadna" else max_len
+    if requested is None:
+        check_window(limit)
+        return limit, None
+    check_window(requested)
+    if requested <= limit:
+        return requested, None
+    if ckpt.family == "hyenadna":
+        raise InputError(
+            f"--window {requested} is longer than {ckpt.name} can take: {limit} bases (HyenaDNA max_seq_len "
+            f"{max_len} minus 2, from {source}); HyenaDNA cannot extrapolate (positional embedding). Give "
+            f"--window {limit} or less, or a longer-context checkpoint such as hyenadna-large-1m")
+    log.warning("--window %d is longer than %s's trained length of %d bases (%s): scores past it are "
+                "extrapolation (noted in ##glrm_model)", requested, ckpt.name, limit, source)
+    return requested, limit
+
+
+def bed_span(allele: Allele) -> tuple[int, int]:
+    """The BED start/end of an SV allele: POS0 .. END for symbolic alleles with a usable INFO/END,
+    else the REF span (spelled-out alleles, BND: the REF bases as written)."""
+    if allele.kind is Kind.SV_SYMBOLIC and allele.sv.end is not None and allele.sv.end >= allele.pos:
+        return allele.pos - 1, allele.sv.end
+    return allele.start, max(allele.end, allele.start + 1)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class TrackNames:
+    """File names of the bedGraph tracks: the record ID (sanitised), or CHROM_POS without one; `_altN` for
+    records with several ALTs; `_recN` (N = the record's 1-based number in the input) when that name was
+    already used in this run (novoBreak gives every call the ID 'N')."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def name(self, rec: Record, allele: Allele) -> str:
+        base = allele.id if allele.id not in ("", ".") else f"{allele.chrom}_{allele.pos}"
+        base = _UNSAFE.sub("_", base).strip("._") or f"{allele.chrom}_{allele.pos}"
+        if len(rec.alts) > 1:
+            base += f"_alt{allele.alt_index + 1}"
+        if base in self.used:
+            base += f"_rec{rec.index + 1}"
+        self.used.add(base)
+        return base + ".bedgraph"
+
+
+@dataclass
+class SvSummary(RunSummary):
+    """score-sv's summary lines on stderr (counts per status, the first reason of each, outputs)."""
+
+    imprecise: int = 0
+    tracks: int = 0
+
+    def lines(self) -> list[str]:
+        order = [s.value for s in Status]
+        counts = ", ".join(f"{k} {self.statuses[k]:,}" for k in order if k in self.statuses) or "none"
+        out = [
+            f"glrm score-sv: {self.records:,} records, {self.alleles:,} ALT alleles: {counts}",
+            f"glrm score-sv: {self.passes:,} model passes, window {self.window:,}, "
+            f"{self.seconds:.1f} s wall, device {self.device}",
+        ]
+        if self.imprecise:
+            out.append(f"glrm score-sv: {self.imprecise:,} IMPRECISE calls scored at POS/END "
+                       "(CIPOS/CIEND kept as written)")
+        for key in order:
+            if key in self.examples:
+                out.append(f"glrm score-sv: first {key}: {self.examples[key]}")
+        if self.outputs:
+            out.append("glrm score-sv: wrote " + ", ".join(self.outputs))
+        return out
+
+
+def score_sv(opts: ScoreSvOptions) -> SvSummary:
+    """Run `glrm score-sv` with `opts`; return the summary (also printed on stderr unless quiet)."""
+    t0 = time.perf_counter()
+    out_type = check_sv_options(opts)
+    with ExitStack() as stack:
+        fasta = stack.enter_context(Fasta(opts.fasta))
+        reader = stack.enter_context(VcfReader(opts.input, regions=opts.regions,
+                                               regions_file=opts.regions_file))
+        fasta.check_contigs(reader.contigs, opts.input)
+
+        from glrm.models.loading import inspect_checkpoint
+
+        ckpt = inspect_checkpoint(opts.model)
+        window, trained = sv_window(ckpt, opts.window)
+        set_threads(opts.threads)
+        device = resolve_device(opts.device)
+
+        from glrm.models import load_model
+        from glrm.scoring.sv import SVEngine, auto_chunk_size
+
+        model = load_model(opts.model, device=device)
+        chunk = auto_chunk_size(model, window, device) if opts.chunk_size == "auto" else opts.chunk_size
+        if opts.chunk_size == "auto":
+            log.info("--chunk-size auto: %d tokens", chunk)
+        engine = SVEngine(model, emb_flank=opts.emb_flank, rc=opts.rc, chunk_size=chunk,
+                          precision=opts.precision, device=device, want_track=opts.track_dir is not None)
+
+        fields = score_sv_fields()
+        meta: dict[str, object] = {"ID": model.name, "Checkpoint": model.checkpoint, "SHA256": model.sha256,
+                                   "Window": window, "RC": opts.rc, "Precision": opts.precision,
+                                   "EmbFlank": opts.emb_flank}
+        if chunk is not None:
+            meta["ChunkSize"] = chunk
+        if trained is not None:
+            meta["Extrapolation"] = f"window {window} is beyond the trained length {trained} of {model.name}"
+
+        from glrm.io.bed import BedWriter
+        from glrm.io.vcf_writer import VcfAnnotator
+
+        total = None if opts.quiet else count_records(opts.input, opts.regions, opts.regions_file)
+        vcf_out = stack.enter_context(VcfAnnotator(
+            opts.output, reader.header_lines, fields, out_type=out_type, version_line=not opts.no_version,
+            command=opts.command, model_meta=meta))
+        bed_out = stack.enter_context(BedWriter(opts.bed, fields)) if opts.bed is not None else None
+        tracks = stack.enter_context(_Tracks(opts.track_dir, model.name)) if opts.track_dir else None
+        summary = SvSummary(device=str(device), window=window)
+        progress = stack.enter_context(Progress(total, enabled=not opts.quiet))
+        for rec in reader:
+            _score_record(opts, fasta, engine, window, rec, vcf_out, bed_out, tracks, summary)
+            progress.advance(1)
+        summary.passes = int(getattr(engine, "passes_run", 0))
+    summary.seconds = time.perf_counter() - t0
+    summary.outputs = [("stdout" if opts.output == "-" else opts.output)]
+    if opts.bed is not None:
+        summary.outputs.append("stdout" if opts.bed == "-" else opts.bed)
+    if tracks is not None:
+        summary.tracks = tracks.written
+        summary.outputs.append(f"{tracks.written:,} tracks in {opts.track_dir}")
+    if not opts.quiet:
+        for line in summary.lines():
+            print(line, file=sys.stderr)
+    return summary
+
+
+def reported_window(windows: list[Window], bp: int) -> Window:
+    """The window whose values an allele reports: the breakpoint `bp` (1 or 2) in breakpoint mode."""
+    return windows[bp - 1] if len(windows) == 2 else windows[0]
+
+
+def _score_record(opts, fasta, engine, window, rec: Record, vcf_out, bed_out, tracks, summary) -> None:
+    per_alt = []
+    for allele in rec.alleles:
+        wins = allele_windows(fasta, allele, window, sv=True, max_n_frac=opts.max_n_frac,
+                              max_sv_len=opts.max_sv_len)
+        status = allele_status(wins)
+        scores = engine.score_allele(wins) if status is Status.OK else None
+        per_alt.append((allele, wins, status, scores))
+        note = next((w.note for w in wins if not w.ok), "")
+        where = (f"{opts.input}: line {rec.line}" if rec.line is not None
+                 else f"{opts.input}: {rec.chrom}:{rec.pos}")
+        summary.add(status, f"{where} ALT {allele.alt}", note, allele.kind)
+        if status is Status.OK and allele.sv.imprecise:
+            summary.imprecise += 1
+        if tracks is not None and scores is not None and scores.track is not None:
+            tracks.write(rec, allele, reported_window(wins, scores.bp), scores)
+    values: dict[str, list[object]] = {
+        "GLRM_SV_EMB": [s.emb if s else None for _, _, _, s in per_alt],
+        "GLRM_SV_LLR": [s.llr if s else None for _, _, _, s in per_alt],
+        "GLRM_SV_REACH": [s.reach if s else None for _, _, _, s in per_alt],
+        "GLRM_SV_BP": [s.bp if s else None for _, _, _, s in per_alt],
+        GLRM_STATUS.id: [st.value for _, _, st, _ in per_alt],
+    }
+    vcf_out.write(rec.raw, values)
+    if bed_out is not None:
+        for k, (allele, _w, _st, _s) in enumerate(per_alt):
+            start, end = bed_span(allele)
+            bed_out.write_row(allele.chrom, start, end, allele.name, {key: v[k] for key, v in values.items()})
+    summary.records += 1
+
+
+class _Tracks:
+    """Writes one bedGraph per scored ALT into the track folder (each file atomic on its own). On an error
+    the files already finished stay: each is complete; none is left half-written."""
+
+    def __init__(self, folder: str, model_name: str) -> None:
+        self.folder = Path(folder)
+        self.model_name = model_name
+        self.names = TrackNames()
+        self.written = 0
+
+    def __enter__(self) -> _Tracks:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def write(self, rec: Record, allele: Allele, win: Window, scores) -> None:
+        from glrm.io.bedgraph import TrackMeta, write_bedgraph
+
+        positions, values = scores.track
+        name = self.names.name(rec, allele)
+        if allele.kind is Kind.BND:
+            mode = "bnd"
+        else:
+            mode = "fits" if win.bp == 0 else "breakpoint"
+        meta = TrackMeta(
+            name=Path(name).stem, chrom=win.chrom, window_start=win.ref_start,
+            window_end=win.ref_start + len(win.ref), event_start=win.s, event_end=win.e, mode=mode,
+            bp=scores.bp, sv=_sv_label(allele), vcf_id=allele.id, vcf_pos=allele.pos,
+            mate=(f"{allele.bnd.mate_chrom}:{allele.bnd.mate_pos0 + 1}" if allele.bnd else None),
+            own_side=("left" if len(win.left) else "right") if mode == "bnd" else None,
+            model=self.model_name, emb=scores.emb, reach=scores.reach)
+        write_bedgraph(self.folder / name, meta, positions, values)
+        self.written += 1
+
+
+def _sv_label(allele: Allele) -> str:
+    if allele.kind is Kind.BND:
+        return "BND"
+    if allele.kind is Kind.SV_SYMBOLIC:
+        return allele.alt.strip("<>")
+    return allele.sv.svtype or allele.kind.value
+
