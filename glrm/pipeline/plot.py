@@ -102,13 +102,13 @@ def _draw_genome(ax, track: Track) -> None:
             if mask.any():
                 ax.fill_between(x[mask], track.value[mask], step="mid", color=colour, alpha=0.25, lw=0)
                 ax.plot(x[mask], track.value[mask], color=colour, lw=0.8, label=label)
-        _draw_event(ax, m, scale)
+        _draw_event(ax, m, scale, has_left=bool(left.any()), has_right=bool(right.any()))
     ax.set_xlim(lo / scale, hi / scale)
-    ax.set_xlabel(f"{track.chrom} position ({unit}, 0-based)")
+    ax.set_xlabel(f"position on {track.chrom} ({unit}, 0-based)")
     ax.ticklabel_format(axis="x", useOffset=False, style="plain")
 
 
-def _draw_event(ax, m, scale: float) -> None:
+def _draw_event(ax, m, scale: float, has_left: bool, has_right: bool) -> None:
     lo, hi = m.window_start, m.window_end
     s, e = max(m.event_start, lo), min(m.event_end, hi)
     if m.mode == "bnd":
@@ -121,14 +121,14 @@ def _draw_event(ax, m, scale: float) -> None:
         if e > s:
             ax.axvspan(s / scale, e / scale, color="#ffbf00", alpha=0.3, lw=0,
                        label=f"{m.sv} span ({m.event_end - m.event_start:,} bp)")
-        for g, name in ((m.event_start, "breakpoint"), (m.event_end, None)):
+        label = "breakpoint"
+        for g in sorted({m.event_start, m.event_end}):
             if lo <= g <= hi:
-                ax.axvline(g / scale, color="black", lw=1.0, ls="-", label=name)
-                if m.event_end == m.event_start:
-                    break
-    if m.reach:
-        for g in (m.event_start - m.reach, m.event_end + m.reach - 1):
-            if lo <= g <= hi:
+                ax.axvline(g / scale, color="black", lw=1.0, ls="-", label=label)
+                label = None
+    if m.reach:   # distance s - g on the left flank, g - e + 1 on the right
+        for g, side in ((m.event_start - m.reach, has_left), (m.event_end + m.reach - 1, has_right)):
+            if side and lo <= g <= hi:
                 ax.axvline(g / scale, color="#2ca02c", lw=1.0, ls=":")
         ax.plot([], [], color="#2ca02c", ls=":", label=f"reach {m.reach:,} bp")
 

@@ -1,0 +1,66 @@
+"""`glrm plot`: a PNG from a track for each event layout (fits-mode span, breakpoint, BND junction, a plain
+bedGraph), the --log-distance view, the output-name check, and the message when matplotlib is missing."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from glrm.cli.main import main
+from glrm.errors import InputError
+from glrm.io.bedgraph import TrackMeta, write_bedgraph
+from glrm.pipeline.plot import check_png, plot_track
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def track(tmp_path, mode, **kw):
+    w0, w1, s, e = 10_000, 10_512, 10_200, 10_300
+    if mode == "breakpoint":
+        s, e = 5_000, 10_256
+    if mode == "bnd":
+        s = e = 10_256
+    m = TrackMeta(name=mode, chrom="20", window_start=w0, window_end=w1, event_start=s, event_end=e,
+                  mode=mode, bp=2 if mode == "breakpoint" else 1, sv="BND" if mode == "bnd" else "DEL",
+                  vcf_id="x", vcf_pos=s, model="tiny", emb=0.05, reach=40,
+                  mate="7:1000" if mode == "bnd" else None, own_side="left" if mode == "bnd" else None, **kw)
+    pos = np.array([g for g in range(w0, w1) if g < s or g >= e])
+    if mode == "bnd":
+        pos = pos[pos < s]
+    d = np.exp(-np.minimum(np.abs(pos - s), np.abs(pos - e)) / 50.0)
+    return write_bedgraph(tmp_path / f"{mode}.bedgraph", m, pos, d)
+
+
+@pytest.mark.parametrize("mode", ["fits", "breakpoint", "bnd"])
+def test_png_for_each_layout(tmp_path, mode):
+    out = plot_track(track(tmp_path, mode), tmp_path / f"{mode}.png")
+    data = open(out, "rb").read()
+    assert data[:8] == PNG and len(data) > 10_000
+
+
+def test_cli_log_distance_and_title(tmp_path):
+    out = tmp_path / "log.png"
+    assert main(["plot", str(track(tmp_path, "fits")), "-o", str(out), "--log-distance", "--title", "x"]) == 0
+    assert check_png(str(out))
+
+
+def test_plain_bedgraph(tmp_path):
+    p = tmp_path / "plain.bedgraph"
+    p.write_text("track type=bedGraph\nchr1\t0\t5\t1.5\nchr1\t5\t9\t2\n")
+    assert check_png(plot_track(p, tmp_path / "plain.png"))
+
+
+def test_output_must_be_png(tmp_path, capsys):
+    assert main(["plot", str(track(tmp_path, "fits")), "-o", str(tmp_path / "x.pdf")]) != 0
+    assert "PNG" in capsys.readouterr().err and not (tmp_path / "x.pdf").exists()
+
+
+def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)      # import matplotlib -> ImportError
+    with pytest.raises(InputError, match=r"pip install 'glrm\[plot\]'"):
+        plot_track(track(tmp_path, "fits"), tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
