@@ -1,0 +1,297 @@
+"""The structural-variant scoring engine (spec: "Structural variants (score-sv)"; issue 5). No file I/O.
+
+API (as built)::
+
+    from glrm.scoring.sv import SVEngine, SVScores, auto_chunk_size
+    engine = SVEngine(model, emb_flank=768, rc="none", chunk_size=None, precision="fp32",
+                      device=torch.device("cpu"), want_track=False, batch_size=None)
+    res = engine.score_allele(windows)   # windows: allele_windows(genome, allele, W, sv=True), all OK
+    res.emb, res.llr, res.reach, res.bp, res.track   # track = (genome positions, d values) or None
+    engine.passes_run                      # model passes run so far (int)
+    auto_chunk_size(model, window, device) -> int
+
+`chunk_size`: None (whole window in one chunk), an int, or "auto" (`auto_chunk_size` per window length).
+`batch_size`: passes per forward; None = auto from free memory (`engine.auto_batch_size`), so the ref and alt
+windows of one allele run together when memory allows and one by one for long windows. Results do not depend
+on batch size or chunk size beyond float rounding (tested to 1e-5).
+
+Scores of one window (pairs (ri, ai) = the aligned flank positions, `Window.left`/`right`, both flanks):
+- l[t]: causal models log p(x_t | x_<t); masked models the wild-type marginal lw[t] (unmasked pass,
+  log-prob of the observed token); log-softmax over A/C/G/T, N contributes 0 (`glrm.scoring.scores`).
+- SV_LLR = sum over ALL pairs of l_alt[ai] - l_ref[ri] (float64 sums).
+- SV_EMB = cosine distance of mean h_ref[ri] and mean h_alt[ai] over the pairs at distance <= K (--emb-flank);
+  None (written '.') when there is no such pair. h is the last hidden state; RC-equivariant checkpoints
+  (Caduceus-ps) are combined strand-symmetrically first (scores.strand_symmetric).
+- d[j] = ||h_alt[ai_j] - h_ref[ri_j]||_2 over channels (after the strand-symmetric combination).
+  SV_REACH = the largest distance over pairs with d[j] >= 0.1 * max(d); 0 when max(d) == 0 or no pairs.
+- The allele: every window scored; SV_BP = the window with the larger SV_EMB (ties and None: the first; fits
+  mode and BND have one window, bp 0 is reported as 1); its EMB, LLR, REACH (and track) are reported.
+
+`--rc mean`: causal models and Caduceus-ph run revcomp(ref) and revcomp(alt) as extra passes; forward index i
+is index W-1-i there, so each pair (ri, ai) reads (W-1-ri, W-1-ai). LLR and EMB are the means of the two
+strands' values; d is averaged per pair over the strands, and REACH (and the track) come from that mean d.
+RC-equivariant checkpoints (Caduceus-ps) never run a second pass: their outputs on revcomp(x) are the
+position-flipped outputs on x with the vocabulary complement-permuted and the channels reversed, and the
+strand-symmetric combination is invariant under channel reversal, so every RC-strand value (lw, combined h,
+hence d, EMB, LLR, REACH) equals the forward value exactly; the mean is the forward value.
+
+Identical ref and alt sequences (e.g. an edit with q == G[s:e]) run once, so such an allele scores exactly 0.
+Memory: per window only one strand's ref outputs are held while its alt outputs are reduced; logits are
+dropped as soon as l is taken, and d is computed over pair blocks (`PAIR_BLOCK`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from glrm.errors import InputError
+from glrm.models.base import GenomicLM
+from glrm.models.tokenizer import encode
+from glrm.scoring import scores as S
+from glrm.scoring.engine import (
+    PRECISIONS,
+    RC_MODES,
+    auto_batch_size,
+    cast_model,
+    free_memory_bytes,
+    model_dims,
+)
+from glrm.windows import FlankMap, Window, revcomp
+
+log = logging.getLogger(__name__)
+
+REACH_FRACTION = 0.1
+PAIR_BLOCK = 1 << 16          # pairs per block when computing d and means (bounds float64 temporaries)
+
+# auto_chunk_size: C = clamp((CHUNK_MEM_FRACTION * free - W * (V + RESIDENT_FACTOR * H) * 4)
+#                            // (CHUNK_ACT_FACTOR * H * 4), MIN_CHUNK, MAX_CHUNK), rounded down to 1024, <= W
+CHUNK_MEM_FRACTION = 0.5      # of the free memory (CUDA mem_get_info; CPU /proc/meminfo MemAvailable)
+RESIDENT_FACTOR = 4           # float32 values per position per H alive for the whole pass (streams, outputs)
+CHUNK_ACT_FACTOR = 32         # float32 values per position per H inside one chunk (in_proj, conv, gates)
+MIN_CHUNK = 4096              # smaller chunks only add per-chunk overhead
+MAX_CHUNK = 262_144           # larger chunks gain nothing measurable
+
+
+@dataclass
+class SVScores:
+    emb: float | None
+    llr: float | None
+    reach: int | None
+    bp: int
+    # (genome positions int64, d float64) of the reported window, when asked
+    track: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def auto_chunk_size(model: GenomicLM, window: int, device) -> int:
+    """A chunk length for `window`-token passes from the free memory of `device`:
+    C = (0.5 * free - W * (V + 4H) * 4 bytes) // (32 * H * 4 bytes), clamped to [4096, 262144], rounded down
+    to a multiple of 1024 and at most W (H, V: `engine.model_dims`). The first term is what one pass keeps for
+    its whole length (residual and hidden streams, outputs); the divisor is what one chunk position costs
+    (in_proj's 2*expand*H outputs, conv, gates, scan segment). E.g. H = 256, V = 16, W = 1,000,000 with
+    8 GiB free -> 131072 (the formula gives 147,421, then rounded down)."""
+    hidden, vocab = model_dims(model)
+    free = free_memory_bytes(torch.device(device))
+    spare = CHUNK_MEM_FRACTION * free - window * (vocab + RESIDENT_FACTOR * hidden) * 4
+    c = int(spare // (CHUNK_ACT_FACTOR * hidden * 4)) if spare > 0 else 0
+    c = max(MIN_CHUNK, min(MAX_CHUNK, c)) // 1024 * 1024
+    return max(1, min(window, c))
+
+
+def token_logprobs(kind: str, logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """l (L,) float32: causal log p(x_t | x_<t) (l[0] = 0), masked the wild-type marginal log p(x_t) from the
+    unmasked logits; 0 where x_t is not A/C/G/T. logits (L, V), ids (L,)."""
+    if kind == "causal":
+        return S.causal_token_logprobs(logits, ids)
+    return S.gather_nucleotide(S.nucleotide_logprobs(logits), ids)  # (L,)
+
+
+def reach(d: np.ndarray, distance: np.ndarray) -> int:
+    """GLRM_SV_REACH: max distance over pairs with d >= 0.1 * max(d); 0 when max(d) == 0 or no pairs."""
+    if d.size == 0:
+        return 0
+    top = float(d.max())
+    if top <= 0.0:
+        return 0
+    return int(distance[d >= REACH_FRACTION * top].max())
+
+
+def _mirror(fm: FlankMap, w: int) -> FlankMap:
+    """The same pairs on the reverse-complement strand (index i -> W-1-i), in reversed pair order."""
+    return FlankMap(w - fm.ref_start - fm.length, w - fm.alt_start - fm.length, fm.length,
+                    fm.dist_start + fm.dist_step * (fm.length - 1), -fm.dist_step)
+
+
+def _pairs(win: Window) -> list[FlankMap]:
+    return [fm for fm in (win.left, win.right) if fm.length > 0]
+
+
+def _rows(h: torch.Tensor, a: int, b: int, eq: bool) -> torch.Tensor:
+    """h[a:b] as float64 (b-a, H'), strand-symmetric for RC-equivariant checkpoints."""
+    x = h[a:b].double()  # (n, H)
+    return S.strand_symmetric(x) if eq else x
+
+
+@dataclass
+class _Strand:
+    llr: float
+    u: torch.Tensor | None     # (H',) float64 ref mean over pairs within K, None when there are none
+    v: torch.Tensor | None
+    d: np.ndarray              # (P,) float64, pairs in forward order (left flank then right)
+
+
+def reduce_strand(maps: list[FlankMap], near: list[FlankMap], l_ref, l_alt, h_ref, h_alt, eq: bool,
+                  mirrored: bool) -> _Strand:
+    """One strand's LLR, EMB means and d from the ref and alt outputs: l (W,), h (W, H). `maps`: the
+    window's flank runs; `near`: the same within K. `mirrored`: outputs are of the revcomp windows."""
+    w = l_ref.shape[0]
+    llr = 0.0
+    ds = []
+    for fm in maps:
+        g = _mirror(fm, w) if mirrored else fm
+        llr += float(l_alt[g.alt_slice].double().sum()) - float(l_ref[g.ref_slice].double().sum())
+        parts = []
+        for i in range(0, g.length, PAIR_BLOCK):
+            n = min(PAIR_BLOCK, g.length - i)
+            r = _rows(h_ref, g.ref_start + i, g.ref_start + i + n, eq)      # (n, H')
+            a = _rows(h_alt, g.alt_start + i, g.alt_start + i + n, eq)      # (n, H')
+            parts.append(torch.linalg.vector_norm(a - r, dim=-1).cpu().numpy())
+        d = np.concatenate(parts)
+        ds.append(d[::-1] if mirrored else d)
+    count = sum(fm.length for fm in near)
+    u = v = None
+    if count:
+        su = sv = 0.0
+        for fm in near:
+            g = _mirror(fm, w) if mirrored else fm
+            for i in range(0, g.length, PAIR_BLOCK):
+                n = min(PAIR_BLOCK, g.length - i)
+                su = su + _rows(h_ref, g.ref_start + i, g.ref_start + i + n, eq).sum(0)  # (H',)
+                sv = sv + _rows(h_alt, g.alt_start + i, g.alt_start + i + n, eq).sum(0)
+        u, v = (su / count).cpu(), (sv / count).cpu()
+    d_all = np.concatenate(ds) if ds else np.zeros(0)
+    return _Strand(llr, u, v, np.ascontiguousarray(d_all))
+
+
+def window_scores(win: Window, strands: list[_Strand]) -> tuple[float | None, float, int, np.ndarray]:
+    """(EMB, LLR, REACH, d) of one window from its strands (mean over strands; d averaged per pair)."""
+    embs = [S.cosine_distance(s.u, s.v) if s.u is not None else None for s in strands]
+    emb = None if any(e is None for e in embs) else sum(embs) / len(embs)
+    llr = sum(s.llr for s in strands) / len(strands)
+    d = strands[0].d if len(strands) == 1 else sum(s.d for s in strands) / len(strands)
+    dist = np.concatenate([fm.distance for fm in _pairs(win)]) if _pairs(win) else np.zeros(0, np.int64)
+    return emb, llr, reach(d, dist), d
+
+
+class SVEngine:
+    """Scores the windows of one SV allele with one model (see the module docstring for the API and scores).
+
+    The model must already be on `device`; with precision "bf16" it is cast in place (`engine.cast_model`).
+    """
+
+    def __init__(self, model: GenomicLM, *, emb_flank: int = 768, rc: str = "none",
+                 chunk_size: int | str | None = None, precision: str = "fp32",
+                 device: torch.device | str = torch.device("cpu"), want_track: bool = False,
+                 batch_size: int | None = None):
+        if rc not in RC_MODES:
+            raise InputError(f"--rc {rc}: use none or mean")
+        if precision not in PRECISIONS:
+            raise InputError(f"--precision {precision}: use fp32 or bf16")
+        if emb_flank < 0:
+            raise InputError(f"--emb-flank {emb_flank}: give 0 or more bases")
+        bad_chunk = not isinstance(chunk_size, int) or chunk_size < 1
+        if chunk_size is not None and chunk_size != "auto" and bad_chunk:
+            raise InputError(f"--chunk-size {chunk_size}: give auto or a number >= 1")
+        if batch_size is not None and batch_size < 1:
+            raise InputError(f"batch size {batch_size}: give a number >= 1")
+        self.model, self.emb_flank, self.rc = model, emb_flank, rc
+        self.chunk_size, self.batch_size, self.want_track = chunk_size, batch_size, want_track
+        self.device = torch.device(device)
+        cast_model(model, precision)
+        model.eval()
+        self.kind = model.kind
+        self.eq = bool(model.rc_equivariant)
+        self.second_pass = rc == "mean" and not (self.eq and model.kind == "masked")
+        self.hidden, self.vocab = model_dims(model)
+        self.passes_run = 0
+        self.batch_sizes: list[int] = []   # forwards' batch sizes, over the engine's lifetime (logs, tests)
+        self.chunk_sizes: list[int | None] = []
+
+    # --- sizes ----------------------------------------------------------------------------------
+    def chunk_for(self, w: int) -> int | None:
+        if self.chunk_size == "auto":
+            return auto_chunk_size(self.model, w, self.device)
+        return self.chunk_size
+
+    def batch_for(self, w: int) -> int:
+        if self.batch_size is not None:
+            return self.batch_size
+        return auto_batch_size(w, self.hidden, self.vocab, free_memory_bytes(self.device))
+
+    # --- scoring --------------------------------------------------------------------------------
+    def score_allele(self, windows: list[Window]) -> SVScores:
+        if not windows:
+            raise ValueError("score_allele needs the allele's windows (allele_windows(..., sv=True))")
+        for win in windows:
+            if not win.ok or win.ref is None or win.alt is None:
+                raise ValueError(f"the SV engine scores OK windows only, got status {win.status.value}")
+            if len(win.ref) != len(win.alt):
+                raise ValueError(f"ref and alt windows differ in length ({len(win.ref)} vs {len(win.alt)})")
+            if self.model.family == "hyenadna" and len(win.ref) > self.model.max_length:
+                raise InputError(f"--window {len(win.ref)} is longer than this HyenaDNA checkpoint's "
+                                 f"trained length {self.model.max_length} (its positional embedding cannot "
+                                 "extrapolate); use --window <= that length or a Caduceus/Mamba model")
+        results = [self._score_window(win) for win in windows]
+        best = 0
+        for i, (emb, _, _, _) in enumerate(results):
+            if emb is not None and (results[best][0] is None or emb > results[best][0]):
+                best = i
+        emb, llr, rch, d = results[best]
+        win = windows[best]
+        track = None
+        if self.want_track:
+            pos = np.concatenate([win.ref_start + fm.ref_idx for fm in _pairs(win)]) if _pairs(win) \
+                else np.zeros(0, np.int64)
+            order = np.argsort(pos, kind="stable")
+            track = (pos[order], d[order])
+        return SVScores(emb, llr, rch, max(1, win.bp), track)
+
+    def _score_window(self, win: Window):
+        w = len(win.ref)
+        maps = _pairs(win)
+        near = [m for m in (fm.within(self.emb_flank) for fm in maps) if m.length > 0]
+        strands_seqs = [(win.ref, win.alt, False)]
+        if self.second_pass:
+            strands_seqs.append((revcomp(win.ref), revcomp(win.alt), True))
+        # planned passes, in order: (strand, role, sequence); alt == ref reuses the ref pass
+        plan = []
+        for si, (ref, alt, _) in enumerate(strands_seqs):
+            plan.append((si, "ref", ref))
+            if alt != ref:
+                plan.append((si, "alt", alt))
+        held: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
+        done: dict[int, _Strand] = {}
+        bs, chunk = self.batch_for(w), self.chunk_for(w)
+        for i in range(0, len(plan), bs):
+            batch = plan[i:i + bs]
+            ids = torch.stack([encode(seq) for _, _, seq in batch]).to(self.device)  # (B, W)
+            with torch.inference_mode():
+                out = self.model(ids, chunk_size=chunk)
+            self.passes_run += len(batch)
+            self.batch_sizes.append(len(batch))
+            self.chunk_sizes.append(chunk)
+            for b, (si, role, _) in enumerate(batch):
+                held[(si, role)] = (token_logprobs(self.kind, out.logits[b], ids[b]), out.hidden_states[b])
+            del out, ids
+            for si, (ref, alt, mirrored) in enumerate(strands_seqs):
+                alt_key = (si, "alt") if alt != ref else (si, "ref")
+                if si in done or (si, "ref") not in held or alt_key not in held:
+                    continue
+                l_a, h_a = held.pop(alt_key)
+                l_r, h_r = held.pop((si, "ref")) if alt != ref else (l_a, h_a)
+                done[si] = reduce_strand(maps, near, l_r, l_a, h_r, h_a, self.eq, mirrored)
+                del l_r, h_r, l_a, h_a
+        return window_scores(win, [done[si] for si in range(len(strands_seqs))])

@@ -1,0 +1,307 @@
+"""SVEngine against brute force: GLRM_SV_EMB / SV_LLR / SV_REACH / SV_BP recomputed the slow, obvious way.
+
+For every fixture model and real SVs (COLO829 chr20 Manta deletions in fits and breakpoint mode, GRIDSS
+breakends, E. coli simulated <INV>/<DUP>/<DEL>, spelled-out insertions), the test runs full forwards of the
+ref and alt window strings one at a time (no chunking, no batching), takes the A/C/G/T log-softmax by hand,
+derives the aligned genome positions itself from s, e, r0, a0 and k' (spec: "Aligned flank positions", not
+through FlankMap) and writes the spec's sums as plain Python loops over the pairs. `--rc mean` is checked
+against real forwards of the reverse-complemented windows, for Caduceus-ps too (where the engine runs no
+second pass).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from glrm.io.fasta import Fasta
+from glrm.io.vcf import VcfReader
+from glrm.models import load_model
+from glrm.models.tokenizer import encode
+from glrm.scoring.sv import SVEngine
+from glrm.variants import make_alleles
+from glrm.windows import allele_windows, revcomp
+
+HERE = Path(__file__).parent
+DATA = HERE / "data"
+FIX = HERE / "fixtures"
+MODELS = ("hyenadna-hf-tiny", "mamba-lm-tiny", "caduceus-ph-tiny", "caduceus-ps-tiny")
+K = 40
+TOL = 1e-5
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@functools.cache
+def model(name):
+    return load_model(FIX / name)
+
+
+@functools.cache
+def genome(name):
+    return Fasta(DATA / name)
+
+
+@functools.cache
+def vcf_alleles(name):
+    with VcfReader(str(DATA / name)) as reader:
+        return tuple(a for rec in reader for a in rec.alleles)
+
+
+def find(vcf, pos, alt_prefix=""):
+    return next(a for a in vcf_alleles(vcf) if a.pos == pos and a.alt.startswith(alt_prefix))
+
+
+def spelled(fasta, pos, ref_len, alt_tail, seed=0):
+    """A spelled-out allele at POS with the FASTA's REF (ref_len bases) and ALT = REF[0] + alt_tail."""
+    ref = genome(fasta).fetch("20", pos - 1, pos - 1 + ref_len)
+    return make_alleles("20", pos, ".", ref, [ref[0] + alt_tail], {})[0]
+
+
+def random_bases(n, seed):
+    rng = random.Random(seed)
+    return "".join(rng.choice("ACGT") for _ in range(n))
+
+
+def bnd(pos, alt_fmt):
+    base = genome("chr20_slice.fa.gz").fetch("20", pos - 1, pos)
+    return make_alleles("20", pos, ".", base, [alt_fmt.format(t=base)], {})[0]
+
+
+# (case id, FASTA, allele factory, W, expected window bps)
+CASES = {
+    "manta_seq_del_fits": ("chr20_slice.fa.gz", lambda: find("colo829_manta.vcf.gz", 48395962), 1024, [0]),
+    "manta_seq_del_bp": ("chr20_slice.fa.gz", lambda: find("colo829_manta.vcf.gz", 48395962), 256, [1, 2]),
+    "manta_sym_del_bp": ("chr20_slice.fa.gz", lambda: find("colo829_manta.vcf.gz", 13160727), 256, [1, 2]),
+    "novobreak_del_fits": ("chr20_slice.fa.gz", lambda: find("colo829_novobreak.vcf.gz", 37274467), 1024, [0]),
+    "gridss_t[p[": ("chr20_slice.fa.gz", lambda: find("colo829_gridss.vcf.gz", 13160728), 256, [1]),
+    "gridss_]p]t": ("chr20_slice.fa.gz", lambda: find("colo829_gridss.vcf.gz", 13164101), 256, [1]),
+    "gridss_ins_bases": ("chr20_slice.fa.gz", lambda: find("colo829_gridss.vcf.gz", 32180252), 256, [1]),
+    "bnd_t]p]": ("chr20_slice.fa.gz", lambda: bnd(13160728, "{t}]20:13164101]"), 256, [1]),
+    "bnd_[p[t": ("chr20_slice.fa.gz", lambda: bnd(13164101, "[20:13160728[{t}"), 256, [1]),
+    "ecoli_inv": ("ecoli_slice.fa.gz", lambda: next(a for a in vcf_alleles("ecoli_sim_svs.fixed.vcf")
+                                                    if a.alt == "<INV>"), 1024, None),
+    "ecoli_dup": ("ecoli_slice.fa.gz", lambda: find("ecoli_sim_svs.fixed.vcf", 846129), 1024, [1, 2]),
+    "ecoli_del_fits": ("ecoli_slice.fa.gz", lambda: find("ecoli_sim_svs.fixed.vcf", 4198612), 1024, [0]),
+    "ins_fits": ("chr20_slice.fa.gz", lambda: spelled("chr20_slice.fa.gz", 48395900, 1, random_bases(80, 1)),
+                 256, [0]),
+    "ins_bp": ("chr20_slice.fa.gz", lambda: spelled("chr20_slice.fa.gz", 48395900, 1, random_bases(300, 2)),
+               256, [1, 2]),
+    "delins": ("chr20_slice.fa.gz", lambda: spelled("chr20_slice.fa.gz", 48395900, 30, random_bases(9, 3)),
+               256, [0]),
+}
+
+
+def windows_of(case):
+    fasta, make, w, bps = CASES[case]
+    allele = make()
+    wins = allele_windows(genome(fasta), allele, w, sv=True)
+    assert all(x.ok for x in wins), [(x.status, x.note) for x in wins]
+    if bps is not None:
+        assert [x.bp for x in wins] == bps
+    return allele, wins
+
+
+# --- brute force --------------------------------------------------------------------------------
+
+def forward(m, seq):
+    """One full forward: (logits (W, V) float64, hidden (W, H') float64), strand-symmetric for ps."""
+    with torch.no_grad():
+        out = m(encode(seq)[None])
+    h = out.hidden_states[0].double()
+    if m.rc_equivariant:
+        d = h.shape[1] // 2
+        h = torch.stack([(h[:, c] + h[:, 2 * d - 1 - c]) / 2 for c in range(d)], dim=1)
+    return out.logits[0].double(), h
+
+
+def logprob_of(m, logits, seq):
+    """l[t] by the spec: causal log p(x_t | x_<t) from logits[t-1]; masked log p(x_t) from logits[t]."""
+    out = []
+    for t, base in enumerate(seq):
+        if base not in "ACGT":
+            out.append(0.0)
+            continue
+        if m.kind == "causal":
+            if t == 0:
+                out.append(0.0)
+                continue
+            row = logits[t - 1]
+        else:
+            row = logits[t]
+        z = [float(row[7 + i]) for i in range(4)]
+        mx = max(z)
+        lse = mx + math.log(sum(math.exp(v - mx) for v in z))
+        out.append(z["ACGT".index(base)] - lse)
+    return out
+
+
+def aligned_pairs(allele, win, w, contig_len):
+    """[(ri, ai, distance)] from the spec, written out: r0/a0 from the mode's formulas, then every genome
+    position of the ref window checked for presence in the alt window."""
+    s, e, kp, h = win.s, win.e, win.m, w // 2
+    if allele.bnd is not None:
+        own_left = allele.bnd.form in ("t[p[", "t]p]")
+        j = allele.pos if own_left else allele.pos - 1          # P + 1 or P
+        r0 = j - h
+        assert (win.ref_start, s, e) == (r0, j, j)
+        if own_left:
+            return [(g - r0, g - r0, j - g) for g in range(max(r0, 0), min(j, contig_len))]
+        return [(g - r0, g - r0, g - j + 1) for g in range(max(j, 0), min(j + w - h, contig_len))]
+    if win.bp == 0:
+        r0, a0 = s + (e - s) // 2 - h, s + kp // 2 - h
+    elif win.bp == 1:
+        r0, a0 = s - h, s - h
+    else:
+        r0, a0 = e - h, s + kp - h
+    assert (win.ref_start, win.alt_start) == (r0, a0)
+    pairs = []
+    for g in range(r0, r0 + w):
+        if not 0 <= g < contig_len:
+            continue
+        if g < s and a0 <= g < a0 + w:
+            pairs.append((g - r0, g - a0, s - g))
+        elif g >= e and 0 <= g - e + s + kp - a0 < w:
+            pairs.append((g - r0, g - e + s + kp - a0, g - e + 1))
+    return pairs
+
+
+def cosine_distance(u, v):
+    dot = sum(a * b for a, b in zip(u, v, strict=True))
+    nu = math.sqrt(sum(a * a for a in u))
+    nv = math.sqrt(sum(b * b for b in v))
+    return 1 - dot / (nu * nv)
+
+
+def strand(m, ref, alt, pairs, k):
+    """(EMB, LLR, d per pair) of one strand's windows, pairs given as (ri, ai, distance)."""
+    lr_logits, hr = forward(m, ref)
+    la_logits, ha = forward(m, alt)
+    lr, la = logprob_of(m, lr_logits, ref), logprob_of(m, la_logits, alt)
+    llr = sum(la[ai] - lr[ri] for ri, ai, _ in pairs)
+    near = [(ri, ai) for ri, ai, dist in pairs if dist <= k]
+    u = [sum(float(hr[ri, c]) for ri, _ in near) / len(near) for c in range(hr.shape[1])]
+    v = [sum(float(ha[ai, c]) for _, ai in near) / len(near) for c in range(ha.shape[1])]
+    d = [math.sqrt(sum((float(ha[ai, c]) - float(hr[ri, c])) ** 2 for c in range(hr.shape[1])))
+         for ri, ai, _ in pairs]
+    return cosine_distance(u, v), llr, d
+
+
+def reach_range(d, pairs):
+    """The REACH values consistent with d up to float rounding at the 10 % threshold: (low, high)."""
+    top = max(d)
+    if top == 0:
+        return 0, 0
+
+    def at(threshold):
+        return max(dist for x, (_, _, dist) in zip(d, pairs, strict=True) if x >= threshold)
+
+    return at(0.1 * top * (1 + 1e-5)), at(0.1 * top * (1 - 1e-5))
+
+
+def brute(m, allele, wins, w, contig_len, k, rc):
+    """Per window (EMB, LLR, REACH range, track dict) and the reported bp, all by the spec."""
+    per = []
+    for win in wins:
+        pairs = aligned_pairs(allele, win, w, contig_len)
+        emb, llr, d = strand(m, win.ref, win.alt, pairs, k)
+        if rc:
+            mirrored = [(w - 1 - ri, w - 1 - ai, dist) for ri, ai, dist in pairs]
+            emb2, llr2, d2 = strand(m, revcomp(win.ref), revcomp(win.alt), mirrored, k)
+            emb, llr = (emb + emb2) / 2, (llr + llr2) / 2
+            d = [(a + b) / 2 for a, b in zip(d, d2, strict=True)]
+        track = {win.ref_start + ri: x for (ri, _, _), x in zip(pairs, d, strict=True)}
+        per.append((emb, llr, reach_range(d, pairs), track))
+    best = max(range(len(per)), key=lambda i: (per[i][0], -i))
+    return per, best
+
+
+def check(name, case, rc="none", k=K):
+    m = model(name)
+    allele, wins = windows_of(case)
+    w = len(wins[0].ref)
+    fasta = CASES[case][0]
+    contig_len = genome(fasta).length(wins[0].chrom)
+    engine = SVEngine(m, emb_flank=k, rc=rc, want_track=True)
+    got = engine.score_allele(wins)
+    per, best = brute(m, allele, wins, w, contig_len, k, rc == "mean")
+    # the reported window: the larger EMB (ties within rounding, e.g. two unchanged windows, either one)
+    i = next(i for i, x in enumerate(wins) if max(1, x.bp) == got.bp)
+    assert per[i][0] >= per[best][0] - TOL
+    emb, llr, (lo, hi), track = per[i]
+    assert got.emb == pytest.approx(emb, rel=TOL, abs=TOL)
+    assert got.llr == pytest.approx(llr, rel=TOL, abs=TOL)
+    assert lo <= got.reach <= hi, (got.reach, lo, hi)
+    pos, vals = got.track
+    assert list(pos) == sorted(track)
+    assert list(vals) == pytest.approx([track[p] for p in sorted(track)], rel=TOL, abs=TOL)
+    return got, engine
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("name", MODELS)
+def test_engine_matches_brute_force(name, case):
+    check(name, case)
+
+
+@pytest.mark.parametrize("case", ["manta_sym_del_bp", "ins_fits", "gridss_]p]t", "ecoli_inv"])
+@pytest.mark.parametrize("name", MODELS)
+def test_rc_mean_matches_brute_force_on_revcomp_windows(name, case):
+    got, engine = check(name, case, rc="mean")
+    n_windows = len(windows_of(case)[1])
+    if name == "caduceus-ps-tiny":   # RC-equivariant: no second pass, same values as --rc none
+        assert engine.passes_run == 2 * n_windows
+        plain = SVEngine(model(name), emb_flank=K, rc="none").score_allele(windows_of(case)[1])
+        assert (got.emb, got.llr, got.reach) == pytest.approx((plain.emb, plain.llr, plain.reach), rel=1e-6)
+    else:
+        assert engine.passes_run == 4 * n_windows
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_emb_flank_changes_only_emb(name):
+    a, _ = check(name, "ecoli_del_fits", k=5)
+    b, _ = check(name, "ecoli_del_fits", k=10_000)   # every pair
+    assert (a.llr, a.reach) == pytest.approx((b.llr, b.reach), rel=1e-9)
+    assert a.emb != b.emb
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_edit_that_changes_nothing_scores_zero(name):
+    """q == G[s:e] (REF spelled out again as ALT): ref == alt, so EMB, LLR and REACH are exactly 0."""
+    ref = genome("chr20_slice.fa.gz").fetch("20", 48395899, 48395959)
+    allele = make_alleles("20", 48395900, ".", ref, [ref], {})[0]
+    for w in (256, 1024):
+        wins = allele_windows(genome("chr20_slice.fa.gz"), allele, w, sv=True)
+        assert [x.ok for x in wins] == [True] and wins[0].ref == wins[0].alt
+        engine = SVEngine(model(name), emb_flank=K, want_track=True)
+        got = engine.score_allele(wins)
+        assert (got.emb, got.llr, got.reach, got.bp) == (0.0, 0.0, 0, 1)
+        assert not got.track[1].any()
+        assert engine.passes_run == 1           # the alt pass is the ref pass
+
+
+def test_strand_symmetric_ps_is_rc_invariant():
+    """Caduceus-ps: scoring the reverse-complemented windows directly gives the same scores, because the
+    strand-symmetric hidden state of revcomp(x) at W-1-i equals that of x at i."""
+    m = model("caduceus-ps-tiny")
+    _, wins = windows_of("manta_seq_del_fits")
+    win = wins[0]
+    w = len(win.ref)
+    pairs = aligned_pairs(find("colo829_manta.vcf.gz", 48395962), win, w, 63_025_520)
+    f = strand(m, win.ref, win.alt, pairs, K)
+    r = strand(m, revcomp(win.ref), revcomp(win.alt), [(w - 1 - a, w - 1 - b, c) for a, b, c in pairs], K)
+    assert f[0] == pytest.approx(r[0], rel=1e-5, abs=1e-9)
+    assert f[1] == pytest.approx(r[1], rel=1e-5, abs=1e-6)
+    assert f[2] == pytest.approx(r[2], rel=1e-4, abs=1e-6)
+    assert max(f[2]) > 0
