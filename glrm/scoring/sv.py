@@ -23,7 +23,9 @@ Scores of one window (pairs (ri, ai) = the aligned flank positions, `Window.left
   None (written '.') when there is no such pair. h is the last hidden state; RC-equivariant checkpoints
   (Caduceus-ps) are combined strand-symmetrically first (scores.strand_symmetric).
 - d[j] = ||h_alt[ai_j] - h_ref[ri_j]||_2 over channels (after the strand-symmetric combination).
-  SV_REACH = the largest distance over pairs with d[j] >= 0.1 * max(d); 0 when max(d) == 0 or no pairs.
+  SV_REACH = the largest distance over pairs with d[j] >= 0.1 * max(d); 0 when no pairs, or when ref and
+  alt agree at every pair: max(d) <= REACH_RTOL (5e-5) * max ||h_ref[ri]|| (float32 rounding, e.g.
+  HyenaDNA's FFT convolution leaves d ~ 2e-6 of the norm on a causal prefix that did not change).
 - The allele: every window scored; SV_BP = the window with the larger SV_EMB (ties and None: the first; fits
   mode and BND have one window, bp 0 is reported as 1); its EMB, LLR, REACH (and track) are reported.
 
@@ -65,6 +67,7 @@ from glrm.windows import FlankMap, Window, revcomp
 log = logging.getLogger(__name__)
 
 REACH_FRACTION = 0.1
+REACH_RTOL = 5e-5            # d at or below this fraction of the largest ref norm counts as no change
 PAIR_BLOCK = 1 << 16          # pairs per block when computing d and means (bounds float64 temporaries)
 
 # auto_chunk_size: C = clamp((CHUNK_MEM_FRACTION * free - W * (V + RESIDENT_FACTOR * H) * 4)
@@ -109,12 +112,13 @@ def token_logprobs(kind: str, logits: torch.Tensor, ids: torch.Tensor) -> torch.
     return S.gather_nucleotide(S.nucleotide_logprobs(logits), ids)  # (L,)
 
 
-def reach(d: np.ndarray, distance: np.ndarray) -> int:
-    """GLRM_SV_REACH: max distance over pairs with d >= 0.1 * max(d); 0 when max(d) == 0 or no pairs."""
+def reach(d: np.ndarray, distance: np.ndarray, ref_norm: float = 0.0) -> int:
+    """GLRM_SV_REACH: max distance over pairs with d >= 0.1 * max(d); 0 when there are no pairs or
+    max(d) <= REACH_RTOL * ref_norm (the largest ||h_ref|| over the pairs; 0 asks for max(d) == 0)."""
     if d.size == 0:
         return 0
     top = float(d.max())
-    if top <= 0.0:
+    if top <= REACH_RTOL * ref_norm:
         return 0
     return int(distance[d >= REACH_FRACTION * top].max())
 
@@ -141,6 +145,7 @@ class _Strand:
     u: torch.Tensor | None     # (H',) float64 ref mean over pairs within K, None when there are none
     v: torch.Tensor | None
     d: np.ndarray              # (P,) float64, pairs in forward order (left flank then right)
+    ref_norm: float            # the largest ||h_ref[ri]|| over the pairs
 
 
 def reduce_strand(maps: list[FlankMap], near: list[FlankMap], l_ref, l_alt, h_ref, h_alt, eq: bool,
@@ -148,7 +153,7 @@ def reduce_strand(maps: list[FlankMap], near: list[FlankMap], l_ref, l_alt, h_re
     """One strand's LLR, EMB means and d from the ref and alt outputs: l (W,), h (W, H). `maps`: the
     window's flank runs; `near`: the same within K. `mirrored`: outputs are of the revcomp windows."""
     w = l_ref.shape[0]
-    llr = 0.0
+    llr, ref_norm = 0.0, 0.0
     ds = []
     for fm in maps:
         g = _mirror(fm, w) if mirrored else fm
@@ -159,6 +164,7 @@ def reduce_strand(maps: list[FlankMap], near: list[FlankMap], l_ref, l_alt, h_re
             r = _rows(h_ref, g.ref_start + i, g.ref_start + i + n, eq)      # (n, H')
             a = _rows(h_alt, g.alt_start + i, g.alt_start + i + n, eq)      # (n, H')
             parts.append(torch.linalg.vector_norm(a - r, dim=-1).cpu().numpy())
+            ref_norm = max(ref_norm, float(torch.linalg.vector_norm(r, dim=-1).max()))
         d = np.concatenate(parts)
         ds.append(d[::-1] if mirrored else d)
     count = sum(fm.length for fm in near)
@@ -173,7 +179,7 @@ def reduce_strand(maps: list[FlankMap], near: list[FlankMap], l_ref, l_alt, h_re
                 sv = sv + _rows(h_alt, g.alt_start + i, g.alt_start + i + n, eq).sum(0)
         u, v = (su / count).cpu(), (sv / count).cpu()
     d_all = np.concatenate(ds) if ds else np.zeros(0)
-    return _Strand(llr, u, v, np.ascontiguousarray(d_all))
+    return _Strand(llr, u, v, np.ascontiguousarray(d_all), ref_norm)
 
 
 def window_scores(win: Window, strands: list[_Strand]) -> tuple[float | None, float, int, np.ndarray]:
@@ -183,7 +189,7 @@ def window_scores(win: Window, strands: list[_Strand]) -> tuple[float | None, fl
     llr = sum(s.llr for s in strands) / len(strands)
     d = strands[0].d if len(strands) == 1 else sum(s.d for s in strands) / len(strands)
     dist = np.concatenate([fm.distance for fm in _pairs(win)]) if _pairs(win) else np.zeros(0, np.int64)
-    return emb, llr, reach(d, dist), d
+    return emb, llr, reach(d, dist, max(s.ref_norm for s in strands)), d
 
 
 class SVEngine:
