@@ -189,3 +189,18 @@ def test_regions_file(tmp_path):
     _, rows = read_tsv(out)
     expected = [r[1] for r in vcf_records(INDELS) if 1_000_000 <= int(r[1]) <= 2_000_000]
     assert [r[1] for r in rows] == expected
+
+
+def test_output_naming_the_input_is_refused(tmp_path, capsys):
+    import shutil
+
+    from glrm.cli.main import main
+
+    vcf = tmp_path / "same.vcf"
+    shutil.copy(DATA / "ecoli_sim_svs.fixed.vcf", vcf)
+    before = vcf.read_bytes()
+    rc = main(["windows", "-i", str(vcf), "-f", str(DATA / "ecoli_slice.fa.gz"), "--window", "64",
+               "-o", str(vcf)])
+    assert rc != 0
+    assert "is an input file" in capsys.readouterr().err
+    assert vcf.read_bytes() == before

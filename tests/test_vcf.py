@@ -504,3 +504,11 @@ def test_parse_regions_and_merge_units():
         [("20", 10, 20), ("20", 0, 5), ("20", 5, 8), ("20", 15, 30), ("21", 3, None), ("21", 9, 12)]
     )
     assert merged == {"20": [(0, 8), (10, 30)], "21": [(3, None)]}
+
+
+def test_pos_with_non_ascii_digit_is_a_clean_error(tmp_path):
+    vcf = tmp_path / "sup.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   "20\t1\u00b2\t.\tA\tC\t.\t.\t.\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 3: POS .* is not a whole number"):
+        list(VcfReader(str(vcf)))

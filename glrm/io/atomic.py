@@ -61,6 +61,15 @@ class TempOutput:
             self.done = True
 
 
+def check_not_input(output: str | os.PathLike | None, *inputs: str | os.PathLike | None) -> None:
+    """Refuse an output path that names one of the inputs (it would be replaced by the output)."""
+    if output in (None, "-") or not os.path.exists(output):
+        return
+    for given in inputs:
+        if given not in (None, "-") and os.path.exists(given) and os.path.samefile(output, given):
+            raise OutputError(f"{output}: is an input file ({given}); write the output to another file")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `path`; on normal exit rename it onto `path`, else delete it."""

@@ -72,7 +72,7 @@ def read_bed(path: str) -> list[Span]:
         if not line.strip() or line.startswith(("#", "track", "browser")):
             continue
         f = line.split()
-        if len(f) < 3 or not f[1].isdigit() or not f[2].isdigit():
+        if len(f) < 3 or not _whole(f[1]) or not _whole(f[2]):
             raise InputError(
                 f"{path}: line {n}: not a BED line (need chrom, start, end; 0-based); fix or remove it"
             )
@@ -104,3 +104,8 @@ def merge_spans(spans: Iterable[Span]) -> dict[str, list[tuple[int, int | None]]
             merged.append((s, e))
         out[chrom] = merged
     return out
+
+
+def _whole(text: str) -> bool:
+    """A whole number >= 0 in ASCII digits (str.isdigit also takes e.g. '²', which int() refuses)."""
+    return text.isascii() and text.isdigit()

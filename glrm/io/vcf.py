@@ -351,7 +351,7 @@ class VcfReader:
         chrom, pos_s, vid, ref, alt = f[0], f[1], f[2], f[3], f[4]
         if not chrom:
             raise self._bad(lineno, "CHROM is empty; fix or remove the line")
-        if not pos_s.isdigit():
+        if not (pos_s.isascii() and pos_s.isdigit()):
             raise self._bad(lineno, f"POS {pos_s!r} is not a whole number; fix or remove the line")
         if not ref:
             raise self._bad(lineno, "REF is empty; fix or remove the line")

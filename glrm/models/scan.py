@@ -124,7 +124,8 @@ def causal_conv_silu(x, weight, bias, state):
 # threads vs 489 ms on 1; d_model 256, 64k tokens, 18.1 s vs 20.7 s). On a crowded node, pin it with the
 # environment variable GLRM_MAMBA_THREADS (a number; "torch" = the default).
 _env_threads = os.environ.get("GLRM_MAMBA_THREADS", "torch").strip().lower()
-THREADS: int | None = max(1, int(_env_threads)) if _env_threads.isdigit() else None
+THREADS: int | None = (max(1, int(_env_threads)) if _env_threads.isascii() and _env_threads.isdigit()
+                       else None)
 
 
 @contextlib.contextmanager

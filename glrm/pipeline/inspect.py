@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from glrm.errors import InputError, OutputError
-from glrm.io.atomic import atomic_path
+from glrm.io.atomic import atomic_path, check_not_input
 from glrm.io.fasta import Fasta
 from glrm.io.vcf import VcfReader
 from glrm.windows import allele_windows, check_window
@@ -57,6 +57,7 @@ def write_windows(vcf: str, fasta: str, output: str | None, window: int, sv: boo
     The VCF's ##contig lengths are checked against the FASTA first. Returns the number of rows written.
     """
     check_options(window, max_n_frac, max_sv_len)
+    check_not_input(output, vcf, fasta, regions_file)
     to_stdout = output in (None, "-")
     with Fasta(fasta) as fa, VcfReader(vcf, regions=regions, regions_file=regions_file) as reader:
         fa.check_contigs(reader.contigs, vcf)
