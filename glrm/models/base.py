@@ -34,7 +34,6 @@ class GenomicLM(nn.Module):
 
 # --- weight files -------------------------------------------------------------------------------
 
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "weights.ckpt")
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
