@@ -32,8 +32,7 @@ class GenomicLM(nn.Module):
     family: str = ""               # "hyenadna" | "caduceus" | "mamba"
 
 
-# --- weight files -------------------------------------------------------------------------------
-
+# --- weight files (the names glrm reads are in registry.WEIGHT_FILES) -----------------------------
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
