@@ -94,8 +94,8 @@ def auto_chunk_size(model: GenomicLM, window: int, device) -> int:
     C = (0.5 * free - W * (V + 4H) * 4 bytes) // (32 * H * 4 bytes), clamped to [4096, 262144], rounded down
     to a multiple of 1024 and at most W (H, V: `engine.model_dims`). The first term is what one pass keeps for
     its whole length (residual and hidden streams, outputs); the divisor is what one chunk position costs
-    (in_proj's 2*expand*H outputs, conv, gates, scan segment). E.g. H = 256, V = 16, W = 1,000,000 with
-    8 GiB free -> 131072 (the formula gives 147,421, then rounded down)."""
+    (in_proj's 2*expand*H outputs, conv, gates, scan segment). E.g. H = 256, V = 16, W = 1,000,000:
+    16 GiB free -> 135168 (the formula gives 135,190), 8 GiB -> 4096 (the floor), 24 GiB -> 262144."""
     hidden, vocab = model_dims(model)
     free = free_memory_bytes(torch.device(device))
     spare = CHUNK_MEM_FRACTION * free - window * (vocab + RESIDENT_FACTOR * hidden) * 4
