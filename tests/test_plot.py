@@ -64,3 +64,15 @@ def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"pip install 'glrm\[plot\]'"):
         plot_track(track(tmp_path, "fits"), tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_long_tracks_keep_their_peaks():
+    """A 1-bp peak among 1,000,000 positions survives the per-bin maximum the plot draws."""
+    from glrm.pipeline.plot import _envelope
+
+    x = np.arange(1_000_000, dtype=float)
+    y = np.zeros_like(x)
+    y[777_777] = 5.0
+    xs, ys = _envelope(x, y, 4000)
+    assert len(xs) <= 4001 and ys.max() == 5.0 and xs[ys.argmax()] <= 777_777 < xs[ys.argmax()] + 251
+    assert _envelope(x[:10], y[:10], 4000)[0] is not None and len(_envelope(x[:10], y[:10], 4000)[0]) == 10

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from glrm.errors import InputError, OutputError
 from glrm.io.atomic import atomic_path, check_writable
 from glrm.io.bedgraph import Track, read_bedgraph
 
 LEFT, RIGHT, OTHER = "#1f77b4", "#d62728", "#555555"
+MAX_POINTS = 4000   # longer flanks are drawn as the maximum per bin, so 1-bp peaks stay visible at 1 Mbp
 
 
 def _pyplot():
@@ -58,7 +61,8 @@ def plot_track(path: str | os.PathLike, out: str | os.PathLike, title: str | Non
         else:
             _draw_genome(ax, track)
         ax.set_title(title if title is not None else _title(track, path), fontsize=11)
-        ax.set_ylabel("embedding change ||h_alt - h_ref||")
+        binned = " (max per bin)" if len(track.start) > MAX_POINTS else ""
+        ax.set_ylabel("embedding change ||h_alt - h_ref||" + binned)
         ax.set_ylim(bottom=0)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
@@ -97,15 +101,27 @@ def _draw_genome(ax, track: Track) -> None:
     else:
         left = track.start < m.event_start
         right = track.start >= m.event_end
+        share = MAX_POINTS / max(1, len(x))
         for mask, colour, label in ((left, LEFT, "left flank"), (right, RIGHT, "right flank"),
                                     (~(left | right), OTHER, "other")):
             if mask.any():
-                ax.fill_between(x[mask], track.value[mask], step="mid", color=colour, alpha=0.25, lw=0)
-                ax.plot(x[mask], track.value[mask], color=colour, lw=0.8, label=label)
+                xs, ys = _envelope(x[mask], track.value[mask], max(2, int(share * mask.sum())))
+                ax.fill_between(xs, ys, step="mid", color=colour, alpha=0.25, lw=0)
+                ax.plot(xs, ys, color=colour, lw=0.8, label=label)
         _draw_event(ax, m, scale, has_left=bool(left.any()), has_right=bool(right.any()))
     ax.set_xlim(lo / scale, hi / scale)
     ax.set_xlabel(f"position on {track.chrom} ({unit}, 0-based)")
     ax.ticklabel_format(axis="x", useOffset=False, style="plain")
+
+
+def _envelope(x, y, n: int):
+    """At most about `n` points: the maximum of `y` over `n` equal bins of the (increasing) `x`, placed at the
+    bin's first x. Points are kept as they are when there are `n` or fewer."""
+    if len(x) <= n:
+        return x, y
+    edges = np.linspace(x[0], x[-1], n + 1)
+    starts = np.unique(np.searchsorted(x, edges[:-1], side="left"))
+    return x[starts], np.maximum.reduceat(y, starts)
 
 
 def _draw_event(ax, m, scale: float, has_left: bool, has_right: bool) -> None:
@@ -137,13 +153,16 @@ def _draw_distance(ax, track: Track) -> None:
     m = track.meta
     left = track.start < m.event_start
     right = track.start >= m.event_end
+    share = MAX_POINTS / max(1, len(track.start))
     if left.any():
-        d = (m.event_start - track.start[left]).astype(float)
-        ax.plot(-d, track.value[left], color=LEFT, lw=0.8, label="left flank")
+        d = (m.event_start - track.start[left]).astype(float)[::-1]
+        xs, ys = _envelope(np.log10(d), track.value[left][::-1], max(2, int(share * left.sum())))
+        ax.plot(-(10 ** xs), ys, color=LEFT, lw=0.8, label="left flank")
     if right.any():
         d = (track.start[right] - m.event_end + 1).astype(float)
-        ax.plot(d, track.value[right], color=RIGHT, lw=0.8, label="right flank")
-    ax.set_xscale("symlog", linthresh=10)
+        xs, ys = _envelope(np.log10(d), track.value[right], max(2, int(share * right.sum())))
+        ax.plot(10 ** xs, ys, color=RIGHT, lw=0.8, label="right flank")
+    ax.set_xscale("symlog", linthresh=1)
     ax.axvline(0, color="black", lw=1.0, label="event")
     if m.reach:
         ax.axvline(-m.reach, color="#2ca02c", lw=1.0, ls=":", label=f"reach {m.reach:,} bp")
