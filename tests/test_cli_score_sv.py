@@ -292,3 +292,40 @@ def test_ecoli_raw_file_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code != 0 and not out.exists()
     assert "ecoli_sim_svs.vcf: line 18" in err and "FORMAT" in err and len(err.strip().splitlines()) == 1
+
+
+# --- output formats and failures -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["out.vcf.gz", "out.bcf"])
+def test_compressed_and_bcf_outputs(tmp_path, gridss, name):
+    out = tmp_path / name
+    assert main(["score-sv", "-i", GRIDSS, "-f", CHR20, "-m", HYENA, "--window", str(W), "-o", str(out),
+                 "-q"]) == 0
+    index = pathlib.Path(str(out) + (".tbi" if name.endswith(".gz") else ".csi"))
+    assert index.exists()
+    with pysam.VariantFile(str(out)) as fh:
+        got = [(r.id, r.info["GLRM_STATUS"], r.info.get("GLRM_SV_BP")) for r in fh]
+    want = [(c[2], tuple(info(c)["GLRM_STATUS"].split(",")),
+             (None,) if info(c)["GLRM_SV_BP"] == "." else (int(info(c)["GLRM_SV_BP"]),))
+            for c in records(gridss[0])]
+    assert got == want
+
+
+def test_error_mid_run_leaves_no_output(tmp_path, capsys):
+    """A bad record after good ones: one-line error with the line number; no VCF, no BED, no temporary files;
+    the tracks of the records before it are complete files."""
+    text = lines(MANTA)
+    head = [x for x in text if x.startswith("#")]
+    body = [x for x in text if not x.startswith("#")]
+    bad = body[3].split("\t")
+    bad[1] = "12x"
+    vcf = tmp_path / "bad.vcf"
+    vcf.write_text("\n".join(head + body[:3] + ["\t".join(bad)] + body[4:]) + "\n")
+    out, bed, tracks = tmp_path / "o.vcf", tmp_path / "o.bed", tmp_path / "tracks"
+    code = main(["score-sv", "-i", str(vcf), "-f", CHR20, "-m", HYENA, "--window", str(W), "-o", str(out),
+                 "--bed", str(bed), "--track-dir", str(tracks), "-q"])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and f"line {len(head) + 4}" in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.vcf", "tracks"]
+    for f in tracks.iterdir():
+        assert not f.name.startswith(".") and read_bedgraph(f).value.size > 0
