@@ -329,3 +329,17 @@ def test_error_mid_run_leaves_no_output(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.vcf", "tracks"]
     for f in tracks.iterdir():
         assert not f.name.startswith(".") and read_bedgraph(f).value.size > 0
+
+
+def test_stdin_to_stdout_matches_the_file_run(tmp_path):
+    """`-i - -o -`: the VCF on stdout is the file run's, byte for byte (--no-version); logs stay on stderr."""
+    import subprocess
+    import sys
+
+    text = "\n".join(lines(GRIDSS)) + "\n"
+    args = ["score-sv", "-f", CHR20, "-m", HYENA, "--window", str(W), "--no-version", "-q"]
+    proc = subprocess.run([sys.executable, "-m", "glrm.cli.main", *args, "-i", "-", "-o", "-"], input=text,
+                          capture_output=True, text=True, check=True)
+    out = tmp_path / "file.vcf"
+    assert main([*args, "-i", GRIDSS, "-o", str(out)]) == 0
+    assert proc.stdout == out.read_text() and proc.stdout.startswith("##fileformat=VCF")
