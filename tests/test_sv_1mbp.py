@@ -50,6 +50,17 @@ def inversion(pos, end):
     return make_alleles("syn", pos, ".", "N", ["<INV>"], {"END": str(end), "SVTYPE": "INV"})[0]
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a busy 2-core CI machine two threads can be several times slower (measured:
+    the 1 Mbp pair took 29 s with 2 threads on an idle machine, 234 s with 2 threads while another job ran,
+    32 s with 1 thread)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def caduceus():
     return load_model(FIX / "caduceus-ph-tiny")

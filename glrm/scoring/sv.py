@@ -281,6 +281,8 @@ class SVEngine:
         held: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
         done: dict[int, _Strand] = {}
         bs, chunk = self.batch_for(w), self.chunk_for(w)
+        log.debug("SV window %s:%d bp %d, W=%d: %d passes, batch %d, chunk %s",
+                  win.chrom, win.ref_start, win.bp, w, len(plan), bs, chunk)
         for i in range(0, len(plan), bs):
             batch = plan[i:i + bs]
             ids = torch.stack([encode(seq) for _, _, seq in batch]).to(self.device)  # (B, W)
