@@ -8,6 +8,7 @@ API (as built)::
     res = engine.score_allele(windows)   # windows: allele_windows(genome, allele, W, sv=True), all OK
     res.emb, res.llr, res.reach, res.bp, res.track   # track = (genome positions, d values) or None
     engine.passes_run                      # model passes run so far (int)
+    engine.batch_sizes, engine.chunk_sizes # per forward run: batch size and chunk size used (logs, tests)
     auto_chunk_size(model, window, device) -> int
 
 `chunk_size`: None (whole window in one chunk), an int, or "auto" (`auto_chunk_size` per window length).
@@ -68,7 +69,7 @@ log = logging.getLogger(__name__)
 
 REACH_FRACTION = 0.1
 REACH_RTOL = 5e-5            # d at or below this fraction of the largest ref norm counts as no change
-PAIR_BLOCK = 1 << 16          # pairs per block when computing d and means (bounds float64 temporaries)
+PAIR_BLOCK = 1 << 14          # pairs per block for d and the means (float64 temporaries: 16384 x H)
 
 # auto_chunk_size: C = clamp((CHUNK_MEM_FRACTION * free - W * (V + RESIDENT_FACTOR * H) * 4)
 #                            // (CHUNK_ACT_FACTOR * H * 4), MIN_CHUNK, MAX_CHUNK), rounded down to 1024, <= W
