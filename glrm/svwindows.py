@@ -127,6 +127,10 @@ def make_edit(genome: Genome, chrom: str, allele: Allele) -> Edit | str:
         if inner not in SUPPORTED_SYMBOLIC:
             return (f"symbolic allele {allele.alt} is not an edit glrm can build; supported: "
                     + ", ".join(f"<{t}>" for t in SUPPORTED_SYMBOLIC) + ", spelled-out alleles and BND")
+        chr2 = allele.sv.chr2
+        if chr2 not in (None, ".") and genome.resolve(chr2) != chrom:
+            return (f"INFO/CHR2={chr2} puts END on another contig than CHROM {allele.chrom}: {allele.alt} "
+                    "is not an edit of one contig; write the event as a BND pair")
         end = symbolic_end(allele)
         if isinstance(end, str):
             return end

@@ -51,6 +51,7 @@ class SVInfo:
     cipos: tuple[int, ...] | None = None
     ciend: tuple[int, ...] | None = None
     imprecise: bool = False
+    chr2: str | None = None         # INFO/CHR2 (DELLY, Sniffles): the contig END is on, when written
 
 
 @dataclass(frozen=True)
@@ -196,8 +197,9 @@ def classify(ref: str, alt: str) -> tuple[Kind, Breakend | None, str]:
 
 
 # INFO keys read into SVInfo. Values come as the text after '=' (None for a flag), as in the VCF line.
-SV_INFO_KEYS = frozenset({"SVTYPE", "END", "SVLEN", "SVINSSEQ", "MATEID", "CIPOS", "CIEND", "IMPRECISE"})
-_SV_KEY_PARTS = ("SV", "END", "MATEID", "CIPOS", "IMPRECISE")  # every SV key contains one of these
+SV_INFO_KEYS = frozenset({"SVTYPE", "END", "SVLEN", "SVINSSEQ", "MATEID", "CIPOS", "CIEND", "IMPRECISE",
+                          "CHR2"})
+_SV_KEY_PARTS = ("SV", "END", "MATEID", "CIPOS", "IMPRECISE", "CHR2")  # every SV key contains one of these
 
 
 def info_subset(info: str, keys: frozenset[str] = SV_INFO_KEYS) -> dict[str, str | None]:
@@ -253,6 +255,7 @@ def sv_info(info: dict[str, str | None], alt_index: int = 0, n_alts: int = 1) ->
         cipos=cipos,
         ciend=ciend,
         imprecise="IMPRECISE" in info,
+        chr2=info.get("CHR2") or None,
     )
 
 

@@ -67,7 +67,7 @@ def test_delly():
     assert [x.sv.end for x in a] == [249240606, 547549, 239847948, 19357517]   # TRA: END is on CHR2=chr1
     assert [x.sv.cipos for x in a] == [(-429, 429), (-298, 298), (-341, 341), (-525, 525)]
     assert [x.sv.ciend for x in a] == [x.sv.cipos for x in a]
-    assert [info(r.raw.split("\t"))["CHR2"] for r in recs] == ["chr1", "chr1", "chr1", "chr1"]
+    assert [x.sv.chr2 for x in a] == ["chr1", "chr1", "chr1", "chr1"]
     assert not DELLY.read_bytes().endswith(b"\n")      # the real file has no final newline; the reader copes
 
 
@@ -85,6 +85,7 @@ def test_sniffles():
     assert a[1].sv.end - a[1].pos == a[1].sv.svlen == 34
     assert [x.sv.imprecise for x in a] == [True, False, True, False, True, True, False]
     assert all(x.sv.cipos is None and x.sv.ciend is None and x.sv.insseq is None for x in a)
+    assert [x.sv.chr2 for x in a] == ["1", "1", "1", "3", "3", "6", None]
     b = a[6].bnd
     assert (b.form, b.mate_chrom, b.mate_pos0, b.bases) == ("]p]t", "18", 9868616, "N")
     with VcfReader(str(SNIFFLES)) as r:
@@ -266,3 +267,19 @@ def test_breakdancer_inv_uses_end_over_svlen(genome, tmp_path, caplog):
     a, b = (info(c) for c in out)
     assert all(a[k] == b[k] for k in KEYS)
     assert any("SVLEN=1734 disagrees with END=1516842" in r.getMessage() for r in caplog.records)
+
+
+def test_chr2_on_another_contig_is_not_an_edit(genome, tmp_path, capsys):
+    """DELLY's DEL with its CHR2 changed to chr10: END would be on chr10, so it is not a deletion on chr1.
+    The real record (CHR2=chr1, the FASTA's `1` through the alias) next to it stays OK."""
+    head = [x for x in DELLY.read_text().splitlines() if x.startswith("#")]
+    rec = next(x for x in body(DELLY) if "\tDEL00000001\t" in x)
+    moved = rec.replace("CHR2=chr1;", "CHR2=chr10;").replace("\tDEL00000001\t", "\tmoved\t")
+    vcf = tmp_path / "chr2.vcf"
+    vcf.write_text("\n".join(head + [rec, moved]) + "\n")
+    assert main(["score-sv", "-i", str(vcf), "-f", genome, "-m", MAMBA, "--window", str(W),
+                 "-o", str(tmp_path / "chr2.out.vcf")]) == 0
+    out = [x.split("\t") for x in body(tmp_path / "chr2.out.vcf")]
+    assert [info(c)["GLRM_STATUS"] for c in out] == ["OK", "UNSUPPORTED_ALLELE"]
+    line = next(x for x in capsys.readouterr().err.splitlines() if "first UNSUPPORTED_ALLELE" in x)
+    assert "INFO/CHR2=chr10" in line and "BND" in line, line
