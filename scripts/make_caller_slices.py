@@ -1,6 +1,6 @@
 """Copy the real SV caller files used by tests/test_sv_callers.py into tests/data/callers/.
 
-The four files are small (4 to 9 records each), so the "slice" of each is the whole file: header and records
+The five files are small (4 to 11 records each), so the "slice" of each is the whole file: header and records
 copied byte for byte, nothing edited. The script refuses a source whose record count differs from the one
 the tests were written against (a different release of the source package).
 
@@ -19,6 +19,7 @@ FILES = {
     "COLO829.nanopore.sniffles.vcf": 7,
     "pindel-0.2.5b6.vcf": 5,
     "breakdancer-1.4.5.vcf": 9,
+    "manta-1.1.1.vcf": 11,
 }
 
 

@@ -1,5 +1,5 @@
 """Real SV caller conventions beyond COLO829 chr20: DELLY 0.6.8, Sniffles 1.0.8, Pindel 0.2.5b6, BreakDancer
-1.4.5 (tests/data/callers/, whole files copied byte for byte; see tests/data/README.md).
+1.4.5, Manta 1.1.1 (tests/data/callers/, whole files copied byte for byte; see tests/data/README.md).
 
 Two parts:
 1. every record of each file through `glrm.io.vcf.VcfReader`: kinds, END, SVLEN (either sign), CIPOS/CIEND,
@@ -7,7 +7,8 @@ Two parts:
 2. `glrm score-sv` end to end on each file: **real caller records, synthetic sequence**. The calls are
    whole-genome GRCh37/hg19 and the project has no matching FASTA outside chr20, so the test writes one:
    contigs named and sized as the Sniffles file's ##contig lines (GRCh37 names `1`, `Y`, ...; the
-   `chr1`-style files reach them through glrm's contig aliases), `N` everywhere except seeded random bases
+   `chr1`-style files reach them through glrm's contig aliases; Manta's GRCh38 file gets its own genome with
+   its ##contig names and lengths), `N` everywhere except seeded random bases
    within 3 kbp of every position the calls name (POS, END, BND mates, CHR2/END), and each record's REF
    written at its POS so the padding base matches. Statuses, record order and bytes, finite scores and
    equal windows for equivalent encodings are checked, not the score values themselves.
@@ -33,6 +34,7 @@ DELLY = CALLERS / "delly-0.6.8.vcf"
 SNIFFLES = CALLERS / "COLO829.nanopore.sniffles.vcf"
 PINDEL = CALLERS / "pindel-0.2.5b6.vcf"
 BREAKDANCER = CALLERS / "breakdancer-1.4.5.vcf"
+MANTA = CALLERS / "manta-1.1.1.vcf"
 MAMBA = str(HERE / "fixtures" / "mamba-lm-tiny")
 W = 256
 PAD = 3000
@@ -126,6 +128,26 @@ def test_breakdancer():
     assert all(x.sv.mateid is None for x in a)                         # mates by PARID, not MATEID
 
 
+def test_manta(tmp_path):
+    recs = read(eight_columns(MANTA, tmp_path / "m.vcf"))     # the file as shipped is ragged (see below)
+    a = [r.alleles[0] for r in recs]
+    assert [x.kind for x in a] == [Kind.BND, Kind.SV_SEQUENCE, Kind.SV_SYMBOLIC, Kind.SV_SYMBOLIC,
+                                   Kind.SV_SYMBOLIC, Kind.COMPLEX, Kind.DEL, Kind.BND, Kind.INS,
+                                   Kind.SV_SYMBOLIC, Kind.SV_SYMBOLIC]
+    assert [x.alt for x in a if x.kind is Kind.SV_SYMBOLIC] == ["<INS>", "<INV>", "<DUP:TANDEM>", "<DEL>",
+                                                                 "<DUP:TANDEM>"]
+    # Manta: SVLEN < 0 for deletions, none on BND; END = POS on <INS>; INV3 flag on the one-sided inversion
+    assert [x.sv.svlen for x in a] == [None, -165, None, 107420339, 66, 20, -8, None, 12, -2451, 29]
+    assert [x.sv.end for x in a] == [None, 1605826, 1929384, 118852083, 12139014, 48244353, 48260900, None,
+                                     57595220, 57693934, 59050093]
+    assert a[2].sv.insseq is None and "LEFT_SVINSSEQ=" in recs[2].raw and "RIGHT_SVINSSEQ=" in recs[2].raw
+    assert ";INV3" in recs[3].raw and a[3].sv.ciend == (-18, 0)
+    assert (a[0].sv.mateid, a[7].sv.mateid) == (recs[7].id, recs[0].id)
+    assert (a[0].bnd.form, a[0].bnd.mate_chrom, a[0].bnd.mate_pos0) == ("]p]t", "chr15", 93292549)
+    assert (a[7].bnd.form, a[7].bnd.mate_chrom, a[7].bnd.mate_pos0) == ("t[p[", "chr1", 1570956)
+    assert (len(a[5].ref), len(a[5].alt)) == (5, 21)                   # CIGAR=1M20I4D: a complex allele
+
+
 # --- 2. end to end on a synthetic reference -------------------------------------------------------------
 
 GENOME_CONTIGS = ("1", "3", "6", "10", "12", "18", "Y")
@@ -148,35 +170,47 @@ def _positions(path):
     return spots, refs
 
 
-def _name(chrom):
-    return chrom[3:] if chrom.startswith("chr") else chrom
-
-
-@pytest.fixture(scope="module")
-def genome(tmp_path_factory):
-    """The synthetic GRCh37-shaped FASTA (BGZF + .fai/.gzi): masked, random bases near the calls."""
-    with VcfReader(str(SNIFFLES)) as r:
-        lengths = {c: r.contigs[c] for c in GENOME_CONTIGS}
+def build_genome(path, lengths, vcfs):
+    """Write the synthetic FASTA (BGZF + .fai/.gzi): masked, random bases near the calls, REFs at POS."""
     spots, refs = [], []
-    for path in (DELLY, SNIFFLES, PINDEL, BREAKDANCER):
-        s, f = _positions(path)
+    for vcf in vcfs:
+        s, f = _positions(vcf)
         spots += s
         refs += f
+    names = {c: c for c in lengths} | {"chr" + c: c for c in lengths} | {c[3:]: c for c in lengths}
     rng = random.Random(20)
-    path = tmp_path_factory.mktemp("genome") / "grch37_synthetic.fa.gz"
     with BGZFile(str(path), "wb") as fh:
-        for c in GENOME_CONTIGS:
-            seq = bytearray(b"N") * lengths[c]
+        for c, n in lengths.items():
+            seq = bytearray(b"N") * n
             for chrom, pos in spots:
-                if _name(chrom) == c:
-                    lo, hi = max(pos - PAD, 0), min(pos + PAD, lengths[c])
+                if names.get(chrom) == c:
+                    lo, hi = max(pos - PAD, 0), min(pos + PAD, n)
                     seq[lo:hi] = "".join(rng.choices("ACGT", k=hi - lo)).encode()
             for chrom, pos, ref in refs:
-                if _name(chrom) == c and ref not in (".", "N"):
+                if names.get(chrom) == c and ref not in (".", "N"):
                     seq[pos - 1:pos - 1 + len(ref)] = ref.encode()
             fh.write(b">" + c.encode() + b"\n" + bytes(seq) + b"\n")   # one line per contig
     pysam.faidx(str(path))
     return str(path)
+
+
+def _contigs(vcf, names):
+    with VcfReader(str(vcf)) as r:
+        return {c: r.contigs[c] for c in names}
+
+
+@pytest.fixture(scope="module")
+def genome(tmp_path_factory):
+    """GRCh37-shaped, for DELLY, Sniffles, Pindel and BreakDancer."""
+    return build_genome(tmp_path_factory.mktemp("genome") / "grch37_synthetic.fa.gz",
+                        _contigs(SNIFFLES, GENOME_CONTIGS), (DELLY, SNIFFLES, PINDEL, BREAKDANCER))
+
+
+@pytest.fixture(scope="module")
+def genome38(tmp_path_factory):
+    """GRCh38-shaped, for Manta 1.1.1 (its ##contig lines)."""
+    return build_genome(tmp_path_factory.mktemp("genome38") / "grch38_synthetic.fa.gz",
+                        _contigs(MANTA, ("chr1", "chr2", "chr15", "chr16")), (MANTA,))
 
 
 def score(vcf, fasta, out, *extra):
@@ -194,6 +228,14 @@ EXPECTED = {
                "5809": "UNSUPPORTED_ALLELE", "11159": "UNSUPPORTED_ALLELE", "32403": "OK"},
     PINDEL: {"31163": "UNSUPPORTED_ALLELE", "14355403": "OK", "35034657": "OK", "61027526": "OK",
              "1029142": "UNSUPPORTED_ALLELE"},
+    # Manta: an <INS> with only LEFT_/RIGHT_SVINSSEQ (partly assembled) has no full sequence; the INV spans
+    # 107 Mbp; the rest (BND, spelled DEL/INS/complex, <DUP:TANDEM>, <DEL>) are scored
+    MANTA: {"MantaBND:103:0:1:0:0:0:0": "OK", "MantaDEL:1:45:45:2:2:0": "OK",
+            "MantaINS:1:50:50:0:5:0": "UNSUPPORTED_ALLELE", "MantaINV:746:0:2:0:0:0": "TOO_LONG",
+            "MantaDUP:TANDEM:798:0:1:0:0:0": "OK", "MantaINS:14002:0:0:0:0:0": "OK",
+            "MantaDEL:13943:0:0:0:0:0": "OK", "MantaBND:103:0:1:0:0:0:1": "OK",
+            "MantaINS:119539:0:0:0:0:0": "OK", "MantaDEL:119560:0:1:0:0:0": "OK",
+            "MantaDUP:TANDEM:83323:1:1:1:0:0": "OK"},
     BREAKDANCER: {"line6d": "OK", "line6a": "OK", "line7": "OK", "line6b": "OK", "line6c": "OK",
                   "line8": "OK", "line14": "OK", "line40896o": "OK", "line40896h": "OK"},
 }
@@ -201,14 +243,17 @@ EXPECTED = {
 
 @pytest.mark.parametrize("vcf", list(EXPECTED), ids=lambda p: p.name.split("-")[0].split(".")[1]
                          if p.name.startswith("COLO") else p.name.split("-")[0])
-def test_score_sv_statuses(genome, tmp_path, vcf):
-    out = score(vcf, genome, tmp_path / "out.vcf")
+def test_score_sv_statuses(request, tmp_path, vcf):
+    fasta = request.getfixturevalue("genome38" if vcf == MANTA else "genome")
+    if vcf == MANTA:         # ragged as shipped (see test_manta_ragged_columns): score its 8-column copy
+        vcf = eight_columns(MANTA, tmp_path / "manta.8col.vcf")
+    out = score(vcf, fasta, tmp_path / "out.vcf")
     src = [x.split("\t") for x in body(vcf)]
     assert len(out) == len(src)
     for a, b in zip(src, out, strict=True):         # same records, same order, INFO extended
         assert a[:7] + a[8:] == b[:7] + b[8:]
         assert b[7].startswith(a[7] + ";GLRM_")
-    want = EXPECTED[vcf]
+    want = EXPECTED[MANTA if vcf.name == "manta.8col.vcf" else vcf]
     keys = [c[2] if c[2] != "." else c[1] for c in out]
     assert keys == list(want)
     for key, cols in zip(keys, out, strict=True):
@@ -219,6 +264,26 @@ def test_score_sv_statuses(genome, tmp_path, vcf):
             assert inf["GLRM_SV_BP"] in ("0", "1", "2")
         else:
             assert inf["GLRM_SV_EMB"] == ".", key
+
+
+def eight_columns(src, dst):
+    """`src` with the #CHROM line and every record cut to the 8 site columns (FORMAT and samples dropped)."""
+    text = [x if x.startswith("##") else "\t".join(x.split("\t")[:8]) for x in src.read_text().splitlines()]
+    dst.write_text("\n".join(text) + "\n")
+    return dst
+
+
+def test_manta_ragged_columns(genome38, tmp_path, capsys):
+    """Manta 1.1.1's file as shipped: the #CHROM line names a sample, but 5 of its 11 records stop after INFO
+    (the small spelled-out indels). score-sv refuses it in one line naming the first such line, and writes
+    nothing."""
+    out = tmp_path / "o.vcf"
+    code = main(["score-sv", "-i", str(MANTA), "-f", genome38, "-m", MAMBA, "--window", str(W),
+                 "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code != 0 and not out.exists()
+    assert "manta-1.1.1.vcf: line 80: the record has 8 columns but the #CHROM line has 10" in err
+    assert [len(x.split("\t")) for x in body(MANTA)] == [10, 10, 10, 10, 10, 8, 8, 10, 8, 8, 8]
 
 
 def test_unsupported_reasons(genome, tmp_path, capsys):
