@@ -51,6 +51,9 @@ app.command("score-sv")(score_sv_command)
 from glrm.cli.plot import plot as plot_command  # noqa: E402
 
 app.command("plot")(plot_command)
+from glrm.cli.merge import merge as merge_command  # noqa: E402
+
+app.command("merge")(merge_command)
 
 LAST_ARGV: list[str] | None = None  # the arguments of the running `main` call (for ##glrmCommand)
 

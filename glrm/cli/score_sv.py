@@ -55,6 +55,12 @@ def score_sv(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary on stderr."),
     no_version: bool = typer.Option(False, "--no-version",
                                     help="Do not add ##glrmVersion and ##glrmCommand to the header."),
+    shard: str = typer.Option(None, "--shard", metavar="i/n",
+                              help="Score only shard i of n: a contiguous 1/n of the records (after -r/-R); "
+                                   "join the shards with glrm merge or bcftools concat."),
+    resume: bool = typer.Option(False, "--resume",
+                                help="Checkpoint progress in OUT.glrm-resume/; rerun with the same "
+                                     "arguments to continue a killed run."),
 ) -> None:
     """Score every structural-variant ALT of a VCF; write the VCF with GLRM_SV_* INFO keys.
 
@@ -74,5 +80,5 @@ def score_sv(
         max_sv_len=max_sv_len, chunk_size=parse_chunk_size(chunk_size), emb_flank=emb_flank,
         track_dir=track_dir, rc=rc, device=device, precision=precision, max_n_frac=max_n_frac,
         regions=regions, regions_file=regions_file, threads=threads, quiet=quiet, no_version=no_version,
-        command=shlex.join(["glrm", *argv]) if argv is not None else None,
+        command=shlex.join(["glrm", *argv]) if argv is not None else None, shard=shard, resume=resume,
     ))

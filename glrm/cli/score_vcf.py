@@ -63,6 +63,12 @@ def score_vcf(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary on stderr."),
     no_version: bool = typer.Option(False, "--no-version",
                                     help="Do not add ##glrmVersion and ##glrmCommand to the header."),
+    shard: str = typer.Option(None, "--shard", metavar="i/n",
+                              help="Score only shard i of n: a contiguous 1/n of the records (after -r/-R); "
+                                   "join the shards with glrm merge or bcftools concat."),
+    resume: bool = typer.Option(False, "--resume",
+                                help="Checkpoint progress in OUT.glrm-resume/; rerun with the same "
+                                     "arguments to continue a killed run."),
 ) -> None:
     """Score every ALT allele of a VCF with a DNA language model; write the VCF with GLRM_* INFO keys.
 
@@ -84,4 +90,5 @@ def score_vcf(
         batch_size=parse_batch_size(batch_size), chunk_size=chunk_size, ref_mismatch=ref_mismatch,
         max_n_frac=max_n_frac, regions=regions, regions_file=regions_file, threads=threads, quiet=quiet,
         no_version=no_version, command=shlex.join(["glrm", *argv]) if argv is not None else None,
+        shard=shard, resume=resume,
     ))

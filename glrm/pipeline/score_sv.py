@@ -15,6 +15,7 @@ Outputs are atomic: an error or Ctrl-C leaves no partial VCF, index, BED or trac
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -29,7 +30,9 @@ from glrm.io.fasta import Fasta
 from glrm.io.fields import GLRM_STATUS, score_sv_fields
 from glrm.io.vcf import Record, VcfReader
 from glrm.pipeline.progress import Progress, RunSummary, count_records
-from glrm.pipeline.score_vcf import ScoreVcfOptions, check_options, resolve_device, set_threads
+from glrm.pipeline.score_vcf import ScoreVcfOptions, check_options, open_resume, resolve_device, set_threads
+from glrm.pipeline.shard import parse_shard, with_shard_line
+from glrm.pipeline.shard import plan as shard_plan
 from glrm.variants import Allele, Kind, Status
 from glrm.windows import Window, allele_status, allele_windows
 
@@ -63,6 +66,8 @@ class ScoreSvOptions:
     quiet: bool = False
     no_version: bool = False
     command: str | None = None
+    shard: str | None = None             # 'i/n': score only shard i of n (glrm.pipeline.shard)
+    resume: bool = False                 # checkpoint beside the output (glrm.pipeline.resume)
 
 
 def parse_chunk_size(text: str | int | None) -> int | str | None:
@@ -97,8 +102,12 @@ def check_sv_options(opts: ScoreSvOptions) -> str:
         out_type=opts.out_type, window=opts.window, rc=opts.rc, emb_flank=opts.emb_flank, device=opts.device,
         precision=opts.precision, chunk_size=chunk if isinstance(chunk, int) else None,
         max_n_frac=opts.max_n_frac, regions=opts.regions, regions_file=opts.regions_file,
-        threads=opts.threads)
+        threads=opts.threads, shard=opts.shard)
     out_type = check_options(shared)
+    if opts.resume:
+        from glrm.pipeline.resume import check_resume
+
+        check_resume(opts)
     if opts.track_dir is not None:
         prepare_track_dir(opts.track_dir)
     return out_type
@@ -212,6 +221,8 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
         reader = stack.enter_context(VcfReader(opts.input, regions=opts.regions,
                                                regions_file=opts.regions_file))
         fasta.check_contigs(reader.contigs, opts.input)
+        rng = shard_plan(parse_shard(opts.shard), opts.input, opts.regions, opts.regions_file)
+        resume = open_resume(opts)
 
         from glrm.models.loading import inspect_checkpoint
 
@@ -242,18 +253,28 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
         from glrm.io.bed import BedWriter
         from glrm.io.vcf_writer import VcfAnnotator
 
-        total = None if opts.quiet else count_records(opts.input, opts.regions, opts.regions_file)
+        total = None if opts.quiet else (rng.records if rng else count_records(opts.input, opts.regions,
+                                                                                 opts.regions_file))
         vcf_out = stack.enter_context(VcfAnnotator(
-            opts.output, reader.header_lines, fields, out_type=out_type, version_line=not opts.no_version,
-            command=opts.command, model_meta=meta))
+            opts.output, with_shard_line(reader.header_lines, rng), fields, out_type=out_type,
+            version_line=not opts.no_version, command=opts.command, model_meta=meta))
         bed_out = stack.enter_context(BedWriter(opts.bed, fields)) if opts.bed is not None else None
         tracks = stack.enter_context(_Tracks(opts.track_dir, model.name)) if opts.track_dir else None
         summary = SvSummary(device=str(device), window=window)
         progress = stack.enter_context(Progress(total, enabled=not opts.quiet))
-        for rec in reader:
+        records = rng.select(reader) if rng else iter(reader)
+        if resume is not None:
+            progress.advance(resume.replay(vcf_out))
+            records = itertools.islice(records, resume.done, None)
+            vcf_out = resume.recording(vcf_out)
+        for rec in records:
             _score_record(opts, fasta, engine, window, rec, vcf_out, bed_out, tracks, summary)
+            if resume is not None:
+                resume.commit(1)
             progress.advance(1)
         summary.passes = int(getattr(engine, "passes_run", 0))
+    if resume is not None:
+        resume.remove()   # the output is committed: the checkpoint has done its work
     summary.seconds = time.perf_counter() - t0
     summary.outputs = [("stdout" if opts.output == "-" else opts.output)]
     if opts.bed is not None:

@@ -18,6 +18,7 @@ same header; the BED drops the LLR column for masked models (its score column is
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sys
@@ -32,6 +33,8 @@ from glrm.io.fields import GLRM_STATUS, InfoField, score_vcf_fields
 from glrm.io.vcf import Record, VcfReader
 from glrm.io.vcf_writer import check_output
 from glrm.pipeline.progress import Progress, RunSummary, count_records
+from glrm.pipeline.shard import parse_shard, with_shard_line
+from glrm.pipeline.shard import plan as shard_plan
 from glrm.variants import Status
 from glrm.windows import Window, check_window, small_window
 
@@ -71,6 +74,8 @@ class ScoreVcfOptions:
     quiet: bool = False
     no_version: bool = False
     command: str | None = None           # for ##glrmCommand; None = this process's argv
+    shard: str | None = None             # 'i/n': score only shard i of n (glrm.pipeline.shard)
+    resume: bool = False                 # checkpoint beside the output; continue one (glrm.pipeline.resume)
 
 
 # --- option parsing and checks (no torch, no files read) --------------------------------------------
@@ -133,7 +138,24 @@ def check_options(opts: ScoreVcfOptions) -> str:
             raise OutputError(f"{out}: is the input VCF; write the output to another file")
     if opts.bed not in (None, "-") and os.path.abspath(opts.bed) == os.path.abspath(opts.output):
         raise OutputError(f"{opts.bed}: -o and --bed name the same file; give the BED another name")
+    parse_shard(opts.shard)
+    if opts.shard is not None and opts.input == "-":
+        raise InputError("--shard needs a file: stdin cannot be read twice (once to count the records); "
+                         "save the VCF to a file first, or drop --shard")
+    if opts.resume:
+        from glrm.pipeline.resume import check_resume
+
+        check_resume(opts)
     return out_type
+
+
+def open_resume(opts):
+    """The run's checkpoint (glrm.pipeline.resume.Checkpoint) with --resume, else None."""
+    if not getattr(opts, "resume", False):
+        return None
+    from glrm.pipeline.resume import Checkpoint
+
+    return Checkpoint.open(opts)
 
 
 # --- model-dependent settings ------------------------------------------------------------------------
@@ -202,6 +224,8 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
         reader = stack.enter_context(VcfReader(opts.input, regions=opts.regions,
                                                regions_file=opts.regions_file))
         fasta.check_contigs(reader.contigs, opts.input)
+        rng = shard_plan(parse_shard(opts.shard), opts.input, opts.regions, opts.regions_file)
+        resume = open_resume(opts)
 
         from glrm.models.loading import inspect_checkpoint
 
@@ -230,17 +254,25 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
         from glrm.io.bed import BedWriter
         from glrm.io.vcf_writer import VcfAnnotator
 
-        total = None if opts.quiet else count_records(opts.input, opts.regions, opts.regions_file)
+        total = None if opts.quiet else (rng.records if rng else count_records(opts.input, opts.regions,
+                                                                                 opts.regions_file))
         vcf_out = stack.enter_context(VcfAnnotator(
-            opts.output, reader.header_lines, vcf_fields, out_type=out_type, version_line=not opts.no_version,
-            command=opts.command, model_meta=meta))
+            opts.output, with_shard_line(reader.header_lines, rng), vcf_fields, out_type=out_type,
+            version_line=not opts.no_version, command=opts.command, model_meta=meta))
         bed_out = stack.enter_context(BedWriter(opts.bed, bed_fields)) if opts.bed is not None else None
         summary = RunSummary(device=str(device), window=window)
         progress = stack.enter_context(Progress(total, enabled=not opts.quiet))
+        records = rng.select(reader) if rng else iter(reader)
+        if resume is not None:
+            progress.advance(resume.replay(vcf_out))
+            records = itertools.islice(records, resume.done, None)
+            vcf_out = resume.recording(vcf_out)
         run = _Run(opts, fasta, model, engine, window, vcf_fields, bed_fields, vcf_out, bed_out, summary,
-                   progress)
-        run.stream(reader)
+                   progress, resume)
+        run.stream(records)
         summary.passes = int(getattr(engine, "passes_run", 0))
+    if resume is not None:
+        resume.remove()   # the output is committed: the checkpoint has done its work
     # the stack closed the bar first (entered last), then committed the BED and the VCF (with its index)
     summary.seconds = time.perf_counter() - t0
     summary.outputs = [("stdout" if opts.output == "-" else opts.output)]
@@ -256,7 +288,7 @@ class _Run:
     """The streaming loop: records in blocks, windows per ALT, engine per block, writes in input order."""
 
     def __init__(self, opts, fasta, model, engine, window, vcf_fields, bed_fields, vcf_out, bed_out,
-                 summary, progress) -> None:
+                 summary, progress, checkpoint=None) -> None:
         self.opts, self.fasta, self.model, self.engine, self.window = opts, fasta, model, engine, window
         self.vcf_keys = [f.id for f in vcf_fields]
         self.bed_keys = [f.id for f in bed_fields]
@@ -265,9 +297,11 @@ class _Run:
         # the mirrored windows
         one_pass = getattr(model, "rc_equivariant", False) and model.kind == "masked"
         self.mirror = opts.rc == "mean" and not one_pass
-        self.block_jobs = max(1, min(BLOCK_JOBS, BLOCK_BASES // (2 * window * (2 if self.mirror else 1))))
+        self.checkpoint = checkpoint
+        cap = int(os.environ.get("GLRM_BLOCK_JOBS", BLOCK_JOBS))   # smaller blocks: for tests of --resume
+        self.block_jobs = max(1, min(cap, BLOCK_BASES // (2 * window * (2 if self.mirror else 1))))
 
-    def stream(self, reader: VcfReader) -> None:
+    def stream(self, reader) -> None:
         block: list[tuple[Record, list[tuple[Window, Window | None]]]] = []
         jobs = 0
         for rec in reader:
@@ -318,6 +352,8 @@ class _Run:
                     row[GLRM_STATUS.id] = w.status.value
                     self.bed_out.write_allele(allele, row)
             self.summary.records += 1
+        if self.checkpoint is not None:
+            self.checkpoint.commit(len(block))
         self.progress.advance(len(block))
 
 

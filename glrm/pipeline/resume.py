@@ -1,0 +1,179 @@
+"""`--resume`: checkpoint a scoring run beside its output so that a killed run continues where it stopped.
+
+The checkpoint is the folder `OUT.glrm-resume/` next to the output `OUT`:
+- `records.jsonl`: one JSON line per finished record: its raw input line and the values the run gave to the
+  writer (`VcfAnnotator.write(raw, values)`), so a restart replays exactly what the killed run wrote;
+- `state.json`: the key of the run (a hash of its options and of the identity of its input, FASTA and model
+  files: path, size and mtime), the number of finished records and the byte length of `records.jsonl` that
+  holds them. It is replaced atomically after each block, once the block's lines are on disk (fsync), so a
+  kill at any moment leaves a consistent checkpoint (bytes past the recorded length are cut on restart).
+
+A restart with --resume and the same arguments replays the finished records into a fresh (atomic) output,
+skips them in the input and scores the rest; on success the output is committed and the folder removed. The
+output is byte for byte what an uninterrupted run writes (the ##glrmCommand date aside). A restart whose
+key differs is refused with a message to delete the folder or drop --resume. Without --resume nothing here
+runs. --resume needs a file output and a file input, and does not cover --bed or --track-dir (refused).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import numbers
+import os
+import shutil
+from enum import Enum
+from pathlib import Path
+
+from glrm.errors import InputError, OutputError
+
+SUFFIX = ".glrm-resume"
+_SKIP_KEYS = {"quiet", "command", "threads", "resume"}   # options that cannot change the output bytes
+
+
+def checkpoint_dir(output: str) -> Path:
+    return Path(str(output) + SUFFIX)
+
+
+def check_resume(opts) -> None:
+    """Refuse --resume where it cannot work, before anything is read."""
+    if opts.output == "-":
+        raise OutputError("--resume needs an output file (-o OUT): the checkpoint is kept beside it")
+    if opts.input == "-":
+        raise InputError("--resume needs an input file, not stdin: a restart must read the same records")
+    if opts.bed is not None or getattr(opts, "track_dir", None) is not None:
+        raise InputError("--resume does not cover --bed or --track-dir; drop them (or --resume)")
+
+
+def _file_identity(path: str) -> object:
+    p = Path(path)
+    if p.is_dir():
+        return sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in p.iterdir() if f.is_file())
+    if p.is_file():
+        st = p.stat()
+        return [str(p.resolve()), st.st_size, st.st_mtime_ns]
+    return str(path)   # e.g. a model name in the cache
+
+
+def run_key(opts) -> str:
+    """SHA-256 over the options that shape the output and the identity of the files the run reads."""
+    fields = {k: v for k, v in dataclasses.asdict(opts).items() if k not in _SKIP_KEYS}
+    files = {name: _file_identity(getattr(opts, name)) for name in ("input", "fasta", "model")}
+    for name in ("regions_file",):
+        if getattr(opts, name, None):
+            files[name] = _file_identity(getattr(opts, name))
+    text = json.dumps({"options": fields, "files": files}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: object) -> object:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)     # numpy float32 -> the same value as a Python float
+    return value
+
+
+class Checkpoint:
+    """The checkpoint folder of one run. `open` it, `replay` into the writer, wrap the writer with
+    `recording`, `commit` after each block, `remove` on success."""
+
+    def __init__(self, output: str, key: str) -> None:
+        self.folder = checkpoint_dir(output)
+        self.key = key
+        self.part = self.folder / "records.jsonl"
+        self.state_path = self.folder / "state.json"
+        self.done = 0
+        self._bytes = 0
+        self._pending: list[bytes] = []
+
+    @classmethod
+    def open(cls, opts) -> Checkpoint:
+        """Load the checkpoint of `opts.output` (checking it belongs to this run) or start a new one."""
+        ck = cls(opts.output, run_key(opts))
+        if ck.state_path.exists():
+            try:
+                state = json.loads(ck.state_path.read_text())
+                done, size, key = int(state["records"]), int(state["bytes"]), str(state["key"])
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise InputError(f"{ck.state_path}: unreadable checkpoint ({e}); delete {ck.folder} or drop "
+                                 "--resume") from None
+            if key != ck.key:
+                raise InputError(f"{ck.folder}: the checkpoint was made with other arguments or other input/"
+                                 f"FASTA/model files; delete {ck.folder} to start over, or drop --resume")
+            if not ck.part.exists() or ck.part.stat().st_size < size:
+                raise InputError(f"{ck.part}: shorter than its checkpoint says (damaged); delete {ck.folder} "
+                                 "to start over")
+            with open(ck.part, "r+b") as fh:
+                fh.truncate(size)   # a block half-appended when the run was killed is dropped
+            ck.done, ck._bytes = done, size
+        else:
+            try:
+                ck.folder.mkdir(exist_ok=True)
+            except OSError as e:
+                raise OutputError(f"{ck.folder}: cannot create the checkpoint folder ({e.strerror}); "
+                                  "choose another output path or drop --resume") from None
+            ck.part.write_bytes(b"")
+            ck._write_state()
+        return ck
+
+    def replay(self, writer) -> int:
+        """Write the finished records again into `writer`; return how many."""
+        n = 0
+        with open(self.part, encoding="utf-8") as fh:
+            for line in fh:
+                item = json.loads(line)
+                writer.write(item["raw"], item["values"])
+                n += 1
+        if n != self.done:
+            raise InputError(f"{self.part}: holds {n} records, its checkpoint says {self.done}; delete "
+                             f"{self.folder} to start over")
+        return n
+
+    def recording(self, writer) -> _Recorder:
+        """`writer`, with every write also kept for the next `commit`."""
+        return _Recorder(writer, self)
+
+    def commit(self, n_records: int) -> None:
+        """The last `n_records` writes are a finished block: append them, sync, then update the state."""
+        if n_records != len(self._pending):
+            raise RuntimeError(f"checkpoint: {len(self._pending)} writes pending for a block of {n_records}")
+        data = b"".join(self._pending)
+        self._pending.clear()
+        with open(self.part, "ab") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._bytes += len(data)
+        self.done += n_records
+        self._write_state()
+
+    def _write_state(self) -> None:
+        tmp = self.state_path.with_suffix(".json.tmp")
+        with open(tmp, "w") as fh:
+            json.dump({"key": self.key, "records": self.done, "bytes": self._bytes}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.state_path)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class _Recorder:
+    """Passes writes through to the writer and keeps them (as JSON lines) for the checkpoint."""
+
+    def __init__(self, writer, checkpoint: Checkpoint) -> None:
+        self._writer, self._ck = writer, checkpoint
+
+    def write(self, raw: str, values) -> None:
+        self._writer.write(raw, values)
+        plain = {k: None if v is None else [_plain(x) for x in v] for k, v in values.items()}
+        self._ck._pending.append((json.dumps({"raw": raw, "values": plain}) + "\n").encode())
