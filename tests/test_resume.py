@@ -1,0 +1,149 @@
+"""`--resume`: a run killed for real (SIGKILL) and restarted with the same arguments writes the same bytes
+as an uninterrupted run; the checkpoint is consistent at any moment (a half-appended block is cut), belongs
+to one set of arguments (others are refused), and is removed on success. Without --resume nothing is kept."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from glrm.cli.main import main
+from glrm.pipeline import resume as resume_mod
+
+HERE = pathlib.Path(__file__).parent
+ROOT = HERE.parent
+DATA = HERE / "data"
+FASTA = str(DATA / "chr20_slice.fa.gz")
+INDELS = str(DATA / "chr20_indels.vcf.gz")
+MANTA = str(DATA / "colo829_manta.vcf.gz")
+HYENA = str(HERE / "fixtures" / "hyenadna-hf-tiny")
+DEMO = ROOT / "examples" / "demo"
+GLRM = [sys.executable, "-c", "import sys; from glrm.cli.main import main; sys.exit(main(sys.argv[1:]))"]
+
+
+def text(path):
+    with gzip.open(path, "rt") if str(path).endswith(".gz") else open(path) as fh:
+        return fh.read()
+
+
+def demo_args(out):
+    return ["score-vcf", "-i", str(DEMO / "demo.vcf.gz"), "-f", str(DEMO / "chr20_demo.fa.gz"), "-m",
+            str(DEMO / "model"), "-o", str(out), "--no-version", "-q", "--resume"]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_bytes(tmp_path):
+    env = dict(os.environ, GLRM_BLOCK_JOBS="2")   # small blocks: many checkpoints in a short run
+    ref = tmp_path / "ref.vcf.gz"
+    subprocess.run([*GLRM, *demo_args(ref)], check=True, env=env, cwd=tmp_path)
+    out = tmp_path / "out.vcf.gz"
+    state = pathlib.Path(str(out) + ".glrm-resume") / "state.json"
+    proc = subprocess.Popen([*GLRM, *demo_args(out)], env=env, cwd=tmp_path)
+    done = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            done = json.loads(state.read_text())["records"]
+        except (OSError, ValueError, KeyError):
+            done = 0
+        if done >= 20:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    done = json.loads(state.read_text())["records"]
+    assert 20 <= done < 201
+    assert not out.exists()                        # killed: no output, only the checkpoint
+    assert subprocess.run([*GLRM, *demo_args(out)], env=env, cwd=tmp_path).returncode == 0
+    assert out.read_bytes() == ref.read_bytes()    # same bytes (BGZF included) as the uninterrupted run
+    assert text(out) == text(ref)
+    assert not state.parent.exists()               # removed on success
+    assert pathlib.Path(str(out) + ".tbi").exists()
+
+
+class _Stop(Exception):
+    pass
+
+
+def _interrupt_after(monkeypatch, n_commits):
+    """Make the run die right after its n-th checkpoint (as a kill between blocks would)."""
+    real = resume_mod.Checkpoint.commit
+    calls = {"n": 0}
+
+    def commit(self, n):
+        real(self, n)
+        calls["n"] += 1
+        if calls["n"] == n_commits:
+            raise _Stop()
+
+    monkeypatch.setattr(resume_mod.Checkpoint, "commit", commit)
+
+
+def _score(cmd, vcf, out, *extra, window=128):
+    return main([cmd, "-i", vcf, "-f", FASTA, "-m", HYENA, "--window", str(window), "-o", str(out), "-q",
+                 "--no-version", *extra])
+
+
+@pytest.mark.parametrize("cmd,vcf,window,stop", [("score-vcf", INDELS, 128, 3), ("score-sv", MANTA, 512, 5)])
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, monkeypatch, cmd, vcf, window, stop):
+    monkeypatch.setenv("GLRM_BLOCK_JOBS", "16")
+    ref = tmp_path / "ref.vcf"
+    assert _score(cmd, vcf, ref, window=window) == 0
+    out = tmp_path / "out.vcf"
+    folder = pathlib.Path(str(out) + ".glrm-resume")
+    with monkeypatch.context() as m:
+        _interrupt_after(m, stop)
+        with pytest.raises(_Stop):
+            _score(cmd, vcf, out, "--resume", window=window)
+    assert not out.exists() and folder.is_dir()
+    state = json.loads((folder / "state.json").read_text())
+    assert 0 < state["records"] < len([x for x in text(ref).splitlines() if not x.startswith("#")])
+    with open(folder / "records.jsonl", "ab") as fh:   # a block half-appended when the kill came
+        fh.write(b'{"raw": "chr20\\t1')
+    assert _score(cmd, vcf, out, "--resume", window=window) == 0
+    assert out.read_bytes() == ref.read_bytes()
+    assert not folder.exists()
+
+
+def test_resume_with_other_arguments_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GLRM_BLOCK_JOBS", "16")
+    out = tmp_path / "out.vcf"
+    folder = pathlib.Path(str(out) + ".glrm-resume")
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 2)
+        with pytest.raises(_Stop):
+            _score("score-vcf", INDELS, out, "--resume")
+    capsys.readouterr()
+    assert _score("score-vcf", INDELS, out, "--resume", window=64) != 0
+    err = capsys.readouterr().err
+    assert "other arguments" in err and "delete" in err and "--resume" in err
+    assert _score("score-vcf", INDELS, out, "--resume", "--scores", "llr") != 0
+    assert folder.is_dir() and not out.exists()     # the checkpoint is kept for the right arguments
+    assert _score("score-vcf", INDELS, out, "--resume") == 0
+    assert not folder.exists() and out.exists()
+
+
+def test_without_resume_nothing_is_kept(tmp_path, monkeypatch):
+    out = tmp_path / "out.vcf"
+    assert _score("score-vcf", INDELS, out) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.vcf"]
+
+
+@pytest.mark.parametrize("extra,what", [(["-o", "-"], "output file"), (["--bed", "x.bed"], "--bed")])
+def test_resume_refusals(tmp_path, capsys, extra, what):
+    args = ["score-vcf", "-i", INDELS, "-f", FASTA, "-m", HYENA, "-o", str(tmp_path / "o.vcf"), "--resume",
+            *extra]
+    if extra[0] == "--bed":
+        args[-1] = str(tmp_path / "x.bed")
+    assert main(args) != 0
+    assert what in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
