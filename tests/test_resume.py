@@ -93,23 +93,27 @@ def _score(cmd, vcf, out, *extra, window=128):
                  "--no-version", *extra])
 
 
-@pytest.mark.parametrize("cmd,vcf,window,stop", [("score-vcf", INDELS, 128, 3), ("score-sv", MANTA, 512, 5)])
-def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, monkeypatch, cmd, vcf, window, stop):
+@pytest.mark.parametrize("cmd,vcf,window,stop,extra", [
+    ("score-vcf", INDELS, 128, 3, []),
+    ("score-vcf", INDELS, 128, 2, ["--shard", "2/3"]),
+    ("score-sv", MANTA, 512, 5, []),
+])
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, monkeypatch, cmd, vcf, window, stop, extra):
     monkeypatch.setenv("GLRM_BLOCK_JOBS", "16")
     ref = tmp_path / "ref.vcf"
-    assert _score(cmd, vcf, ref, window=window) == 0
+    assert _score(cmd, vcf, ref, *extra, window=window) == 0
     out = tmp_path / "out.vcf"
     folder = pathlib.Path(str(out) + ".glrm-resume")
     with monkeypatch.context() as m:
         _interrupt_after(m, stop)
         with pytest.raises(_Stop):
-            _score(cmd, vcf, out, "--resume", window=window)
+            _score(cmd, vcf, out, "--resume", *extra, window=window)
     assert not out.exists() and folder.is_dir()
     state = json.loads((folder / "state.json").read_text())
     assert 0 < state["records"] < len([x for x in text(ref).splitlines() if not x.startswith("#")])
     with open(folder / "records.jsonl", "ab") as fh:   # a block half-appended when the kill came
         fh.write(b'{"raw": "chr20\\t1')
-    assert _score(cmd, vcf, out, "--resume", window=window) == 0
+    assert _score(cmd, vcf, out, "--resume", *extra, window=window) == 0
     assert out.read_bytes() == ref.read_bytes()
     assert not folder.exists()
 
