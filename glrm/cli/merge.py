@@ -11,7 +11,7 @@ import typer
 
 
 def merge(
-    shards: list[str] = typer.Argument(..., metavar="SHARD...",
+    shards: list[str] = typer.Argument(..., metavar="SHARD",
                                        help="The shard outputs (score-vcf/score-sv --shard i/n), any order."),
     output: str = typer.Option(..., "--output", "-o", metavar="OUT",
                                help="Merged VCF; '-' = stdout. .gz = bgzipped + tabix index, .bcf = BCF."),
