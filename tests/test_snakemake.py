@@ -105,7 +105,8 @@ def test_snakefile_asks_for_a_gpu_per_shard_and_the_slurm_profile_requests_it():
     text = (SMK / "Snakefile").read_text()
     assert 'gpu=int(config.get("gpus_per_shard", 1))' in text
     assert "--shard {params.index}/{params.n}" in text and "glrm merge -o" in text
-    assert "bcftools concat" in text and "tabix -p vcf" in text
+    assert 'resume="--resume" if config.get("resume", True)' in text
+    assert "bcftools concat" in text and "bcftools index -t" in text
     config = yaml.safe_load((SMK / "config.yaml").read_text())
     for key in ("vcf", "fasta", "model"):
         assert (ROOT / config[key]).exists(), f"config.yaml {key} does not point at the demo"
