@@ -41,5 +41,5 @@ workflow {
 
     GLRM_MERGE(ch_gather)
 
-    GLRM_SCORE.out.versions.mix(GLRM_MERGE.out.versions).unique().collectFile(name: 'versions.yml', storeDir: "${params.outdir}/pipeline_info")
+    GLRM_SCORE.out.versions.mix(GLRM_MERGE.out.versions).unique { it.text }.collectFile(name: 'versions.yml', storeDir: "${params.outdir}/pipeline_info")
 }
