@@ -101,8 +101,9 @@ def _score(cmd, vcf, out, *extra, window=128):
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, monkeypatch, cmd, vcf, window, stop, extra):
     monkeypatch.setenv("GLRM_BLOCK_JOBS", "16")
     ref = tmp_path / "ref.vcf"
-    assert _score(cmd, vcf, ref, *extra, window=window) == 0
+    assert _score(cmd, vcf, ref, *extra, "--bed", str(tmp_path / "ref.bed.gz"), window=window) == 0
     out = tmp_path / "out.vcf"
+    extra = [*extra, "--bed", str(tmp_path / "out.bed.gz")]
     folder = pathlib.Path(str(out) + ".glrm-resume")
     with monkeypatch.context() as m:
         _interrupt_after(m, stop)
@@ -115,6 +116,8 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, monkeypatch, cm
         fh.write(b'{"raw": "chr20\\t1')
     assert _score(cmd, vcf, out, "--resume", *extra, window=window) == 0
     assert out.read_bytes() == ref.read_bytes()
+    assert (tmp_path / "out.bed.gz").read_bytes() == (tmp_path / "ref.bed.gz").read_bytes()
+    assert text(tmp_path / "out.bed.gz").count("\n") > 10
     assert not folder.exists()
 
 
@@ -142,12 +145,15 @@ def test_without_resume_nothing_is_kept(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.vcf"]
 
 
-@pytest.mark.parametrize("extra,what", [(["-o", "-"], "output file"), (["--bed", "x.bed"], "--bed")])
-def test_resume_refusals(tmp_path, capsys, extra, what):
-    args = ["score-vcf", "-i", INDELS, "-f", FASTA, "-m", HYENA, "-o", str(tmp_path / "o.vcf"), "--resume",
-            *extra]
-    if extra[0] == "--bed":
-        args[-1] = str(tmp_path / "x.bed")
+@pytest.mark.parametrize("cmd,extra,what", [
+    ("score-vcf", ["-o", "-"], "output file"),
+    ("score-vcf", ["--bed", "-"], "BED file"),
+    ("score-sv", ["--track-dir", "TRACKS"], "--track-dir"),
+    ("score-vcf", ["-i", "-"], "stdin"),
+])
+def test_resume_refusals(tmp_path, capsys, cmd, extra, what):
+    args = [cmd, "-i", INDELS, "-f", FASTA, "-m", HYENA, "-o", str(tmp_path / "o.vcf"), "--resume",
+            *[str(tmp_path / "t") if x == "TRACKS" else x for x in extra]]
     assert main(args) != 0
     assert what in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

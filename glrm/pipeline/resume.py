@@ -2,7 +2,8 @@
 
 The checkpoint is the folder `OUT.glrm-resume/` next to the output `OUT`:
 - `records.jsonl`: one JSON line per finished record: its raw input line and the values the run gave to the
-  writer (`VcfAnnotator.write(raw, values)`), so a restart replays exactly what the killed run wrote;
+  writer (`VcfAnnotator.write(raw, values)`), and one per BED row (`BedWriter.write_row` arguments), so a
+  restart replays exactly what the killed run wrote;
 - `state.json`: the key of the run (a hash of its options and of the identity of its input, FASTA and model
   files: path, size and mtime), the number of finished records and the byte length of `records.jsonl` that
   holds them. It is replaced atomically after each block, once the block's lines are on disk (fsync), so a
@@ -12,7 +13,7 @@ A restart with --resume and the same arguments replays the finished records into
 skips them in the input and scores the rest; on success the output is committed and the folder removed. The
 output is byte for byte what an uninterrupted run writes (the ##glrmCommand date aside). A restart whose
 key differs is refused with a message to delete the folder or drop --resume. Without --resume nothing here
-runs. --resume needs a file output and a file input, and does not cover --bed or --track-dir (refused).
+runs. --resume needs a file output (and BED), a file input, and does not cover --track-dir (refused).
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ def check_resume(opts) -> None:
         raise OutputError("--resume needs an output file (-o OUT): the checkpoint is kept beside it")
     if opts.input == "-":
         raise InputError("--resume needs an input file, not stdin: a restart must read the same records")
-    if opts.bed is not None or getattr(opts, "track_dir", None) is not None:
-        raise InputError("--resume does not cover --bed or --track-dir; drop them (or --resume)")
+    if opts.bed == "-":
+        raise OutputError("--resume needs a BED file (--bed OUT.bed), not stdout: a restart rewrites it")
+    if getattr(opts, "track_dir", None) is not None:
+        raise InputError("--resume does not cover --track-dir; drop one of them")
 
 
 def _file_identity(path: str) -> object:
@@ -93,6 +96,7 @@ class Checkpoint:
         self.done = 0
         self._bytes = 0
         self._pending: list[bytes] = []
+        self._pending_records = 0
 
     @classmethod
     def open(cls, opts) -> Checkpoint:
@@ -124,12 +128,18 @@ class Checkpoint:
             ck._write_state()
         return ck
 
-    def replay(self, writer) -> int:
-        """Write the finished records again into `writer`; return how many."""
+    def replay(self, writer, bed_writer=None) -> int:
+        """Write the finished records (and BED rows) again into the writers; return how many records."""
         n = 0
         with open(self.part, encoding="utf-8") as fh:
             for line in fh:
                 item = json.loads(line)
+                if "bed" in item:
+                    if bed_writer is None:
+                        raise InputError(f"{self.part}: holds BED rows but this run has no --bed; delete "
+                                         f"{self.folder} to start over")
+                    bed_writer.write_row(*item["bed"], item["values"])
+                    continue
                 writer.write(item["raw"], item["values"])
                 n += 1
         if n != self.done:
@@ -141,12 +151,19 @@ class Checkpoint:
         """`writer`, with every write also kept for the next `commit`."""
         return _Recorder(writer, self)
 
+    def recording_bed(self, bed_writer) -> _BedRecorder | None:
+        """`bed_writer` (or None), with every row also kept for the next `commit`."""
+        return None if bed_writer is None else _BedRecorder(bed_writer, self)
+
     def commit(self, n_records: int) -> None:
-        """The last `n_records` writes are a finished block: append them, sync, then update the state."""
-        if n_records != len(self._pending):
-            raise RuntimeError(f"checkpoint: {len(self._pending)} writes pending for a block of {n_records}")
+        """The last `n_records` records are a finished block: append them (and their BED rows), sync, then
+        update the state."""
+        if n_records != self._pending_records:
+            raise RuntimeError(f"checkpoint: {self._pending_records} records pending for a block of "
+                               f"{n_records}")
         data = b"".join(self._pending)
         self._pending.clear()
+        self._pending_records = 0
         with open(self.part, "ab") as fh:
             fh.write(data)
             fh.flush()
@@ -177,3 +194,20 @@ class _Recorder:
         self._writer.write(raw, values)
         plain = {k: None if v is None else [_plain(x) for x in v] for k, v in values.items()}
         self._ck._pending.append((json.dumps({"raw": raw, "values": plain}) + "\n").encode())
+        self._ck._pending_records += 1
+
+
+class _BedRecorder:
+    """Passes BED rows through to the BED writer and keeps them for the checkpoint."""
+
+    def __init__(self, writer, checkpoint: Checkpoint) -> None:
+        self._writer, self._ck = writer, checkpoint
+
+    def write_row(self, chrom: str, start: int, end: int, name: str, values) -> None:
+        self._writer.write_row(chrom, start, end, name, values)
+        item = {"bed": [chrom, int(start), int(end), name],
+                "values": {k: _plain(v) for k, v in values.items()}}
+        self._ck._pending.append((json.dumps(item) + "\n").encode())
+
+    def write_allele(self, allele, values) -> None:
+        self.write_row(allele.chrom, allele.start, allele.end, allele.name, values)

@@ -264,9 +264,9 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
         progress = stack.enter_context(Progress(total, enabled=not opts.quiet))
         records = rng.select(reader) if rng else iter(reader)
         if resume is not None:
-            progress.advance(resume.replay(vcf_out))
+            progress.advance(resume.replay(vcf_out, bed_out))
             records = itertools.islice(records, resume.done, None)
-            vcf_out = resume.recording(vcf_out)
+            vcf_out, bed_out = resume.recording(vcf_out), resume.recording_bed(bed_out)
         for rec in records:
             _score_record(opts, fasta, engine, window, rec, vcf_out, bed_out, tracks, summary)
             if resume is not None:

@@ -264,9 +264,9 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
         progress = stack.enter_context(Progress(total, enabled=not opts.quiet))
         records = rng.select(reader) if rng else iter(reader)
         if resume is not None:
-            progress.advance(resume.replay(vcf_out))
+            progress.advance(resume.replay(vcf_out, bed_out))
             records = itertools.islice(records, resume.done, None)
-            vcf_out = resume.recording(vcf_out)
+            vcf_out, bed_out = resume.recording(vcf_out), resume.recording_bed(bed_out)
         run = _Run(opts, fasta, model, engine, window, vcf_fields, bed_fields, vcf_out, bed_out, summary,
                    progress, resume)
         run.stream(records)
