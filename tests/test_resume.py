@@ -63,11 +63,13 @@ def test_killed_run_resumes_to_the_same_bytes(tmp_path):
     done = json.loads(state.read_text())["records"]
     assert 20 <= done < 201
     assert not out.exists()                        # killed: no output, only the checkpoint
+    # (a SIGKILL cannot be caught, so the killed run's temporary file may still sit beside the output)
     assert subprocess.run([*GLRM, *demo_args(out)], env=env, cwd=tmp_path).returncode == 0
     assert out.read_bytes() == ref.read_bytes()    # same bytes (BGZF included) as the uninterrupted run
     assert text(out) == text(ref)
     assert not state.parent.exists()               # removed on success
     assert pathlib.Path(str(out) + ".tbi").exists()
+    assert not list(tmp_path.glob(".out.vcf.gz*tmp-*"))   # the resumed run cleared the killed run's temps
 
 
 class _Stop(Exception):

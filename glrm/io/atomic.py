@@ -61,6 +61,22 @@ class TempOutput:
             self.done = True
 
 
+def remove_stale_temps(target: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files an earlier, killed run left beside `target` (and its index).
+
+    Only for a caller that owns `target` (e.g. `--resume` of the same run): a SIGKILL cannot be caught,
+    so its `.NAME.tmp-*` files stay until the next run of the same job removes them.
+    """
+    p = Path(target)
+    folder = p.parent if str(p.parent) else Path(".")
+    gone = []
+    for name in (p.name, p.name + ".tbi", p.name + ".csi"):
+        for stale in folder.glob(f".{name}.tmp-*"):
+            stale.unlink(missing_ok=True)
+            gone.append(stale)
+    return gone
+
+
 def check_not_input(output: str | os.PathLike | None, *inputs: str | os.PathLike | None) -> None:
     """Refuse an output path that names one of the inputs (it would be replaced by the output)."""
     if output in (None, "-") or not os.path.exists(output):

@@ -28,6 +28,7 @@ from enum import Enum
 from pathlib import Path
 
 from glrm.errors import InputError, OutputError
+from glrm.io.atomic import remove_stale_temps
 
 SUFFIX = ".glrm-resume"
 _SKIP_KEYS = {"quiet", "command", "threads", "resume"}   # options that cannot change the output bytes
@@ -118,6 +119,9 @@ class Checkpoint:
             with open(ck.part, "r+b") as fh:
                 fh.truncate(size)   # a block half-appended when the run was killed is dropped
             ck.done, ck._bytes = done, size
+            for out in (opts.output, getattr(opts, "bed", None)):
+                if out not in (None, "-"):
+                    remove_stale_temps(out)   # a killed run's half-written temporary outputs
         else:
             try:
                 ck.folder.mkdir(exist_ok=True)
