@@ -55,6 +55,8 @@ from glrm.cli.merge import merge as merge_command  # noqa: E402
 
 app.command("merge")(merge_command)
 
+INTERRUPTED = ("glrm: interrupted; no output was left behind (a --resume checkpoint, if any, is kept: "
+               "rerun the same command to continue)")
 LAST_ARGV: list[str] | None = None  # the arguments of the running `main` call (for ##glrmCommand)
 
 
@@ -65,13 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, prog_name="glrm", standalone_mode=False)
         if code == 130:  # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns it
-            print("glrm: interrupted; no output was left behind", file=sys.stderr)
+            print(INTERRUPTED, file=sys.stderr)
             return 130
     except GlrmError as exc:
         print(f"glrm: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("glrm: interrupted; no output was left behind", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
     except click.ClickException as exc:  # usage errors: click prints them with the usage line
         exc.show()
