@@ -3,6 +3,7 @@
 A run that fails or is interrupted leaves no partial output behind: the temporary file is removed
 and the target (if it existed) is untouched. `atomic_path` is the context-manager form; `TempOutput`
 is the same thing as an object, for writers that commit several files (data, then index) in order.
+`AtomicWriter` is the lifecycle the file writers (BED, VCF/BCF) share on top of it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from glrm.errors import OutputError
 
@@ -59,6 +61,75 @@ class TempOutput:
         if not self.done:
             self.path.unlink(missing_ok=True)
             self.done = True
+
+
+_W = TypeVar("_W", bound="AtomicWriter")
+
+
+class AtomicWriter:
+    """Base of the file writers: temporary outputs, sort tracking, and close-or-abort as a context manager.
+
+    A subclass sets `self.out` (the target, `-` for stdout), calls `AtomicWriter.__init__` before anything
+    that can leave files behind, and defines `close()` (finish and rename into place) and `_cleanup()`
+    (close handles, delete every temporary file; safe to call more than once).
+    """
+
+    out: str
+
+    def __init__(self) -> None:
+        self._temps: list[TempOutput] = []
+        self._last: tuple[str, int] | None = None
+        self._seen_contigs: set[str] = set()
+        self._sorted = True
+        self._closed = False
+
+    def _temp(self, target: str, suffix: str) -> TempOutput:
+        t = TempOutput(target, suffix)
+        self._temps.append(t)
+        return t
+
+    def _note_position(self, chrom: str, pos: int) -> None:
+        """Track sortedness: a contig seen before, or a position going back on one, makes it unsorted."""
+        if self._last is not None and chrom != self._last[0]:
+            if chrom in self._seen_contigs:
+                self._sorted = False
+            self._seen_contigs.add(self._last[0])
+        elif self._last is not None and pos < self._last[1]:
+            self._sorted = False
+        self._last = (chrom, pos)
+
+    def _commit_with_index(self, data: TempOutput, index: TempOutput | None, kind: str | None) -> None:
+        """Rename the data file into place, drop a stale index of the other kind, then place `index`."""
+        data.commit()
+        for stale in ("tbi", "csi"):
+            if stale != kind:
+                Path(f"{self.out}.{stale}").unlink(missing_ok=True)
+        if index is not None:
+            index.commit()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _cleanup(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _W) -> _W:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def abort(self) -> None:
+        """Drop everything written so far; an existing target stays as it was."""
+        self._closed = True
+        self._cleanup()
+
+    def __del__(self) -> None:  # dropped without close(): never leave temporary files behind
+        if not getattr(self, "_closed", True):
+            self.abort()
 
 
 def remove_stale_temps(target: str | os.PathLike) -> list[Path]:

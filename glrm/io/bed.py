@@ -23,9 +23,8 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
-from glrm.io.atomic import TempOutput, check_writable
+from glrm.io.atomic import AtomicWriter, check_writable
 from glrm.io.fields import GLRM_STATUS, InfoField, bed_columns, format_value, main_score
 from glrm.variants import Allele
 
@@ -34,7 +33,7 @@ log = logging.getLogger(__name__)
 TBI_MAX_POS = 1 << 29
 
 
-class BedWriter:
+class BedWriter(AtomicWriter):
     """Write glrm's per-allele BED; use as a context manager (commits on clean exit, cleans up on error)."""
 
     def __init__(self, out: str | os.PathLike, fields: Sequence[InfoField], *,
@@ -52,13 +51,9 @@ class BedWriter:
         if not self._stdout:
             check_writable(self.out)
         self.rows = 0
-        self._temps: list[TempOutput] = []
         self._buf: list[str] = []
-        self._last: tuple[str, int] | None = None
-        self._seen: set[str] = set()
-        self._sorted = True
         self._max_end = 0
-        self._closed = False
+        super().__init__()
         self._fh = None
         try:
             if self.compress:
@@ -75,11 +70,6 @@ class BedWriter:
         except BaseException:
             self._cleanup()
             raise
-
-    def _temp(self, target: str, suffix: str) -> TempOutput:
-        t = TempOutput(target, suffix)
-        self._temps.append(t)
-        return t
 
     def _put(self, line: str) -> None:
         self._buf.append(line + "\n")
@@ -113,31 +103,7 @@ class BedWriter:
 
     def _track(self, chrom: str, start: int, end: int) -> None:
         self._max_end = max(self._max_end, end)
-        if self._last is not None and chrom != self._last[0]:
-            if chrom in self._seen:
-                self._sorted = False
-            self._seen.add(self._last[0])
-        elif self._last is not None and start < self._last[1]:
-            self._sorted = False
-        self._last = (chrom, start)
-
-    def __enter__(self) -> BedWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def abort(self) -> None:
-        """Drop everything written so far; an existing target stays as it was."""
-        self._closed = True
-        self._cleanup()
-
-    def __del__(self) -> None:  # dropped without close(): never leave temporary files behind
-        if not getattr(self, "_closed", True):
-            self.abort()
+        self._note_position(chrom, start)
 
     def close(self) -> None:
         """Flush, index when compressed, and rename into place (data first, then index)."""
@@ -175,12 +141,7 @@ class BedWriter:
                     kind = index = None
                     log.warning("%s: the file is complete but could not be indexed (%s); index it with "
                                 "tabix -p bed", self.out, str(e).strip().replace(str(data.path), self.out))
-        data.commit()
-        for stale in ("tbi", "csi"):
-            if stale != kind:
-                Path(f"{self.out}.{stale}").unlink(missing_ok=True)
-        if index is not None:
-            index.commit()
+        self._commit_with_index(data, index, kind)
 
     def _cleanup(self) -> None:
         if self._fh is not None and self._fh is not sys.stdout.buffer:

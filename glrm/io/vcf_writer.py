@@ -44,7 +44,7 @@ from pathlib import Path
 
 from glrm import __version__
 from glrm.errors import OutputError
-from glrm.io.atomic import TempOutput, check_writable
+from glrm.io.atomic import AtomicWriter, TempOutput, check_writable
 from glrm.io.fields import InfoField, format_value
 
 log = logging.getLogger(__name__)
@@ -207,12 +207,13 @@ class _Declared:
             self._need("FORMAT", key, f"##FORMAT=<ID={key},{kind},{note}>")
 
 
-class VcfAnnotator:
+class VcfAnnotator(AtomicWriter):
     """Write an annotated VCF/BCF; use as a context manager (commits on clean exit, cleans up on error)."""
 
     def __init__(self, out: str | os.PathLike, header_lines: Sequence[str], infos: Sequence[InfoField], *,
                  out_type: str | None = None, version_line: bool = True, command: str | None = None,
-                 model_meta: Mapping[str, object] | None = None) -> None:
+                 model_meta: Mapping[str, object] | None = None,
+                 header_as_is: Sequence[str] | None = None) -> None:
         self.out = str(out)
         self.out_type = check_output(self.out, out_type)
         self.infos = list(infos)
@@ -221,25 +222,24 @@ class VcfAnnotator:
         self.records = 0
         self._stdout = self.out == "-"
         self._bcf = self.out_type in ("b", "u")
-        self._declared = _Declared(self.header) if self._bcf else None
         self._max_pos = max((int(m.group(1)) for line in self.header if line.startswith("##contig=")
                              for m in [_LENGTH_RE.search(line)] if m), default=0)
-        self._last: tuple[str, int] | None = None
-        self._seen_contigs: set[str] = set()
-        self._sorted = True
+        if header_as_is is not None:  # see copy_of(); the ##contig lengths of this header are not read
+            self.header = list(header_as_is)
+        self._declared = _Declared(self.header) if self._bcf else None
         self._buf: list[bytes] = []
         self._buf_bytes = 0
-        self._temps: list[TempOutput] = []
         self._scratch: list[Path] = []
-        self._closed = False
+        super().__init__()
         self._open()
 
-    # ---- opening -------------------------------------------------------------------------------
-    def _temp(self, target: str, suffix: str) -> TempOutput:
-        t = TempOutput(target, suffix)
-        self._temps.append(t)
-        return t
+    @classmethod
+    def copy_of(cls, out: str | os.PathLike, header: Sequence[str], *,
+                out_type: str | None = None) -> VcfAnnotator:
+        """A writer whose header is `header` exactly (no glrm lines added), for `write_raw` records."""
+        return cls(out, header[-1:], [], out_type=out_type, version_line=False, header_as_is=header)
 
+    # ---- opening -------------------------------------------------------------------------------
     def _scratch_file(self, suffix: str) -> Path:
         folder = None if self._stdout else (os.path.dirname(self.out) or ".")
         fd, name = tempfile.mkstemp(prefix=".glrm-", suffix=suffix, dir=folder)
@@ -291,6 +291,14 @@ class VcfAnnotator:
         self._put(line + "\n")
         self.records += 1
 
+    def write_raw(self, raw: str) -> None:
+        """Write one record line (no newline) exactly as given, e.g. copied from another glrm output."""
+        if self._closed:
+            raise ValueError("write_raw() after the annotator was closed")
+        self._track(raw.rstrip("\r").split("\t"))
+        self._put(raw + "\n")
+        self.records += 1
+
     def _track(self, cols: list[str]) -> None:
         if self._declared is not None:
             self._declared.scan(cols)
@@ -306,33 +314,9 @@ class VcfAnnotator:
                 except ValueError:
                     pass
         self._max_pos = max(self._max_pos, end)
-        chrom = cols[0]
-        if self._last is not None and chrom != self._last[0]:
-            if chrom in self._seen_contigs:
-                self._sorted = False
-            self._seen_contigs.add(self._last[0])
-        elif self._last is not None and pos < self._last[1]:
-            self._sorted = False
-        self._last = (chrom, pos)
+        self._note_position(cols[0], pos)
 
     # ---- finishing -----------------------------------------------------------------------------
-    def __enter__(self) -> VcfAnnotator:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def abort(self) -> None:
-        """Drop everything written so far; an existing target stays as it was."""
-        self._closed = True
-        self._cleanup()
-
-    def __del__(self) -> None:  # dropped without close(): never leave temporary files behind
-        if not getattr(self, "_closed", True):
-            self.abort()
 
     def close(self) -> None:
         """Finish the file: flush, build the index, and rename into place (data first, then index)."""
@@ -385,14 +369,6 @@ class VcfAnnotator:
                         str(e).strip().replace(str(data.path), self.out))
             return None, None
         return index, kind
-
-    def _commit_with_index(self, data: TempOutput, index: TempOutput | None, kind: str | None) -> None:
-        data.commit()
-        for stale in ("tbi", "csi"):
-            if stale != kind:
-                Path(f"{self.out}.{stale}").unlink(missing_ok=True)
-        if index is not None:
-            index.commit()
 
     def _finish_bgzf(self) -> None:
         data = self._temps[0]

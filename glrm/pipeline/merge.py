@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from glrm.errors import InputError
-from glrm.io.vcf_writer import VcfAnnotator, _Declared, check_output
+from glrm.io.vcf_writer import VcfAnnotator, check_output
 from glrm.pipeline.shard import SHARD_PREFIX, ShardRange, parse_shard_line
 
 _IGNORED = (SHARD_PREFIX, "##glrmCommand=")
@@ -133,25 +133,6 @@ def check_shards(shards: Sequence[ShardFile]) -> list[ShardFile]:
     return ordered
 
 
-class _PassThrough(VcfAnnotator):
-    """The project's writer with a given header and records written as they are (no INFO edit)."""
-
-    def __init__(self, out: str, header: list[str], out_type: str | None) -> None:
-        self._given = list(header)
-        super().__init__(out, header[-1:], [], out_type=out_type, version_line=False)
-
-    def _open(self) -> None:
-        self.header = self._given
-        if self._bcf:
-            self._declared = _Declared(self.header)
-        super()._open()
-
-    def write_line(self, line: str) -> None:
-        self._track(line.rstrip("\r").split("\t"))
-        self._put(line + "\n")
-        self.records += 1
-
-
 def merge(shard_paths: Sequence[str], output: str, out_type: str | None = None) -> int:
     """Join the shards into `output`; return the number of records written."""
     kind = check_output(output, out_type)
@@ -160,7 +141,7 @@ def merge(shard_paths: Sequence[str], output: str, out_type: str | None = None) 
             raise InputError(f"{p}: is both a shard and the output; write the merged VCF to another file")
     ordered = check_shards([read_shard_header(p) for p in shard_paths])
     header = [h for h in ordered[0].header if not h.startswith(SHARD_PREFIX)]
-    with _PassThrough(output, header, kind) as out:
+    with VcfAnnotator.copy_of(output, header, out_type=kind) as out:
         for s in ordered:
             n = 0
             lines = _lines(s.path)
@@ -170,7 +151,7 @@ def merge(shard_paths: Sequence[str], output: str, out_type: str | None = None) 
             for line in lines:
                 if not line:
                     continue
-                out.write_line(line)
+                out.write_raw(line)
                 n += 1
             if n != s.range.records:
                 raise InputError(f"{s.path}: holds {n} records, its ##glrmShard line says "
