@@ -30,7 +30,14 @@ from glrm.io.fasta import Fasta
 from glrm.io.fields import GLRM_STATUS, score_sv_fields
 from glrm.io.vcf import Record, VcfReader
 from glrm.pipeline.progress import Progress, RunSummary, count_records
-from glrm.pipeline.score_vcf import ScoreVcfOptions, check_options, open_resume, resolve_device, set_threads
+from glrm.pipeline.score_vcf import (
+    ScoreVcfOptions,
+    check_options,
+    open_resume,
+    parse_auto_count,
+    resolve_device,
+    set_threads,
+)
 from glrm.pipeline.shard import parse_shard, with_shard_line
 from glrm.pipeline.shard import plan as shard_plan
 from glrm.variants import Allele, Kind, Status
@@ -74,16 +81,8 @@ def parse_chunk_size(text: str | int | None) -> int | str | None:
     """None -> None (one pass); 'auto' -> 'auto'; a whole number >= 1 -> itself."""
     if text is None:
         return None
-    if str(text).strip().lower() == "auto":
-        return "auto"
-    try:
-        n = int(str(text).strip())
-    except ValueError:
-        raise InputError(f"--chunk-size {text!r}: give 'auto' or a whole number of tokens (1 or more)") \
-            from None
-    if n < 1:
-        raise InputError(f"--chunk-size {n}: give 'auto' or 1 or more tokens")
-    return n
+    n = parse_auto_count(text, "--chunk-size", "a whole number of tokens (1 or more)", "1 or more tokens")
+    return "auto" if n is None else n
 
 
 def check_sv_options(opts: ScoreSvOptions) -> str:

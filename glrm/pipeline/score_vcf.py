@@ -89,18 +89,28 @@ def parse_scores(text: str) -> tuple[str, ...]:
     return tuple(k for k in SCORE_KEYS if k in names)
 
 
-def parse_batch_size(text: str | int | None) -> int | None:
-    """'auto' -> None; a whole number >= 1 -> itself."""
-    if text is None or str(text).strip().lower() == "auto":
+def parse_auto_count(text: str | int, option: str, whole: str, at_least: str) -> int | None:
+    """'auto' -> None; a whole number >= 1 -> itself; else an InputError naming `option`.
+
+    The messages read `{option} {text!r}: give 'auto' or {whole}` (not a number) and
+    `{option} {n}: give 'auto' or {at_least}` (below 1), so each option names its own unit.
+    """
+    if str(text).strip().lower() == "auto":
         return None
     try:
         n = int(str(text).strip())
     except ValueError:
-        raise InputError(f"--batch-size {text!r}: give 'auto' or a whole number of windows (1 or more)") \
-            from None
+        raise InputError(f"{option} {text!r}: give 'auto' or {whole}") from None
     if n < 1:
-        raise InputError(f"--batch-size {n}: give 'auto' or 1 or more")
+        raise InputError(f"{option} {n}: give 'auto' or {at_least}")
     return n
+
+
+def parse_batch_size(text: str | int | None) -> int | None:
+    """'auto' -> None; a whole number >= 1 -> itself."""
+    if text is None:
+        return None
+    return parse_auto_count(text, "--batch-size", "a whole number of windows (1 or more)", "1 or more")
 
 
 def check_options(opts: ScoreVcfOptions) -> str:
