@@ -9,15 +9,15 @@ import sys
 
 import typer
 
+from glrm.cli._options import OUTPUT_TYPE
+
 
 def merge(
     shards: list[str] = typer.Argument(..., metavar="SHARD",
                                        help="The shard outputs (score-vcf/score-sv --shard i/n), any order."),
     output: str = typer.Option(..., "--output", "-o", metavar="OUT",
                                help="Merged VCF; '-' = stdout. .gz = bgzipped + tabix index, .bcf = BCF."),
-    output_type: str = typer.Option(None, "--output-type", "-O", metavar="v|z|b|u",
-                                    help="v VCF, z bgzipped VCF, b BCF, u uncompressed BCF. Default: from "
-                                         "the output name."),
+    output_type: str = OUTPUT_TYPE,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line on stderr."),
 ) -> None:
     """Join the shards of one `--shard i/n` run into one VCF, in shard order, records untouched.

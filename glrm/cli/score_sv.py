@@ -9,6 +9,18 @@ import shlex
 
 import typer
 
+from glrm.cli._options import (
+    DEVICE,
+    NO_VERSION,
+    OUTPUT_TYPE,
+    PRECISION,
+    QUIET,
+    REGIONS,
+    REGIONS_FILE,
+    RESUME,
+    SHARD,
+)
+
 
 def score_sv(
     input: str = typer.Option(..., "--input", "-i", metavar="VCF",
@@ -21,9 +33,7 @@ def score_sv(
                                help="Output VCF; '-' = stdout. .gz = bgzipped + tabix index, .bcf = BCF."),
     bed: str = typer.Option(None, "--bed", metavar="OUT.bed",
                             help="Also write one BED row per ALT (main score GLRM_SV_EMB)."),
-    output_type: str = typer.Option(None, "--output-type", "-O", metavar="v|z|b|u",
-                                    help="v VCF, z bgzipped VCF, b BCF, u uncompressed BCF. Default: from "
-                                         "the output name."),
+    output_type: str = OUTPUT_TYPE,
     window: int = typer.Option(None, "--window", "-w", metavar="W",
                                help="Window length in bases, e.g. 1000000. Default: the model's trained "
                                     "context."),
@@ -40,27 +50,18 @@ def score_sv(
                                        "IGV, glrm plot). Created when missing."),
     rc: str = typer.Option("none", "--rc", metavar="none|mean",
                            help="mean: also score the reverse-complement strand and average the two."),
-    device: str = typer.Option("auto", "--device", metavar="auto|cpu|cuda:N",
-                               help="auto = cuda when available, else cpu."),
-    precision: str = typer.Option("fp32", "--precision", metavar="fp32|bf16",
-                                  help="Compute precision (bf16: bfloat16 autocast on CUDA)."),
+    device: str = DEVICE,
+    precision: str = PRECISION,
     max_n_frac: float = typer.Option(0.05, "--max-n-frac", metavar="F",
                                      help="N_CONTENT (not scored) when more than this fraction of a ref "
                                           "window is N."),
-    regions: str = typer.Option(None, "--regions", "-r", metavar="REGION",
-                                help="Only records in these regions (chr:beg-end[,...]); needs an index."),
-    regions_file: str = typer.Option(None, "--regions-file", "-R", metavar="BED",
-                                     help="Only records in the regions of this BED file; needs an index."),
+    regions: str = REGIONS,
+    regions_file: str = REGIONS_FILE,
     threads: int = typer.Option(None, "--threads", metavar="N", help="CPU threads for torch."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary on stderr."),
-    no_version: bool = typer.Option(False, "--no-version",
-                                    help="Do not add ##glrmVersion and ##glrmCommand to the header."),
-    shard: str = typer.Option(None, "--shard", metavar="i/n",
-                              help="Score only shard i of n: a contiguous 1/n of the records (after -r/-R); "
-                                   "join the shards with glrm merge or bcftools concat."),
-    resume: bool = typer.Option(False, "--resume",
-                                help="Checkpoint progress in OUT.glrm-resume/; rerun with the same "
-                                     "arguments to continue a killed run."),
+    quiet: bool = QUIET,
+    no_version: bool = NO_VERSION,
+    shard: str = SHARD,
+    resume: bool = RESUME,
 ) -> None:
     """Score every structural-variant ALT of a VCF; write the VCF with GLRM_SV_* INFO keys.
 

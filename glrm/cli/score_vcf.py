@@ -9,6 +9,8 @@ import shlex
 
 import typer
 
+from glrm.cli._options import DEVICE, NO_VERSION, PRECISION, QUIET, REGIONS, REGIONS_FILE, RESUME, SHARD
+
 
 def score_vcf(
     input: str = typer.Option(..., "--input", "-i", metavar="VCF",
@@ -39,10 +41,8 @@ def score_vcf(
     scores: str = typer.Option("llr,mlr,emb", "--scores", metavar="LIST",
                                help="Scores to compute and write: a subset of llr,mlr,emb. GLRM_STATUS is "
                                     "always written."),
-    device: str = typer.Option("auto", "--device", metavar="auto|cpu|cuda:N",
-                               help="auto = cuda when available, else cpu."),
-    precision: str = typer.Option("fp32", "--precision", metavar="fp32|bf16",
-                                  help="Compute precision (bf16: bfloat16 autocast on CUDA)."),
+    device: str = DEVICE,
+    precision: str = PRECISION,
     batch_size: str = typer.Option("auto", "--batch-size", metavar="auto|N",
                                    help="Windows per forward pass; auto = from free memory and W."),
     chunk_size: int = typer.Option(None, "--chunk-size", metavar="N",
@@ -54,21 +54,14 @@ def score_vcf(
     max_n_frac: float = typer.Option(0.05, "--max-n-frac", metavar="F",
                                      help="N_CONTENT (not scored) when more than this fraction of the ref "
                                           "window is N (contig-end padding included)."),
-    regions: str = typer.Option(None, "--regions", "-r", metavar="REGION",
-                                help="Only records in these regions (chr:beg-end[,...]); needs an index."),
-    regions_file: str = typer.Option(None, "--regions-file", "-R", metavar="BED",
-                                     help="Only records in the regions of this BED file; needs an index."),
+    regions: str = REGIONS,
+    regions_file: str = REGIONS_FILE,
     threads: int = typer.Option(None, "--threads", metavar="N",
                                 help="CPU threads for torch (intra- and inter-op). Default: torch's."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary on stderr."),
-    no_version: bool = typer.Option(False, "--no-version",
-                                    help="Do not add ##glrmVersion and ##glrmCommand to the header."),
-    shard: str = typer.Option(None, "--shard", metavar="i/n",
-                              help="Score only shard i of n: a contiguous 1/n of the records (after -r/-R); "
-                                   "join the shards with glrm merge or bcftools concat."),
-    resume: bool = typer.Option(False, "--resume",
-                                help="Checkpoint progress in OUT.glrm-resume/; rerun with the same "
-                                     "arguments to continue a killed run."),
+    quiet: bool = QUIET,
+    no_version: bool = NO_VERSION,
+    shard: str = SHARD,
+    resume: bool = RESUME,
 ) -> None:
     """Score every ALT allele of a VCF with a DNA language model; write the VCF with GLRM_* INFO keys.
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import typer
 
+from glrm.cli._options import REGIONS, REGIONS_FILE
+
 
 def windows(
     input: str = typer.Option(..., "--input", "-i", metavar="VCF",
@@ -15,10 +17,8 @@ def windows(
     window: int = typer.Option(..., "--window", "-w", metavar="W", help="Window length in bases."),
     output: str = typer.Option("-", "--output", "-o", metavar="TSV", help="Output TSV; '-' = stdout."),
     sv: bool = typer.Option(False, "--sv", help="Use score-sv's rules (SV edits, breakpoints, BND)."),
-    regions: str = typer.Option(None, "--regions", "-r", metavar="REGION",
-                                help="Only records in these regions (chr:beg-end[,...]); needs an index."),
-    regions_file: str = typer.Option(None, "--regions-file", "-R", metavar="BED",
-                                     help="Only records in the regions of this BED file; needs an index."),
+    regions: str = REGIONS,
+    regions_file: str = REGIONS_FILE,
     max_n_frac: float = typer.Option(0.05, "--max-n-frac", metavar="F",
                                      help="N_CONTENT above this fraction of N in a ref window."),
     max_sv_len: int = typer.Option(10_000_000, "--max-sv-len", metavar="N",

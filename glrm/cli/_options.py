@@ -1,0 +1,31 @@
+"""Typer option declarations that several commands share word for word (score-vcf, score-sv, merge, windows).
+
+Each constant is the default of a command parameter, e.g. `device: str = DEVICE`; one definition keeps the
+flags, metavars and help texts of the commands from drifting apart. Options whose help differs between
+commands stay in the command's own file.
+"""
+
+from __future__ import annotations
+
+import typer
+
+DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda:N",
+                      help="auto = cuda when available, else cpu.")
+PRECISION = typer.Option("fp32", "--precision", metavar="fp32|bf16",
+                         help="Compute precision (bf16: bfloat16 autocast on CUDA).")
+REGIONS = typer.Option(None, "--regions", "-r", metavar="REGION",
+                       help="Only records in these regions (chr:beg-end[,...]); needs an index.")
+REGIONS_FILE = typer.Option(None, "--regions-file", "-R", metavar="BED",
+                            help="Only records in the regions of this BED file; needs an index.")
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary on stderr.")
+NO_VERSION = typer.Option(False, "--no-version",
+                          help="Do not add ##glrmVersion and ##glrmCommand to the header.")
+SHARD = typer.Option(None, "--shard", metavar="i/n",
+                     help="Score only shard i of n: a contiguous 1/n of the records (after -r/-R); join the "
+                          "shards with glrm merge or bcftools concat.")
+RESUME = typer.Option(False, "--resume",
+                      help="Checkpoint progress in OUT.glrm-resume/; rerun with the same arguments to "
+                           "continue a killed run.")
+OUTPUT_TYPE = typer.Option(None, "--output-type", "-O", metavar="v|z|b|u",
+                           help="v VCF, z bgzipped VCF, b BCF, u uncompressed BCF. Default: from the output "
+                                "name.")
