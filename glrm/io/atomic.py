@@ -9,6 +9,7 @@ is the same thing as an object, for writers that commit several files (data, the
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,9 +70,10 @@ _W = TypeVar("_W", bound="AtomicWriter")
 class AtomicWriter:
     """Base of the file writers: temporary outputs, sort tracking, and close-or-abort as a context manager.
 
-    A subclass sets `self.out` (the target, `-` for stdout), calls `AtomicWriter.__init__` before anything
-    that can leave files behind, and defines `close()` (finish and rename into place) and `_cleanup()`
-    (close handles, delete every temporary file; safe to call more than once).
+    A subclass sets `self.out` (the target, `-` for stdout) and `self._fh` (its open handle, or stdout's
+    buffer), calls `AtomicWriter.__init__` before anything that can leave files behind, and defines
+    `_flush()` (write buffered data to `_fh`), `_finish()` (after `_fh` is closed: index and rename into
+    place) and `_cleanup()` (close handles, delete every temporary file; safe to call more than once).
     """
 
     out: str
@@ -108,6 +110,24 @@ class AtomicWriter:
             index.commit()
 
     def close(self) -> None:
+        """Finish the file: flush, close the handle, then `_finish()` (index, rename into place)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._flush()
+            if self._fh is sys.stdout.buffer:
+                self._fh.flush()
+            else:
+                self._fh.close()
+            self._finish()
+        finally:
+            self._cleanup()
+
+    def _flush(self) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
         raise NotImplementedError
 
     def _cleanup(self) -> None:

@@ -105,21 +105,10 @@ class BedWriter(AtomicWriter):
         self._max_end = max(self._max_end, end)
         self._note_position(chrom, start)
 
-    def close(self) -> None:
-        """Flush, index when compressed, and rename into place (data first, then index)."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._flush()
-            if self._fh is sys.stdout.buffer:
-                self._fh.flush()
-            else:
-                self._fh.close()
-            if not self._stdout:
-                self._commit()
-        finally:
-            self._cleanup()
+    def _finish(self) -> None:
+        """Index when compressed, and rename into place (data first, then index)."""
+        if not self._stdout:
+            self._commit()
 
     def _commit(self) -> None:
         data = self._temps[0]

@@ -318,27 +318,14 @@ class VcfAnnotator(AtomicWriter):
 
     # ---- finishing -----------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Finish the file: flush, build the index, and rename into place (data first, then index)."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._flush()
-            if self._fh is not sys.stdout.buffer:
-                self._fh.close()
-            else:
-                self._fh.flush()
-            if self._bcf:
-                self._finish_bcf()
-            elif self.out_type == "z" and not self._stdout:
-                self._finish_bgzf()
-            elif not self._stdout:
-                self._temps[0].commit()
-        except BaseException:
-            self._cleanup()
-            raise
-        self._cleanup()
+    def _finish(self) -> None:
+        """Build the index, and rename into place (data first, then index); BCF is converted first."""
+        if self._bcf:
+            self._finish_bcf()
+        elif self.out_type == "z" and not self._stdout:
+            self._finish_bgzf()
+        elif not self._stdout:
+            self._temps[0].commit()
 
     def _index_kind(self) -> str | None:
         if not self._sorted:
