@@ -33,3 +33,15 @@ def data_dir():
 @pytest.fixture
 def fixtures_dir():
     return FIXTURES
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one intra-op thread (on a busy 2-core machine two threads cost far more in
+    synchronisation than they save); restores torch's setting afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import MemGenome, fixture_model
 
 from glrm.errors import InputError
 from glrm.io.fasta import Fasta
@@ -29,7 +30,7 @@ from glrm.scoring.engine import (
     free_memory_bytes,
 )
 from glrm.variants import Allele, Status, classify
-from glrm.windows import Window, mirror_small_window, normalize, revcomp, small_window
+from glrm.windows import Window, mirror_small_window, revcomp, small_window
 
 HERE = Path(__file__).parent
 FIX = HERE / "fixtures"
@@ -39,41 +40,16 @@ K = 10
 KEYS = ("GLRM_LLR", "GLRM_MLR", "GLRM_EMB")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one intra-op thread (on a busy 2-core CI machine, two threads cost ~100x
-    per op in synchronisation); the independence test switches to two threads on purpose."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# one intra-op thread for tiny models (conftest.py); the independence test switches to two on purpose
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@functools.cache
-def model(name):
-    return load_model(FIX / name)
+model = fixture_model
 
 
 @functools.cache
 def fasta():
     return Fasta(HERE / "data" / "chr20_slice.fa.gz")
-
-
-class MemGenome:
-    """A small in-memory genome with the FASTA reader's fetch semantics (N outside the contig)."""
-
-    def __init__(self, contigs):
-        self.seqs = {k: normalize(v) for k, v in contigs.items()}
-
-    def resolve(self, chrom):
-        return chrom if chrom in self.seqs else None
-
-    def length(self, chrom):
-        return len(self.seqs[chrom])
-
-    def fetch(self, chrom, start, end):
-        seq = self.seqs[chrom]
-        return "".join(seq[i] if 0 <= i < len(seq) else "N" for i in range(start, end))
 
 
 _rng = random.Random(11)

@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
+from helpers import MemGenome
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,23 +17,6 @@ from glrm.variants import Allele, Status, classify
 from glrm.windows import RevCompGenome, mirror_small_window, normalize, revcomp, small_window
 
 DATA = Path(__file__).parent / "data"
-
-
-class MemGenome:
-    """In-memory genome with the FASTA reader's semantics (N outside the contig)."""
-
-    def __init__(self, contigs):
-        self.seqs = {k: normalize(v) for k, v in contigs.items()}
-
-    def resolve(self, chrom):
-        return chrom if chrom in self.seqs else None
-
-    def length(self, chrom):
-        return len(self.seqs[chrom])
-
-    def fetch(self, chrom, start, end):
-        seq = self.seqs[chrom]
-        return "".join(seq[i] if 0 <= i < len(seq) else "N" for i in range(start, end))
 
 
 def G(genome, a, b, chrom="c1"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from helpers import fixture_model
 
 import glrm.scoring.sv as sv
 from glrm.errors import InputError
@@ -25,17 +25,11 @@ MODELS = ("hyenadna-hf-tiny", "mamba-lm-tiny", "caduceus-ph-tiny", "caduceus-ps-
 K = 40
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# one intra-op thread for the tiny models (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@functools.cache
-def model(name):
-    return load_model(FIX / name)
+model = fixture_model
 
 
 @functools.cache

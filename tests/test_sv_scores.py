@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import fixture_model
 
 from glrm.io.fasta import Fasta
 from glrm.io.vcf import VcfReader
-from glrm.models import load_model
 from glrm.models.tokenizer import encode
 from glrm.scoring.sv import SVEngine
 from glrm.variants import make_alleles
@@ -35,17 +35,11 @@ K = 40
 TOL = 1e-5
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# one intra-op thread for the tiny models (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@functools.cache
-def model(name):
-    return load_model(FIX / name)
+model = fixture_model
 
 
 @functools.cache

@@ -8,33 +8,12 @@ import time
 
 import numpy as np
 import pytest
+from helpers import MemGenome
 
 from glrm.errors import InputError
 from glrm.svwindows import Edit, edit_windows, literal, sv_windows
 from glrm.variants import Allele, Breakend, Kind, Status, SVInfo
 from glrm.windows import FlankMap, allele_status, allele_windows, normalize, revcomp, small_window
-
-
-class MemGenome:
-    """A genome held in memory, with the FASTA reader's fetch semantics (N outside the contig)."""
-
-    def __init__(self, contigs: dict[str, str]):
-        self.seqs = {k: normalize(v) for k, v in contigs.items()}
-
-    def resolve(self, chrom):
-        if chrom in self.seqs:
-            return chrom
-        alt = chrom[3:] if chrom.startswith("chr") else "chr" + chrom
-        return alt if alt in self.seqs else None
-
-    def length(self, chrom):
-        return len(self.seqs[chrom])
-
-    def fetch(self, chrom, start, end):
-        seq = self.seqs[chrom]
-        left = "N" * max(0, min(end, 0) - start)
-        right = "N" * max(0, end - max(start, len(seq)))
-        return left + seq[max(start, 0):max(min(end, len(seq)), 0)] + right
 
 
 def G(genome, a, b, chrom="c1"):
