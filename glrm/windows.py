@@ -209,9 +209,25 @@ def ref_mismatch_note(genome: Genome, chrom: str, ref: str, start: int) -> str |
 _NOT_SPELLED = {Kind.SV_SYMBOLIC: "a symbolic allele", Kind.BND: "a breakend allele"}
 
 
-def small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05) -> Window:
+def tile_origin(s: int, w: int) -> int:
+    """`--tile`: the start g0 of the tile that scores a variant starting at genome position s.
+
+    Tiles are W long with stride W // 2 and start at k * (W // 2) - W // 4, so the central halves
+    [k * (W // 2), (k + 1) * (W // 2)) cover the contig without gaps or overlaps; a variant goes to the tile
+    whose central half holds s, and so sits at offset o = s - g0 in [W // 4, W // 4 + W // 2): at least W // 4
+    bases from either tile edge (an allele is at most W // 4 long)."""
+    half = w // 2
+    return (s // half) * half - w // 4
+
+
+def small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,
+                 tiled: bool = False) -> Window:
     """The small-variant window pair (spec: "Small-variant windows"); score-vcf's rule for every
-    spelled-out allele, whatever its length."""
+    spelled-out allele, whatever its length.
+
+    `tiled` (`--tile`): the window is the variant's tile (`tile_origin`) instead of being centred on it:
+    o = s - g0 rather than W // 2; everything else (alt = G[g0:s] + ALT + G[e : e + W - o - m], statuses,
+    the N check on the ref window) follows the same rule, so every variant of a tile shares one ref window."""
     check_window(w)
     chrom = genome.resolve(allele.chrom)
     if chrom is None:
@@ -234,8 +250,8 @@ def small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.0
     if max(n, m) > w // 4:
         return fail(Status.TOO_LONG, f"allele length {max(n, m)} is above W//4 = {w // 4} for window {w}; "
                     "use a longer --window or score it with score-sv", chrom=chrom)
-    o = w // 2
-    g0 = s - o
+    g0 = tile_origin(s, w) if tiled else s - w // 2
+    o = s - g0
     ref = genome.fetch(chrom, g0, g0 + w)
     note = n_content_note(ref, max_n_frac)
     if note:

@@ -62,6 +62,10 @@ def score_vcf(
     no_version: bool = NO_VERSION,
     shard: str = SHARD,
     resume: bool = RESUME,
+    tile: bool = typer.Option(False, "--tile",
+                              help="Tile mode: windows are tiles of W with stride W/2 (each variant at least "
+                                   "W/4 from a tile edge) and one ref pass per tile scores all its variants; "
+                                   "fastest for dense SNVs with --scores mlr (docs/performance.md)."),
 ) -> None:
     """Score every ALT allele of a VCF with a DNA language model; write the VCF with GLRM_* INFO keys.
 
@@ -83,5 +87,5 @@ def score_vcf(
         batch_size=parse_batch_size(batch_size), chunk_size=chunk_size, ref_mismatch=ref_mismatch,
         max_n_frac=max_n_frac, regions=regions, regions_file=regions_file, threads=threads, quiet=quiet,
         no_version=no_version, command=shlex.join(["glrm", *argv]) if argv is not None else None,
-        shard=shard, resume=resume,
+        shard=shard, resume=resume, tile=tile,
     ))

@@ -41,6 +41,12 @@ GLRM_MLR = InfoField(
     "glrm: log-ratio of the alt and ref alleles at the variant positions given the ref context "
     "(SNV/MNV only; masked marginal for masked models; natural log)",
 )
+GLRM_MLR_TILE = InfoField(
+    "GLRM_MLR", "A", "Float",
+    "glrm --tile: log-ratio of the alt and ref alleles at the variant positions given the ref tile "
+    "(SNV/MNV only; causal models: exact, log p(alt | tile prefix) - log p(ref | tile prefix); "
+    "masked models: wild-type marginal read from the unmasked ref tile, no masking; natural log)",
+)
 GLRM_EMB = InfoField(
     "GLRM_EMB", "A", "Float",
     "glrm: cosine distance between mean last-layer embeddings of the ref and alt windows around the variant",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from glrm.errors import InputError, OutputError
 from glrm.io.atomic import check_writable
 from glrm.io.fasta import Fasta
-from glrm.io.fields import GLRM_STATUS, InfoField, score_vcf_fields
+from glrm.io.fields import GLRM_MLR, GLRM_MLR_TILE, GLRM_STATUS, InfoField, score_vcf_fields
 from glrm.io.vcf import Record, VcfReader
 from glrm.io.vcf_writer import check_output
 from glrm.pipeline.progress import Progress, RunSummary, count_records
@@ -76,6 +76,7 @@ class ScoreVcfOptions:
     command: str | None = None           # for ##glrmCommand; None = this process's argv
     shard: str | None = None             # 'i/n': score only shard i of n (glrm.pipeline.shard)
     resume: bool = False                 # checkpoint beside the output; continue one (glrm.pipeline.resume)
+    tile: bool = False                   # windows are tiles shared by their variants (docs/performance.md)
 
 
 # --- option parsing and checks (no torch, no files read) --------------------------------------------
@@ -254,12 +255,14 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
         model = load_model(opts.model, device=device)
         engine = SmallVariantEngine(model, EngineConfig(
             scores=opts.scores, rc=opts.rc, emb_flank=opts.emb_flank, batch_size=opts.batch_size,
-            chunk_size=opts.chunk_size, precision=opts.precision), device)
+            chunk_size=opts.chunk_size, precision=opts.precision, tile=opts.tile), device)
 
-        vcf_fields = fields_for(opts.scores, causal=True)         # the same header for every model
-        bed_fields = fields_for(opts.scores, causal=model.kind == "causal")
+        vcf_fields = fields_for(opts.scores, causal=True, tile=opts.tile)   # the same header for every model
+        bed_fields = fields_for(opts.scores, causal=model.kind == "causal", tile=opts.tile)
         meta = {"ID": model.name, "Checkpoint": model.checkpoint, "SHA256": model.sha256, "Window": window,
                 "RC": opts.rc, "Precision": opts.precision}
+        if opts.tile:
+            meta["Mode"], meta["TileStride"] = "tile", window // 2
 
         from glrm.io.bed import BedWriter
         from glrm.io.vcf_writer import VcfAnnotator
@@ -299,7 +302,9 @@ class _Run:
 
     def __init__(self, opts, fasta, model, engine, window, vcf_fields, bed_fields, vcf_out, bed_out,
                  summary, progress, checkpoint=None) -> None:
-        self.opts, self.fasta, self.model, self.engine, self.window = opts, fasta, model, engine, window
+        self.opts, self.model, self.engine, self.window = opts, model, engine, window
+        # tile mode: the variants of a tile fetch the same ref window; read it from the FASTA once
+        self.fasta = LastFetch(fasta, window) if opts.tile else fasta
         self.vcf_keys = [f.id for f in vcf_fields]
         self.bed_keys = [f.id for f in bed_fields]
         self.vcf_out, self.bed_out, self.summary, self.progress = vcf_out, bed_out, summary, progress
@@ -325,7 +330,7 @@ class _Run:
 
     def _windows(self, rec: Record, allele) -> tuple[Window, Window | None]:
         """The forward window, and the mirrored one for --rc mean (its status wins when it is not OK)."""
-        w = small_window(self.fasta, allele, self.window, self.opts.max_n_frac)
+        w = small_window(self.fasta, allele, self.window, self.opts.max_n_frac, tiled=self.opts.tile)
         if w.status is Status.REF_MISMATCH and self.opts.ref_mismatch == "error":
             raise InputError(
                 f"{_where(self.opts.input, rec)}: {rec.chrom}:{rec.pos} REF {rec.ref} ALT {allele.alt}: "
@@ -336,7 +341,7 @@ class _Run:
             return w, None
         from glrm.windows import mirror_small_window
 
-        rc = mirror_small_window(self.fasta, allele, self.window, self.opts.max_n_frac)
+        rc = mirror_small_window(self.fasta, allele, self.window, self.opts.max_n_frac, forward=w)
         return (w, rc) if rc.ok else (rc, None)
 
     def _flush(self, block) -> None:
@@ -367,7 +372,31 @@ class _Run:
         self.progress.advance(len(block))
 
 
-def fields_for(scores: tuple[str, ...], causal: bool) -> list[InfoField]:
-    """The INFO keys a run with `scores` declares (GLRM_STATUS always last)."""
+def fields_for(scores: tuple[str, ...], causal: bool, tile: bool = False) -> list[InfoField]:
+    """The INFO keys a run with `scores` declares (GLRM_STATUS always last); `--tile` labels GLRM_MLR."""
     wanted = {SCORE_KEYS[s] for s in scores}
-    return [f for f in score_vcf_fields(causal=causal) if f.id in wanted or f is GLRM_STATUS]
+    out = [f for f in score_vcf_fields(causal=causal) if f.id in wanted or f is GLRM_STATUS]
+    return [GLRM_MLR_TILE if tile and f is GLRM_MLR else f for f in out]
+
+
+class LastFetch:
+    """A genome that remembers the last two W-long fetches (tile mode: every variant of a tile reads the
+    same ref window, and with --rc mean the same mirrored one; the engine then finds their shared passes by
+    the very same strings). Other fetches pass through."""
+
+    def __init__(self, genome, w: int):
+        self.genome, self.w = genome, w
+        self._seqs: dict[tuple[str, int, int], str] = {}
+
+    def __getattr__(self, name):
+        return getattr(self.genome, name)
+
+    def fetch(self, chrom: str, start: int, end: int) -> str:
+        if end - start != self.w:
+            return self.genome.fetch(chrom, start, end)
+        key = (chrom, start, end)
+        if key not in self._seqs:
+            if len(self._seqs) >= 2:
+                del self._seqs[next(iter(self._seqs))]
+            self._seqs[key] = self.genome.fetch(chrom, start, end)
+        return self._seqs[key]

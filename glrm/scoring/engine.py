@@ -64,6 +64,8 @@ class EngineConfig:
     batch_size: int | None = None    # None = auto (see `auto_batch_size`)
     chunk_size: int | None = None    # handed to the model's forward
     precision: str = "fp32"          # "fp32" | "bf16"
+    tile: bool = False               # --tile: windows are tiles (glrm.windows.tile_origin), see below
+    prefix_reuse: bool = True        # Mamba LM: alt passes start from the ref pass's state at the variant
 
     def __post_init__(self):
         self.scores = tuple(self.scores)
@@ -159,6 +161,8 @@ class _Pass:
     seq: str
     mask: tuple[int, int] | None
     consumers: list[tuple[int, int, str, bool]] = field(default_factory=list)  # (job, strand, role, mirrored)
+    parent: _Pass | None = None   # causal alt pass: a ref pass it shares its first `at` tokens with
+    at: int = 0
 
     def ids(self) -> torch.Tensor:
         x = encode(self.seq)  # (W,)
@@ -208,6 +212,12 @@ class SmallVariantEngine:
         self.passes_deduped = 0
         self.batch_sizes: list[int] = []   # batch sizes run (the last score() call), for logs and tests
         self._cmap: torch.Tensor | None = None
+        self.tokens_run = 0               # tokens through the model (alt suffixes count their length)
+        # prefix reuse: one explicit condition (Mamba LM, asked for); HyenaDNA/Caduceus run alt passes whole
+        from glrm.scoring.prefix import supports_prefix_reuse
+
+        self.prefix_reuse = config.prefix_reuse and supports_prefix_reuse(model)
+        self._tile_cache: dict = {}       # tile mode: the latest ref tile pass's (ids, logits, hidden)
 
     # --- public -------------------------------------------------------------------------------
     def batch_size_for(self, w: int) -> int:
@@ -244,12 +254,17 @@ class SmallVariantEngine:
                     windows.append(job.rc_window)
             all_views.append(views)
             for strand, win in enumerate(windows):
+                ref_pass = None
                 for seq, mask, role in self._requests(win, views[strand], want):
                     requests += 1
                     p = table.setdefault((seq, mask), _Pass(seq, mask))
                     p.consumers.append((j, strand, role, False))
                     if self.rc_identity:
                         p.consumers.append((j, 1, role, True))
+                    if role == "ref":
+                        ref_pass = p
+                    elif role == "alt" and ref_pass is not None and p.parent is None and views[strand].o_ref:
+                        p.parent, p.at = ref_pass, views[strand].o_ref   # alt[:o] == ref[:o]
         self.passes_deduped += requests - len(table)
         return all_views, list(table.values())
 
@@ -262,30 +277,72 @@ class SmallVariantEngine:
             if want & {"llr", "emb"}:
                 yield win.alt, None, "alt"
             return
-        if "mlr" in want and snv:
+        if "mlr" in want and snv and not self.config.tile:
             yield win.ref, (v.o_ref, v.o_ref + v.n), "mref"
+        if "emb" in want or ("mlr" in want and snv and self.config.tile):
+            yield win.ref, None, "uref"   # tile mode: also the wild-type marginal MLR
         if "emb" in want:
-            yield win.ref, None, "uref"
             yield win.alt, None, "alt"
 
     # --- running ------------------------------------------------------------------------------
     def _run(self, passes: list[_Pass], views, acc) -> None:
-        by_len: dict[int, list[_Pass]] = {}
-        for p in passes:
-            by_len.setdefault(len(p.seq), []).append(p)
         self.batch_sizes = []
-        for w, group in by_len.items():
+        linked: dict[int, list[_Pass]] = {}   # id(ref pass) -> alt passes run from its state
+        if self.prefix_reuse:
+            for p in passes:
+                if p.parent is not None:
+                    linked.setdefault(id(p.parent), []).append(p)
+        child = self.prefix_reuse
+        plain = [p for p in passes if id(p) not in linked and not (child and p.parent is not None)]
+        for w, group in _by_length(plain).items():
+            todo = [p for p in group if not self._from_cache(p, views, acc)]
             bs = self.batch_size_for(w)
-            for i in range(0, len(group), bs):
-                batch = group[i:i + bs]
+            for i in range(0, len(todo), bs):
+                batch = todo[i:i + bs]
                 ids = torch.stack([p.ids() for p in batch]).to(self.device)  # (B, W)
                 with torch.inference_mode():
                     out = self.model(ids, chunk_size=self.config.chunk_size)
                     self.passes_run += len(batch)
+                    self.tokens_run += ids.numel()
                     self.batch_sizes.append(len(batch))
                     for b, p in enumerate(batch):
+                        self._keep(p, ids[b], out.logits[b], out.hidden_states[b])
                         self._reduce(p, ids[b], out.logits[b], out.hidden_states[b], views, acc)
                 del out, ids
+        families = [p for p in passes if id(p) in linked]
+        for w, group in _by_length(families).items():
+            bs = self.batch_size_for(w)
+            for i in range(0, len(group), bs):
+                self._run_linked(group[i:i + bs], linked, bs, views, acc)
+
+    def _run_linked(self, refs: list[_Pass], linked, bs: int, views, acc) -> None:
+        """Ref passes and their alt passes, the alt passes from the ref states (glrm.scoring.prefix)."""
+        from glrm.scoring.prefix import run_linked
+
+        alts = [(r, c) for r, p in enumerate(refs) for c in linked[id(p)]]
+        with torch.inference_mode():
+            tokens = run_linked(
+                self.model, [p.ids() for p in refs], [(r, c.ids(), c.at) for r, c in alts], bs,
+                self.config.chunk_size,
+                emit_ref=lambda r, x, lg, h: self._reduce(refs[r], x, lg, h, views, acc),
+                emit_alt=lambda k, x, lg, h: self._reduce(alts[k][1], x, lg, h, views, acc))
+        self.passes_run += len(refs) + len(alts)
+        self.tokens_run += len(refs) * len(refs[0].seq) + tokens
+        self.batch_sizes.append(len(refs))
+
+    def _from_cache(self, p: _Pass, views, acc) -> bool:
+        """Tile mode: a ref tile pass run by an earlier `score()` call is reduced again, not re-run."""
+        hit = self._tile_cache.get((p.seq, p.mask))
+        if hit is None:
+            return False
+        self.passes_deduped += 1
+        self._reduce(p, *hit, views, acc)
+        return True
+
+    def _keep(self, p: _Pass, ids, logits, hidden) -> None:
+        if self.config.tile and p.parent is None and p.mask is None and any(
+                role in ("ref", "uref") for _j, _s, role, _m in p.consumers):
+            self._tile_cache = {(p.seq, p.mask): (ids, logits, hidden)}   # the latest tile only
 
     def _reduce(self, p: _Pass, ids, logits, hidden, views, acc) -> None:
         """Every requester's share of one pass: ids (W,), logits (W, V), hidden (W, H)."""
@@ -319,7 +376,7 @@ class SmallVariantEngine:
                     cache["l"] = S.causal_token_logprobs(logits, ids)  # (W,)
                 out["llr_" + role] = S.llr_side(cache["l"], o, k, big_m)
             if role == "ref" and "mlr" in want and snv:
-                rows = S.nucleotide_logprobs(logits[v.o_ref - 1:v.o_ref + v.n - 1])  # (n, 4) predict o..o+n-1
+                rows = self._lp(cache, logits)[v.o_ref - 1:v.o_ref + v.n - 1]  # (n, 4) predict o..o+n-1
                 out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
             if "emb" in want:
                 out["u" if role == "ref" else "v"] = S.emb_mean(hidden, o, k, k_flank, eq).cpu()
@@ -327,11 +384,22 @@ class SmallVariantEngine:
             rows = S.nucleotide_logprobs(logits[v.o_ref:v.o_ref + v.n])  # (n, 4), masked positions
             out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
         elif role == "uref":
-            out["u"] = S.emb_mean(hidden, v.o_ref, v.n, k_flank, eq).cpu()
+            if "mlr" in want and snv and self.config.tile:   # the wild-type marginal, unmasked rows o..o+n-1
+                rows = self._lp(cache, logits)[v.o_ref:v.o_ref + v.n]  # (n, 4)
+                out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
+            if "emb" in want:
+                out["u"] = S.emb_mean(hidden, v.o_ref, v.n, k_flank, eq).cpu()
         elif role == "alt":
             out["v"] = S.emb_mean(hidden, v.o_alt, v.m, k_flank, eq).cpu()
         else:  # pragma: no cover - roles come from _requests
             raise AssertionError(role)
+
+    @staticmethod
+    def _lp(cache: dict, logits: torch.Tensor) -> torch.Tensor:
+        """The pass's (W, 4) nucleotide log-probabilities, computed once for all its requesters."""
+        if "lp" not in cache:
+            cache["lp"] = S.nucleotide_logprobs(logits)  # (W, 4)
+        return cache["lp"]
 
     # --- results ------------------------------------------------------------------------------
     def _combine(self, views: list[_View], acc: list[dict]) -> dict[str, float | None]:
@@ -347,3 +415,10 @@ class SmallVariantEngine:
             got = [s[name] for s in per_strand]
             result[KEYS[name]] = None if any(x is None for x in got) else sum(got) / len(got)
         return result
+
+
+def _by_length(passes: list[_Pass]) -> dict[int, list[_Pass]]:
+    groups: dict[int, list[_Pass]] = {}
+    for p in passes:
+        groups.setdefault(len(p.seq), []).append(p)
+    return groups

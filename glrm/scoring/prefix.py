@@ -1,0 +1,95 @@
+"""Causal prefix reuse for Mamba LMs: an alt pass starts from the ref pass's carried state at the variant.
+
+A small-variant alt window shares its first o tokens with its ref window (alt = G[g0:s] + ALT + ...), and a
+causal model's outputs on those tokens, and its state after them, are the ref pass's. A Mamba LM's whole
+state at a position is, per layer, the mixer's conv and SSM state (the residual stream is position-wise), so
+`MambaLM.forward_stateful(alt[o:], state_ref_at_o)` gives exactly the alt pass's outputs on [o, W) (the same
+computation as an unchunked pass, cut at o: chunked == unchunked to float rounding). Per alt pass this runs
+W - o tokens instead of W: half the alt work with the centred windows of the default mode, and in tile mode
+the share after the variant of its tile.
+
+`run_linked` runs a batch of ref passes segment by segment, cut at every offset one of their alt passes
+starts at, keeps the state after each segment for the alt passes that start there, and runs those alt
+suffixes in batches as soon as enough are pending (left-aligned, N-padded at the end: padding after the
+last real token cannot change the outputs before it). Each pass is handed on with its full (W, V) logits
+and (W, H) hidden states, the alt pass's first o rows copied from its ref pass.
+
+HyenaDNA has no such state (its long convolution reads the whole prefix), so its alt passes run whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from glrm.models.mamba import MixerState
+from glrm.models.tokenizer import N
+
+Emit = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]  # (index, ids, logits, hidden)
+
+
+def supports_prefix_reuse(model) -> bool:
+    """True for models whose whole carried state `forward_stateful` returns (the Mamba LM)."""
+    return model.kind == "causal" and model.family == "mamba" and hasattr(model, "forward_stateful")
+
+
+def _rows(state: list[MixerState], r: int) -> list[MixerState]:
+    return [MixerState(s.conv[r:r + 1], s.ssm[r:r + 1]) for s in state]
+
+
+def _stack(states: Sequence[list[MixerState]]) -> list[MixerState]:
+    return [MixerState(torch.cat([st[i].conv for st in states]), torch.cat([st[i].ssm for st in states]))
+            for i in range(len(states[0]))]
+
+
+def run_linked(model, refs: Sequence[torch.Tensor], alts: Sequence[tuple[int, torch.Tensor, int]],
+               batch_size: int, chunk_size: int | None, emit_ref: Emit, emit_alt: Emit) -> int:
+    """Run ref passes `refs` (each (W,) token ids, one W) as one batch and their alt passes `alts`
+    ((parent index into refs, alt ids (W,), o) with alt[:o] == ref[:o] and 1 <= o < W) from the ref
+    states, `batch_size` alt suffixes at a time. Calls emit_ref(i, ids, logits (W, V), hidden (W, H)) once per
+    ref and emit_alt(j, ...) once per alt. Returns the number of alt suffix tokens run."""
+    w = int(refs[0].numel())
+    device = next(model.parameters()).device
+    ref_ids = torch.stack(list(refs)).to(device)  # (R, W)
+    by_start: dict[int, list[int]] = {}
+    for j, (_parent, ids, o) in enumerate(alts):
+        if not 1 <= o < w or ids.numel() != w:
+            raise ValueError(f"alt pass {j}: offset {o} or length {ids.numel()} does not fit window {w}")
+        by_start.setdefault(o, []).append(j)
+    logits = hidden = None   # (R, W, V), (R, W, H): the ref outputs, filled segment by segment
+    state, pos, pending, tokens = None, 0, [], 0
+
+    def flush() -> None:
+        nonlocal tokens
+        if not pending:
+            return
+        lo = min(o for _j, o, _s in pending)
+        ids = torch.full((len(pending), w - lo), N, dtype=torch.long)  # (B, W - min o), N-padded
+        for b, (j, o, _s) in enumerate(pending):
+            ids[b, :w - o] = alts[j][1][o:]
+        out, _ = model.forward_stateful(ids.to(device), _stack([s for _j, _o, s in pending]), chunk_size)
+        for b, (j, o, _s) in enumerate(pending):
+            r = alts[j][0]
+            lg = torch.cat([logits[r, :o], out.logits[b, :w - o]])          # (W, V)
+            hd = torch.cat([hidden[r, :o], out.hidden_states[b, :w - o]])   # (W, H)
+            emit_alt(j, alts[j][1].to(device), lg, hd)
+            tokens += w - o
+        pending.clear()
+
+    for cut in [*sorted(by_start), w]:
+        out, state = model.forward_stateful(ref_ids[:, pos:cut], state, chunk_size)
+        if logits is None:
+            logits = out.logits.new_empty(len(refs), w, out.logits.shape[-1])
+            hidden = out.hidden_states.new_empty(len(refs), w, out.hidden_states.shape[-1])
+        logits[:, pos:cut] = out.logits
+        hidden[:, pos:cut] = out.hidden_states
+        pos = cut
+        for j in by_start.get(cut, ()):
+            pending.append((j, cut, _rows(state, alts[j][0])))
+            if len(pending) >= batch_size:
+                flush()
+    flush()
+    for r in range(len(refs)):
+        emit_ref(r, ref_ids[r], logits[r], hidden[r])
+    return tokens
