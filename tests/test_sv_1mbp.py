@@ -128,7 +128,7 @@ def test_one_megabase_window_chunked(caduceus):
     t = time.perf_counter()
     got = eng.score_allele(wins)
     seconds = time.perf_counter() - t
-    assert eng.passes_run == 2 and eng.chunk_sizes == [chunk]
+    assert eng.passes_run == 2 and set(eng.chunk_sizes) == {chunk}   # on CPU: one pass per forward
     pos, d = got.track
     assert len(pos) == len(win.left) + len(win.right) == w - k
     assert pos[0] == win.ref_start and pos[-1] == win.ref_start + w - 1

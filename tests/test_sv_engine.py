@@ -79,7 +79,8 @@ def test_batch_size_does_not_change_scores(name):
         eng = SVEngine(model(name), emb_flank=K, rc="mean", want_track=True, batch_size=bs)
         same(eng.score_allele(ws), want)
         assert eng.passes_run == ref.passes_run
-    assert max(eng.batch_sizes) > 1                  # auto batches the allele's passes together
+    # auto batches the allele's passes together, except HyenaDNA on CPU (batching is slower there)
+    assert (max(eng.batch_sizes) > 1) == (model(name).family != "hyenadna")
 
 
 def test_passes_planned():

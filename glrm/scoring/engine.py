@@ -54,6 +54,10 @@ PRECISIONS = ("fp32", "bf16")
 MEM_FRACTION = 0.5     # of the free memory (CUDA: torch.cuda.mem_get_info; CPU: /proc/meminfo MemAvailable)
 ACT_FACTOR = 16        # float32 activations per position, in units of H, alive at once in one forward
 MAX_AUTO_BATCH = 64    # larger batches gain nothing measurable and delay the first results
+# CPU: batching does not pay. Measured on 2 cores (docs/performance.md): HyenaDNA d64 L2 at 16k tokens runs
+# 84 ms/pass at batch 1 and 128-179 ms/pass at batch 16-40 (also slower at 1k and 4k tokens); a Mamba LM
+# gains up to 1.3x from batching short windows, none beyond 16k tokens per batch.
+CPU_BATCH_TOKENS = 16384
 
 
 @dataclass
@@ -65,7 +69,9 @@ class EngineConfig:
     chunk_size: int | None = None    # handed to the model's forward
     precision: str = "fp32"          # "fp32" | "bf16"
     tile: bool = False               # --tile: windows are tiles (glrm.windows.tile_origin), see below
-    prefix_reuse: bool = True        # Mamba LM: alt passes start from the ref pass's state at the variant
+    # Mamba LM: alt passes start from the ref pass's state at the variant; GLRM_PREFIX_REUSE=0 turns it off
+    # (for comparisons: the scores are the same)
+    prefix_reuse: bool = field(default_factory=lambda: os.environ.get("GLRM_PREFIX_REUSE", "1") != "0")
 
     def __post_init__(self):
         self.scores = tuple(self.scores)
@@ -116,6 +122,16 @@ def auto_batch_size(w: int, hidden: int, vocab: int, free_bytes: int) -> int:
     MAX_AUTO_BATCH. E.g. W = 131072, H = 512 (Caduceus-ps), 40 GiB free -> 4."""
     per_pass = w * (vocab + ACT_FACTOR * hidden) * 4
     return max(1, min(MAX_AUTO_BATCH, int(MEM_FRACTION * free_bytes) // max(per_pass, 1)))
+
+
+def auto_batch(model: GenomicLM, w: int, device: torch.device) -> int:
+    """The automatic batch size for `w`-token passes: `auto_batch_size` from the free memory, and on CPU at
+    most CPU_BATCH_TOKENS // w passes (at least 1), and 1 for HyenaDNA (see CPU_BATCH_TOKENS)."""
+    hidden, vocab = model_dims(model)
+    b = auto_batch_size(w, hidden, vocab, free_memory_bytes(device))
+    if device.type == "cpu":
+        b = 1 if model.family == "hyenadna" else max(1, min(b, CPU_BATCH_TOKENS // max(w, 1)))
+    return b
 
 
 def model_dims(model: GenomicLM) -> tuple[int, int]:
@@ -223,7 +239,7 @@ class SmallVariantEngine:
     def batch_size_for(self, w: int) -> int:
         if self.config.batch_size is not None:
             return self.config.batch_size
-        return auto_batch_size(w, self.hidden, self.vocab, free_memory_bytes(self.device))
+        return auto_batch(self.model, w, self.device)
 
     def score(self, jobs: Sequence[Job]) -> list[dict[str, float | None]]:
         views, passes = self._plan(jobs)

@@ -12,7 +12,7 @@ API (as built)::
     auto_chunk_size(model, window, device) -> int
 
 `chunk_size`: None (whole window in one chunk), an int, or "auto" (`auto_chunk_size` per window length).
-`batch_size`: passes per forward; None = auto from free memory (`engine.auto_batch_size`), so the ref and alt
+`batch_size`: passes per forward; None = auto from free memory (`engine.auto_batch`), so the ref and alt
 windows of one allele run together when memory allows and one by one for long windows. Results do not depend
 on batch size or chunk size beyond float rounding (tested to 1e-5).
 
@@ -58,7 +58,7 @@ from glrm.scoring import scores as S
 from glrm.scoring.engine import (
     PRECISIONS,
     RC_MODES,
-    auto_batch_size,
+    auto_batch,
     cast_model,
     free_memory_bytes,
     model_dims,
@@ -236,7 +236,7 @@ class SVEngine:
     def batch_for(self, w: int) -> int:
         if self.batch_size is not None:
             return self.batch_size
-        return auto_batch_size(w, self.hidden, self.vocab, free_memory_bytes(self.device))
+        return auto_batch(self.model, w, self.device)
 
     # --- scoring --------------------------------------------------------------------------------
     def score_allele(self, windows: list[Window]) -> SVScores:
