@@ -322,8 +322,8 @@ class SmallVariantEngine:
                     self.tokens_run += ids.numel()
                     self.batch_sizes.append(len(batch))
                     for b, p in enumerate(batch):
-                        self._keep(p, ids[b], out.logits[b], out.hidden_states[b])
-                        self._reduce(p, ids[b], out.logits[b], out.hidden_states[b], views, acc)
+                        caches = self._keep(p, ids[b], out.logits[b], out.hidden_states[b])
+                        self._reduce(p, ids[b], out.logits[b], out.hidden_states[b], views, acc, caches)
                 del out, ids
         families = [p for p in passes if id(p) in linked]
         for w, group in _by_length(families).items():
@@ -352,18 +352,25 @@ class SmallVariantEngine:
         if hit is None:
             return False
         self.passes_deduped += 1
-        self._reduce(p, *hit, views, acc)
+        ids, logits, hidden, caches = hit
+        self._reduce(p, ids, logits, hidden, views, acc, caches)
         return True
 
-    def _keep(self, p: _Pass, ids, logits, hidden) -> None:
+    def _keep(self, p: _Pass, ids, logits, hidden) -> dict[bool, dict]:
+        """The pass's reduction caches; in tile mode a ref tile pass is kept, caches included, for the next
+        `score()` calls (the latest tile only: its (W, V) logits and (W, H) hidden states)."""
+        caches: dict[bool, dict] = {False: {}, True: {}}
         if self.config.tile and p.parent is None and p.mask is None and any(
                 role in ("ref", "uref") for _j, _s, role, _m in p.consumers):
-            self._tile_cache = {(p.seq, p.mask): (ids, logits, hidden)}   # the latest tile only
+            self._tile_cache = {(p.seq, p.mask): (ids, logits, hidden, caches)}
+        return caches
 
-    def _reduce(self, p: _Pass, ids, logits, hidden, views, acc) -> None:
-        """Every requester's share of one pass: ids (W,), logits (W, V), hidden (W, H)."""
+    def _reduce(self, p: _Pass, ids, logits, hidden, views, acc, caches: dict | None = None) -> None:
+        """Every requester's share of one pass: ids (W,), logits (W, V), hidden (W, H). `caches` holds
+        per-pass results shared by its requesters (one dict per strand reading: forward, mirrored)."""
         flipped = None
-        caches: dict[bool, dict] = {False: {}, True: {}}   # per-pass results shared by its requesters
+        caches = caches if caches is not None else {False: {}, True: {}}
+        self._mlr_together(p, logits, views, acc, caches[False])
         for j, strand, role, mirrored in p.consumers:
             v = views[j][strand]
             x, lg, h = ids, logits, hidden
@@ -391,7 +398,7 @@ class SmallVariantEngine:
                 if "l" not in cache:
                     cache["l"] = S.causal_token_logprobs(logits, ids)  # (W,)
                 out["llr_" + role] = S.llr_side(cache["l"], o, k, big_m)
-            if role == "ref" and "mlr" in want and snv:
+            if role == "ref" and "mlr" in want and snv and "mlr" not in out:   # else: _mlr_together
                 rows = self._lp(cache, logits)[v.o_ref - 1:v.o_ref + v.n - 1]  # (n, 4) predict o..o+n-1
                 out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
             if "emb" in want:
@@ -400,7 +407,7 @@ class SmallVariantEngine:
             rows = S.nucleotide_logprobs(logits[v.o_ref:v.o_ref + v.n])  # (n, 4), masked positions
             out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
         elif role == "uref":
-            if "mlr" in want and snv and self.config.tile:   # the wild-type marginal, unmasked rows o..o+n-1
+            if "mlr" in want and snv and self.config.tile and "mlr" not in out:   # wild-type marginal
                 rows = self._lp(cache, logits)[v.o_ref:v.o_ref + v.n]  # (n, 4)
                 out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
             if "emb" in want:
@@ -409,6 +416,35 @@ class SmallVariantEngine:
             out["v"] = S.emb_mean(hidden, v.o_alt, v.m, k_flank, eq).cpu()
         else:  # pragma: no cover - roles come from _requests
             raise AssertionError(role)
+
+    def _mlr_together(self, p: _Pass, logits, views, acc, cache: dict) -> None:
+        """GLRM_MLR of all the pass's forward SNV/MNV requesters in one gather (a tile holds thousands):
+        the same sums as `scores.mlr`, rows o-1.. of a causal ref pass or, in tile mode, rows o.. of an
+        unmasked ref pass (the wild-type marginal). Mirrored and masked-pass requesters go one by one."""
+        if "mlr" not in self.config.scores:
+            return
+        sel = []
+        for j, strand, role, mirrored in p.consumers:
+            v = views[j][strand]
+            if mirrored or v.n != v.m:
+                continue
+            if role == "ref" and self.kind == "causal":
+                sel.append((j, strand, v, v.o_ref - 1))
+            elif role == "uref" and self.config.tile:
+                sel.append((j, strand, v, v.o_ref))
+        if not sel:
+            return
+        lp = self._lp(cache, logits)                                                 # (W, 4)
+        dev = lp.device
+        rows = torch.tensor([a + i for _j, _s, v, a in sel for i in range(v.n)], device=dev)       # (R,)
+        owner = torch.tensor([k for k, (_j, _s, v, _a) in enumerate(sel) for _ in range(v.n)], device=dev)
+        ref_ids = torch.cat([v.ref_allele for _j, _s, v, _a in sel]).to(dev)         # (R,)
+        alt_ids = torch.cat([v.alt_allele for _j, _s, v, _a in sel]).to(dev)
+        got = lp[rows].double()                                                      # (R, 4)
+        per = S.gather_nucleotide(got, alt_ids) - S.gather_nucleotide(got, ref_ids)  # (R,)
+        sums = torch.zeros(len(sel), dtype=torch.float64, device=dev).index_add_(0, owner, per)
+        for (j, strand, _v, _a), value in zip(sel, sums.tolist(), strict=True):
+            acc[j][strand]["mlr"] = value
 
     @staticmethod
     def _lp(cache: dict, logits: torch.Tensor) -> torch.Tensor:
