@@ -54,6 +54,9 @@ app.command("plot")(plot_command)
 from glrm.cli.merge import merge as merge_command  # noqa: E402
 
 app.command("merge")(merge_command)
+from glrm.cli.plan import plan as plan_command  # noqa: E402
+
+app.command("plan")(plan_command)
 
 INTERRUPTED = ("glrm: interrupted; no output was left behind (a --resume checkpoint, if any, is kept: "
                "rerun the same command to continue)")

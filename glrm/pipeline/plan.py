@@ -1,0 +1,327 @@
+"""`glrm plan`: the memory and time a run will need for one model and window, before a long run.
+
+Memory, for one batch of B passes of W tokens (float32 outputs and activations, H and V from
+`engine.model_dims`; the constants are the engines' own, so plan and run agree):
+
+  weights      the model's parameters and buffers, as they will run (bf16: the engine's cast)
+  logits       B * W * V * 4                               (B, W, V)
+  hidden       B * W * H * 4                               (B, W, H)
+  activations  unchunked: B * W * (ACT_FACTOR - 1) * H * 4             (engine.auto_batch_size's model)
+               chunk C < W: B * (W * (RESIDENT_FACTOR - 1) * H + C * CHUNK_ACT_FACTOR * H) * 4
+                                                                       (sv.auto_chunk_size's model)
+  peak         the sum
+
+so the batch `auto_batch_size` picks keeps logits + hidden + activations within MEM_FRACTION of the free
+memory, and the chunk `auto_chunk_size` picks keeps them within CHUNK_MEM_FRACTION of it.
+
+Time: one forward of `calibration_length` random A/C/G/T tokens (batch 1, best of 2; CUDA: of 3, and
+synchronised) on the device, scaled to W by the family's cost in L: Mamba and Caduceus L (a linear scan),
+HyenaDNA L log2 L (its FFT convolution; the projections are linear, so this errs on the slow side). Per
+1,000 variants it counts passes as the engines plan them with the default --scores llr,mlr,emb.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from glrm.errors import InputError
+
+PRECISIONS = ("fp32", "bf16")
+CALIBRATION_TOKENS = {"cpu": 4096, "cuda": 32768}   # CUDA: long enough that kernel launches do not dominate
+FLOAT = 4                                           # bytes per float32 value
+
+
+@dataclass
+class PlanOptions:
+    """The options of `glrm plan`, as the CLI passes them (see docs/plan.md)."""
+
+    model: str
+    window: int | None = None              # None = the model's trained context (as score-vcf)
+    batch_size: int | None = None          # None = auto
+    chunk_size: int | str | None = None    # None = whole window, an int, or "auto"
+    device: str = "auto"
+    precision: str = "fp32"
+    calibrate: bool = True
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Predicted bytes of one batch (see the module docstring)."""
+
+    weights: int
+    logits: int
+    hidden: int
+    activations: int
+
+    @property
+    def peak(self) -> int:
+        return self.weights + self.logits + self.hidden + self.activations
+
+
+def predict_memory(weights: int, w: int, hidden: int, vocab: int, batch: int, chunk: int | None) -> Memory:
+    """Peak bytes of one batch of `batch` passes of `w` tokens, run in chunks of `chunk` (None: whole)."""
+    act_factor, resident, per_chunk = factors()
+    if chunk is None or chunk >= w:
+        act = batch * w * (act_factor - 1) * hidden * FLOAT
+    else:
+        act = batch * (w * (resident - 1) * hidden + chunk * per_chunk * hidden) * FLOAT
+    return Memory(weights, batch * w * vocab * FLOAT, batch * w * hidden * FLOAT, act)
+
+
+def cost(family: str, length: int) -> float:
+    """Relative forward cost of `length` tokens: L log2 L for HyenaDNA, L for Mamba and Caduceus."""
+    return length * math.log2(max(length, 2)) if family == "hyenadna" else float(length)
+
+
+def cost_model(family: str) -> tuple[str, str]:
+    """(the cost in L, why) as `cost` uses it."""
+    if family == "hyenadna":
+        return "L log2 L", "HyenaDNA: FFT long convolution"
+    return "L", f"{'Caduceus' if family == 'caduceus' else 'Mamba'}: linear scan"
+
+
+@dataclass
+class Plan:
+    name: str
+    checkpoint: str
+    format: str
+    family: str
+    kind: str
+    parameters: int
+    device: str
+    free: int                   # bytes free on the device (engine.free_memory_bytes)
+    window: int
+    precision: str
+    hidden: int                 # H (engine.model_dims)
+    vocab: int                  # V
+    batch: int                  # the batch one forward runs: --batch-size, else auto
+    batch_given: bool
+    batch_auto: int             # engine.auto_batch: what the run picks (CPU caps included)
+    batch_by_memory: int        # engine.auto_batch_size alone
+    chunk: int | None           # the chunk one forward runs (None: the whole window)
+    chunk_option: str           # as given: none, N or auto
+    chunk_auto: int             # sv.auto_chunk_size: what --chunk-size auto picks
+    memory: Memory
+    calibration_length: int | None = None
+    calibration_seconds: float | None = None
+    calibration_repeats: int = 0
+    passes_per_snv: float | None = None
+    passes_note: str = ""
+
+    @property
+    def seconds_per_window(self) -> float | None:
+        """Predicted seconds of one W-token pass at batch 1."""
+        if self.calibration_seconds is None or self.calibration_length is None:
+            return None
+        return self.calibration_seconds * cost(self.family, self.window) / cost(self.family,
+                                                                                 self.calibration_length)
+
+
+def parse_chunk_size(text: str | None) -> int | str | None:
+    """None -> None (whole window); 'auto' -> 'auto'; a whole number >= 1 -> itself."""
+    if text is None:
+        return None
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    from glrm.pipeline.score_vcf import parse_auto_count
+
+    return parse_auto_count(text, "--chunk-size", "a whole number of tokens (1 or more)", "1 or more")
+
+
+def check_options(opts: PlanOptions) -> None:
+    """Refuse bad option values before any file is read."""
+    from glrm.windows import check_window
+
+    if opts.precision not in PRECISIONS:
+        raise InputError(f"--precision {opts.precision!r}: use fp32 or bf16")
+    if opts.window is not None:
+        check_window(opts.window)
+    if opts.batch_size is not None and opts.batch_size < 1:
+        raise InputError(f"--batch-size {opts.batch_size}: give 'auto' or 1 or more")
+    chunk = opts.chunk_size
+    if chunk is not None and chunk != "auto":
+        if not isinstance(chunk, int) or chunk < 1:
+            raise InputError(f"--chunk-size {chunk!r}: give 'auto' or a whole number of tokens (1 or more)")
+        if opts.window is not None and chunk > opts.window:
+            raise InputError(f"--chunk-size {chunk} is longer than --window {opts.window}; give a chunk of "
+                             f"at most {opts.window} tokens, or leave --chunk-size out (whole window)")
+
+
+def passes_per_snv(model, prefix_reuse: bool) -> tuple[float, str]:
+    """Model passes (in W-token units) per SNV in score-vcf's default mode with --scores llr,mlr,emb."""
+    if model.kind == "masked":
+        return 3.0, "masked ref for MLR, ref and alt for EMB"
+    if prefix_reuse:
+        return 1.5, "ref, and the alt from the ref state at the variant (W/2 tokens)"
+    return 2.0, "ref and alt"
+
+
+def calibrate(model, length: int, chunk: int | None, device, repeats: int) -> float:
+    """Best wall seconds of `repeats` forwards of `length` random A/C/G/T tokens, batch 1."""
+    import torch
+
+    from glrm.models.tokenizer import A, T
+
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(A, T + 1, (1, length), generator=gen).to(device)  # (1, L)
+    best = math.inf
+    with torch.inference_mode():
+        for _ in range(repeats):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            t0 = time.perf_counter()
+            model(ids, chunk_size=chunk)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def make_plan(opts: PlanOptions) -> Plan:
+    """Resolve the model and window as score-vcf does, load the model, predict memory, and (with
+    `opts.calibrate`) time one short forward on the device."""
+    check_options(opts)
+    from glrm.models.loading import inspect_checkpoint, load_model
+    from glrm.pipeline.score_vcf import model_window, resolve_device
+
+    ckpt = inspect_checkpoint(opts.model)
+    w = model_window(ckpt, opts.window)
+    if isinstance(opts.chunk_size, int) and opts.chunk_size > w:
+        raise InputError(f"--chunk-size {opts.chunk_size} is longer than the window ({w} tokens); give a "
+                         f"chunk of at most {w} tokens, or leave --chunk-size out (whole window)")
+    device = resolve_device(opts.device)
+    model = load_model(opts.model, device=device)
+
+    from glrm.scoring.engine import (
+        EngineConfig,
+        auto_batch,
+        auto_batch_size,
+        cast_model,
+        free_memory_bytes,
+        model_dims,
+    )
+    from glrm.scoring.prefix import supports_prefix_reuse
+    from glrm.scoring.sv import auto_chunk_size
+
+    cast_model(model, opts.precision)
+    hidden, vocab = model_dims(model)
+    free = free_memory_bytes(device)
+    by_memory = auto_batch_size(w, hidden, vocab, free)
+    batch_auto = auto_batch(model, w, device)
+    batch = opts.batch_size if opts.batch_size is not None else batch_auto
+    chunk_auto = auto_chunk_size(model, w, device)
+    chunk = chunk_auto if opts.chunk_size == "auto" else opts.chunk_size
+    tensors = {id(t): t for t in (*model.parameters(), *model.buffers())}.values()
+    weights = sum(t.numel() * t.element_size() for t in tensors)
+    plan = Plan(
+        name=model.name, checkpoint=model.checkpoint, format=model.format, family=model.family,
+        kind=model.kind, parameters=sum(p.numel() for p in model.parameters()), device=str(device),
+        free=free, window=w, precision=opts.precision, hidden=hidden, vocab=vocab, batch=batch,
+        batch_given=opts.batch_size is not None, batch_auto=batch_auto, batch_by_memory=by_memory,
+        chunk=chunk, chunk_option="none" if opts.chunk_size is None else str(opts.chunk_size),
+        chunk_auto=chunk_auto, memory=predict_memory(weights, w, hidden, vocab, batch, chunk),
+    )
+    plan.passes_per_snv, plan.passes_note = passes_per_snv(
+        model, EngineConfig().prefix_reuse and supports_prefix_reuse(model))
+    if opts.calibrate:
+        length = min(w, CALIBRATION_TOKENS.get(device.type, CALIBRATION_TOKENS["cpu"]))
+        plan.calibration_length = length
+        plan.calibration_repeats = 3 if device.type == "cuda" else 2
+        plan.calibration_seconds = calibrate(model, length, chunk if chunk and chunk < length else None,
+                                             device, plan.calibration_repeats)
+    return plan
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+def size(n: float) -> str:
+    """Bytes in binary units with 3 significant digits: 512 B, 64.0 KiB, 1.25 GiB."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{int(n)} B" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def duration(s: float) -> str:
+    """Seconds as ms, s, min or h, 3 significant digits."""
+    if s < 1:
+        return f"{s * 1e3:.3g} ms"
+    if s < 120:
+        return f"{s:.3g} s"
+    if s < 7200:
+        return f"{s / 60:.3g} min"
+    return f"{s / 3600:.3g} h"
+
+
+def rows(p: Plan) -> list[tuple[str, str, str]]:
+    """(field, value, note) rows of the table."""
+    b, w, h, v = p.batch, p.window, p.hidden, p.vocab
+    m = p.memory
+    chunked = p.chunk is not None and p.chunk < w
+    if p.batch_given:
+        batch_note = f"--batch-size; auto would pick {p.batch_auto}"
+    elif p.batch_auto != p.batch_by_memory:
+        batch_note = f"auto (memory alone allows {p.batch_by_memory}; on CPU batching does not pay)"
+    else:
+        batch_note = "auto, from free memory"
+    chunk_value = f"{p.chunk:,}" if chunked else "none"
+    chunk_note = ("--chunk-size auto" if p.chunk_option == "auto" else
+                  "whole window" if p.chunk_option == "none" else "--chunk-size")
+    chunk_note += f"; auto would pick {p.chunk_auto:,}"
+    act_factor, resident, per_chunk = factors()
+    act_note = (f"(B, W, {act_factor - 1}H) float32" if not chunked else
+                f"(B, W, {resident - 1}H) for the pass + (B, C, {per_chunk}H) per chunk, float32")
+    out = [
+        ("model", p.name, f"{p.format}, {p.kind}"),
+        ("checkpoint", p.checkpoint, ""),
+        ("parameters", f"{p.parameters:,}", f"H {h}, V {v}"),
+        ("device", p.device, f"{size(p.free)} free"),
+        ("window", f"{w:,}", "tokens (W)"),
+        ("precision", p.precision, ""),
+        ("batch", str(b), batch_note),
+        ("chunk", chunk_value, chunk_note),
+        ("memory weights", size(m.weights), "parameters and buffers"),
+        ("memory logits", size(m.logits), f"(B, W, V) = ({b}, {w}, {v}) float32"),
+        ("memory hidden", size(m.hidden), f"(B, W, H) = ({b}, {w}, {h}) float32"),
+        ("memory activations", size(m.activations), act_note),
+        ("memory peak", size(m.peak), f"{100 * m.peak / max(p.free, 1):.1f}% of free"),
+    ]
+    t = p.seconds_per_window
+    if t is None or p.calibration_seconds is None:
+        return out
+    half = w // 2
+    per_sv = 4
+    out += [
+        ("calibration", duration(p.calibration_seconds),
+         f"{p.calibration_length:,} random tokens, batch 1, best of {p.calibration_repeats}"),
+        ("time model", *cost_model(p.family)),
+        ("time per window", duration(t), f"one {w:,}-token pass, batch 1"),
+        ("score-vcf", duration(1000 * p.passes_per_snv * t),
+         f"per 1,000 SNVs: {p.passes_per_snv:g} passes each ({p.passes_note})"),
+        ("score-vcf --tile", duration(1000 / max(half, 1) * t),
+         f"per 1,000 SNVs at every position, --scores mlr: 1 ref pass per W/2 = {half:,} bases "
+         f"({duration(1e6 / max(half, 1) * t)} per Mb)"),
+        ("score-sv", duration(1000 * per_sv * t),
+         "per 1,000 SVs: 4 passes each (2 breakpoint windows x ref, alt); half that when the SV fits one "
+         "window or is a BND"),
+    ]
+    return out
+
+
+def factors() -> tuple[int, int, int]:
+    """The engines' activation constants: (ACT_FACTOR, RESIDENT_FACTOR, CHUNK_ACT_FACTOR)."""
+    from glrm.scoring.engine import ACT_FACTOR
+    from glrm.scoring.sv import CHUNK_ACT_FACTOR, RESIDENT_FACTOR
+
+    return ACT_FACTOR, RESIDENT_FACTOR, CHUNK_ACT_FACTOR
+
+
+def format_plan(p: Plan) -> str:
+    """The plan as an aligned three-column table (field, value, note), one row per line."""
+    table = rows(p)
+    wf = max(len(r[0]) for r in table)
+    wv = max(len(r[1]) for r in table)
+    return "\n".join(f"{f:<{wf}}  {v:<{wv}}  {n}".rstrip() for f, v, n in table) + "\n"
