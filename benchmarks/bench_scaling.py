@@ -13,8 +13,10 @@ outputs and temporaries) is per length. One forward of one sequence of L tokens 
     python benchmarks/bench_scaling.py --quick                # 16k and 64k, 2 layers (make bench)
     python benchmarks/bench_scaling.py --shapes caduceus --layers 4 --threads 1
 
-Prints one line per (shape, L): seconds, tokens/s, peak RSS MB; then per shape the least-squares log-log slope
-of time and of peak RSS against L over the points with 65,536 <= L <= 1,048,576. Figures only, no assertions.
+Prints one line per (shape, L): wall seconds, tokens/s, process CPU seconds (all threads; with --threads 1 on
+a busy machine it is steadier than wall time, which also counts waiting for a core), peak RSS MB; then per
+shape the least-squares log-log slopes of wall time, CPU time and peak RSS against L over the points with
+65,536 <= L <= 1,048,576. Figures only, no assertions.
 """
 
 from __future__ import annotations
@@ -65,12 +67,12 @@ def child(args) -> None:
     ids = torch.randint(7, 11, (1, L), generator=torch.Generator().manual_seed(1))  # (1, L)
     chunk = args.hyena_chunk_size if args.shape == "hyenadna" else args.chunk_size
     with torch.no_grad():
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = model(ids, chunk_size=chunk)
-        dt = time.perf_counter() - t
+        dt, cpu = time.perf_counter() - t, time.process_time() - c
     finite = bool(torch.isfinite(out.logits).all())
-    print(json.dumps({"length": L, "seconds": dt, "peak_rss_mb": peak_rss_mb(), "chunk": chunk,
-                      "threads": torch.get_num_threads(), "finite": finite}))
+    print(json.dumps({"length": L, "seconds": dt, "cpu_seconds": cpu, "peak_rss_mb": peak_rss_mb(),
+                      "chunk": chunk, "threads": torch.get_num_threads(), "finite": finite}))
 
 
 def slope(points: list[tuple[float, float]]) -> float | None:
@@ -102,17 +104,20 @@ def run_shape(shape: str, lengths: list[int], args) -> list[dict]:
         r = json.loads(proc.stdout.splitlines()[-1])
         rows.append(r)
         print(f"{shape:9s} n_layer={n_layer:<2d} L={r['length']:>9,d}  {r['seconds']:9.2f} s  "
-              f"{r['length'] / r['seconds']:9.0f} tok/s  peak RSS {r['peak_rss_mb']:8.0f} MB"
+              f"{r['length'] / r['seconds']:9.0f} tok/s  (cpu {r['cpu_seconds']:9.2f} s)  "
+              f"peak RSS {r['peak_rss_mb']:8.0f} MB"
               f"{'' if r['finite'] else '  NON-FINITE LOGITS'}", flush=True)
     lo, hi = SLOPE_RANGE
     sel = [r for r in rows if lo <= r["length"] <= hi]
     st = slope([(r["length"], r["seconds"]) for r in sel])
+    sc = slope([(r["length"], r["cpu_seconds"]) for r in sel])
     sm = slope([(r["length"], r["peak_rss_mb"]) for r in sel])
     if st is None:
         print(f"{shape}: log-log slopes need two lengths in {lo:,d}..{hi:,d}; none printed", flush=True)
     else:
         pts = ", ".join(f"{r['length']:,d}" for r in sel)
-        print(f"{shape}: log-log slope vs L over [{pts}]: time {st:.3f}, peak RSS {sm:.3f}", flush=True)
+        print(f"{shape}: log-log slope vs L over [{pts}]: time {st:.3f} (cpu time {sc:.3f}), "
+              f"peak RSS {sm:.3f}", flush=True)
     return rows
 
 
