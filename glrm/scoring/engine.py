@@ -234,6 +234,7 @@ class SmallVariantEngine:
 
         self.prefix_reuse = config.prefix_reuse and supports_prefix_reuse(model)
         self._tile_cache: dict = {}       # tile mode: the latest ref tile pass's (ids, logits, hidden)
+        self._backoffs: dict = {}         # window length -> glrm.scoring.memory.Backoff
 
     # --- public -------------------------------------------------------------------------------
     def batch_size_for(self, w: int) -> int:
@@ -312,34 +313,42 @@ class SmallVariantEngine:
         plain = [p for p in passes if id(p) not in linked and not (child and p.parent is not None)]
         for w, group in _by_length(plain).items():
             todo = [p for p in group if not self._from_cache(p, views, acc)]
-            bs = self.batch_size_for(w)
-            for i in range(0, len(todo), bs):
-                batch = todo[i:i + bs]
-                ids = torch.stack([p.ids() for p in batch]).to(self.device)  # (B, W)
-                with torch.inference_mode():
-                    out = self.model(ids, chunk_size=self.config.chunk_size)
-                    self.passes_run += len(batch)
-                    self.tokens_run += ids.numel()
-                    self.batch_sizes.append(len(batch))
-                    for b, p in enumerate(batch):
-                        caches = self._keep(p, ids[b], out.logits[b], out.hidden_states[b])
-                        self._reduce(p, ids[b], out.logits[b], out.hidden_states[b], views, acc, caches)
-                del out, ids
+            self._backoff(w).run(todo, lambda batch, chunk: self._run_batch(batch, chunk, views, acc))
         families = [p for p in passes if id(p) in linked]
         for w, group in _by_length(families).items():
-            bs = self.batch_size_for(w)
-            for i in range(0, len(group), bs):
-                self._run_linked(group[i:i + bs], linked, bs, views, acc)
+            bo = self._backoff(w)
+            bo.run(group, lambda refs, chunk, bo=bo: self._run_linked(refs, linked, bo.batch, chunk,
+                                                                      views, acc))
 
-    def _run_linked(self, refs: list[_Pass], linked, bs: int, views, acc) -> None:
+    def _backoff(self, w: int):
+        """The batch and chunk for `w`-token passes, kept for the run: halved on a CUDA out-of-memory error
+        (glrm.scoring.memory.Backoff logs each change), then retried."""
+        from glrm.scoring.memory import Backoff
+
+        if w not in self._backoffs:
+            self._backoffs[w] = Backoff(w, self.batch_size_for(w), self.config.chunk_size)
+        return self._backoffs[w]
+
+    def _run_batch(self, batch: list[_Pass], chunk: int | None, views, acc) -> None:
+        """One forward of `batch` and its reductions; re-runnable after an OOM (reductions only assign)."""
+        ids = torch.stack([p.ids() for p in batch]).to(self.device)  # (B, W)
+        with torch.inference_mode():
+            out = self.model(ids, chunk_size=chunk)
+            for b, p in enumerate(batch):
+                caches = self._keep(p, ids[b], out.logits[b], out.hidden_states[b])
+                self._reduce(p, ids[b], out.logits[b], out.hidden_states[b], views, acc, caches)
+        self.passes_run += len(batch)
+        self.tokens_run += ids.numel()
+        self.batch_sizes.append(len(batch))
+
+    def _run_linked(self, refs: list[_Pass], linked, bs: int, chunk: int | None, views, acc) -> None:
         """Ref passes and their alt passes, the alt passes from the ref states (glrm.scoring.prefix)."""
         from glrm.scoring.prefix import run_linked
 
         alts = [(r, c) for r, p in enumerate(refs) for c in linked[id(p)]]
         with torch.inference_mode():
             tokens = run_linked(
-                self.model, [p.ids() for p in refs], [(r, c.ids(), c.at) for r, c in alts], bs,
-                self.config.chunk_size,
+                self.model, [p.ids() for p in refs], [(r, c.ids(), c.at) for r, c in alts], bs, chunk,
                 emit_ref=lambda r, x, lg, h: self._reduce(refs[r], x, lg, h, views, acc),
                 emit_alt=lambda k, x, lg, h: self._reduce(alts[k][1], x, lg, h, views, acc))
         self.passes_run += len(refs) + len(alts)

@@ -226,6 +226,7 @@ class SVEngine:
         self.passes_run = 0
         self.batch_sizes: list[int] = []   # forwards' batch sizes, over the engine's lifetime (logs, tests)
         self.chunk_sizes: list[int | None] = []
+        self._backoffs: dict = {}            # window length -> glrm.scoring.memory.Backoff
 
     # --- sizes ----------------------------------------------------------------------------------
     def chunk_for(self, w: int) -> int | None:
@@ -237,6 +238,15 @@ class SVEngine:
         if self.batch_size is not None:
             return self.batch_size
         return auto_batch(self.model, w, self.device)
+
+    def _backoff(self, w: int):
+        """Batch and chunk for `w`-token windows, kept for the run and halved on a CUDA out-of-memory error
+        (glrm.scoring.memory.Backoff)."""
+        from glrm.scoring.memory import Backoff
+
+        if w not in self._backoffs:
+            self._backoffs[w] = Backoff(w, self.batch_for(w), self.chunk_for(w))
+        return self._backoffs[w]
 
     # --- scoring --------------------------------------------------------------------------------
     def score_allele(self, windows: list[Window]) -> SVScores:
@@ -281,17 +291,14 @@ class SVEngine:
                 plan.append((si, "alt", alt))
         held: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
         done: dict[int, _Strand] = {}
-        bs, chunk = self.batch_for(w), self.chunk_for(w)
+        bo = self._backoff(w)
         log.debug("SV window %s:%d bp %d, W=%d: %d passes, batch %d, chunk %s",
-                  win.chrom, win.ref_start, win.bp, w, len(plan), bs, chunk)
-        for i in range(0, len(plan), bs):
-            batch = plan[i:i + bs]
+                  win.chrom, win.ref_start, win.bp, w, len(plan), bo.batch, bo.chunk)
+
+        def step(batch, chunk):   # re-runnable after a CUDA OOM: stores overwrite, strands reduce once
             ids = torch.stack([encode(seq) for _, _, seq in batch]).to(self.device)  # (B, W)
             with torch.inference_mode():
                 out = self.model(ids, chunk_size=chunk)
-            self.passes_run += len(batch)
-            self.batch_sizes.append(len(batch))
-            self.chunk_sizes.append(chunk)
             for b, (si, role, _) in enumerate(batch):
                 held[(si, role)] = (token_logprobs(self.kind, out.logits[b], ids[b]), out.hidden_states[b])
             del out, ids
@@ -299,8 +306,15 @@ class SVEngine:
                 alt_key = (si, "alt") if alt != ref else (si, "ref")
                 if si in done or (si, "ref") not in held or alt_key not in held:
                     continue
-                l_a, h_a = held.pop(alt_key)
-                l_r, h_r = held.pop((si, "ref")) if alt != ref else (l_a, h_a)
+                l_a, h_a = held[alt_key]
+                l_r, h_r = held[(si, "ref")]
                 done[si] = reduce_strand(maps, near, l_r, l_a, h_r, h_a, self.eq, mirrored)
+                held.pop(alt_key)
+                held.pop((si, "ref"), None)
                 del l_r, h_r, l_a, h_a
+            self.passes_run += len(batch)
+            self.batch_sizes.append(len(batch))
+            self.chunk_sizes.append(chunk)
+
+        bo.run(plan, step)
         return window_scores(win, [done[si] for si in range(len(strands_seqs))])
