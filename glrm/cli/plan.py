@@ -27,6 +27,8 @@ def plan(
     calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate",
                                    help="Time one short forward on the device to predict run times "
                                         "(--no-calibrate: memory only)."),
+    threads: int = typer.Option(None, "--threads", metavar="N",
+                                help="CPU threads for torch, as the run's --threads. Default: torch's."),
 ) -> None:
     """Print the predicted peak memory of one batch, the batch and chunk a run picks, and the time per window
     and per 1,000 variants, for MODEL at window W on the device (a table on stdout; docs/plan.md).
@@ -38,5 +40,5 @@ def plan(
 
     opts = PlanOptions(model=model, window=window, batch_size=parse_batch_size(batch_size),
                        chunk_size=parse_chunk_size(chunk_size), device=device, precision=precision,
-                       calibrate=calibrate)
+                       calibrate=calibrate, threads=threads)
     typer.echo(format_plan(make_plan(opts)), nl=False)

@@ -44,6 +44,7 @@ class PlanOptions:
     device: str = "auto"
     precision: str = "fp32"
     calibrate: bool = True
+    threads: int | None = None             # torch CPU threads, as score-vcf --threads (None: torch's)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class Plan:
     calibration_length: int | None = None
     calibration_seconds: float | None = None
     calibration_repeats: int = 0
+    threads: int = 0            # torch intra-op threads during the calibration
     passes_per_snv: float | None = None
     passes_note: str = ""
 
@@ -138,6 +140,8 @@ def check_options(opts: PlanOptions) -> None:
         raise InputError(f"--precision {opts.precision!r}: use fp32 or bf16")
     if opts.window is not None:
         check_window(opts.window)
+    if opts.threads is not None and opts.threads < 1:
+        raise InputError(f"--threads {opts.threads}: give 1 or more, or leave it out (torch's default)")
     if opts.batch_size is not None and opts.batch_size < 1:
         raise InputError(f"--batch-size {opts.batch_size}: give 'auto' or 1 or more")
     chunk = opts.chunk_size
@@ -154,7 +158,7 @@ def passes_per_snv(model, prefix_reuse: bool) -> tuple[float, str]:
     if model.kind == "masked":
         return 3.0, "masked ref for MLR, ref and alt for EMB"
     if prefix_reuse:
-        return 1.5, "ref, and the alt from the ref state at the variant (W/2 tokens)"
+        return 1.5, "ref, and the alt's W/2 tokens after the variant from the ref pass"
     return 2.0, "ref and alt"
 
 
@@ -183,8 +187,10 @@ def make_plan(opts: PlanOptions) -> Plan:
     """Resolve the model and window as score-vcf does, load the model, predict memory, and (with
     `opts.calibrate`) time one short forward on the device."""
     check_options(opts)
+    import torch
+
     from glrm.models.loading import inspect_checkpoint, load_model
-    from glrm.pipeline.score_vcf import model_window, resolve_device
+    from glrm.pipeline.score_vcf import model_window, resolve_device, set_threads
 
     ckpt = inspect_checkpoint(opts.model)
     w = model_window(ckpt, opts.window)
@@ -192,6 +198,7 @@ def make_plan(opts: PlanOptions) -> Plan:
         raise InputError(f"--chunk-size {opts.chunk_size} is longer than the window ({w} tokens); give a "
                          f"chunk of at most {w} tokens, or leave --chunk-size out (whole window)")
     device = resolve_device(opts.device)
+    set_threads(opts.threads)
     model = load_model(opts.model, device=device)
 
     from glrm.scoring.engine import (
@@ -229,6 +236,7 @@ def make_plan(opts: PlanOptions) -> Plan:
         length = min(w, CALIBRATION_TOKENS.get(device.type, CALIBRATION_TOKENS["cpu"]))
         plan.calibration_length = length
         plan.calibration_repeats = 3 if device.type == "cuda" else 2
+        plan.threads = torch.get_num_threads()
         plan.calibration_seconds = calibrate(model, length, chunk if chunk and chunk < length else None,
                                              device, plan.calibration_repeats)
     return plan
@@ -267,9 +275,11 @@ def rows(p: Plan) -> list[tuple[str, str, str]]:
         batch_note = f"auto (memory alone allows {p.batch_by_memory}; on CPU batching does not pay)"
     else:
         batch_note = "auto, from free memory"
-    chunk_value = f"{p.chunk:,}" if chunked else "none"
+    chunk_value = "none" if p.chunk is None else f"{p.chunk:,}"
     chunk_note = ("--chunk-size auto" if p.chunk_option == "auto" else
-                  "whole window" if p.chunk_option == "none" else "--chunk-size")
+                  "the whole window" if p.chunk_option == "none" else "--chunk-size")
+    if p.chunk is not None and not chunked:
+        chunk_note += " (= W: the whole window)"
     chunk_note += f"; auto would pick {p.chunk_auto:,}"
     act_factor, resident, per_chunk = factors()
     act_note = (f"(B, W, {act_factor - 1}H) float32" if not chunked else
@@ -296,6 +306,8 @@ def rows(p: Plan) -> list[tuple[str, str, str]]:
     per_sv = 4
     out += [
         ("calibration", duration(p.calibration_seconds),
+         f"{p.calibration_length:,} random tokens, batch 1, best of {p.calibration_repeats}, "
+         f"torch threads {p.threads}" if p.device == "cpu" else
          f"{p.calibration_length:,} random tokens, batch 1, best of {p.calibration_repeats}"),
         ("time model", *cost_model(p.family)),
         ("time per window", duration(t), f"one {w:,}-token pass, batch 1"),
