@@ -103,7 +103,10 @@ def test_tile_mode_matches_brute_force(name):
     m = fixture_model(name)
     alleles = dense_alleles()[::9] + dense_alleles()[-3:]
     jobs = tile_jobs(alleles)
-    got = SmallVariantEngine(m, EngineConfig(emb_flank=K, batch_size=3, tile=True), "cpu").score(jobs)
+    # HyenaDNA: whole alt passes, as brute force runs them (its alt suffixes differ from those by float32
+    # rounding, up to 2e-5 on these LLRs: bounded in tests/test_hyena_suffix.py)
+    cfg = EngineConfig(emb_flank=K, batch_size=3, tile=True, prefix_reuse=m.family != "hyenadna")
+    got = SmallVariantEngine(m, cfg, "cpu").score(jobs)
     for job, g in zip(jobs, got, strict=True):
         assert_scores(g, brute_tile(m, job.window))
 
@@ -173,7 +176,8 @@ def test_prefix_reuse_gives_the_same_scores_with_fewer_tokens(tile):
 
 
 def test_prefix_reuse_off_for_models_without_a_carried_state():
-    for name in ("hyenadna-hf-tiny", "caduceus-ph-tiny"):
+    # HyenaDNA has prefix reuse of its own (alt suffixes): tests/test_hyena_suffix.py
+    for name in ("caduceus-ph-tiny",):
         assert not SmallVariantEngine(fixture_model(name), EngineConfig(), "cpu").prefix_reuse
 
 

@@ -217,10 +217,17 @@ class HyenaBlock(nn.Module):
                 uc[:, start:].addcmul_(u[:, off + start - lag: off + n - lag], wts[:, j])
         return uc
 
-    def forward_(self, h: torch.Tensor, spans: list[tuple[int, int]], group: int | None) -> None:
-        """In place: h (B, L, D) <- h after this block (mixer and MLP residual updates)."""
+    def forward_(self, h: torch.Tensor, spans: list[tuple[int, int]], group: int | None,
+                 keep: list[torch.Tensor] | None = None) -> None:
+        """In place: h (B, L, D) <- h after this block (mixer and MLP residual updates).
+
+        keep (hyena_order 2 only): a list that receives the long convolution's input and output, two
+        (B, L, D) tensors (what an alt suffix needs of a ref pass, glrm.models.hyena_suffix).
+        """
         B, L, D = h.shape
         order = self.cfg.hyena_order
+        if keep is not None and order != 2:
+            raise ValueError(f"keep needs hyena_order 2, this model has {order}")
         mixer = self.mixer
         cdt = mixer.in_proj.weight.dtype
         fdt = torch.promote_types(mixer.filter_fn.bias.dtype, torch.float32)
@@ -232,12 +239,16 @@ class HyenaBlock(nn.Module):
             torch.mul(uc[..., -D:], uc[..., (order - 1) * D: order * D], out=w[:, a:b])  # v * x_last
             del uc
         bias = mixer.filter_fn.bias.view(order - 1, D)                # (order-1, D)
+        if keep is not None:
+            keep.append(w.clone())                                    # (B, L, D) long-conv input
         for o in range(order - 1):                                    # o-th conv: filter channels o*D..
             spectrum = mixer.filter_fn.spectrum_fn(L, fdt, offset=o * D)
             causal_fft_conv_(w, spectrum, bias[o], fdt, group)
             if o < order - 2:                                         # next gate: x_{order-2-o}
                 i = order - 2 - o
                 w.mul_(gates[..., i * D:(i + 1) * D])
+        if keep is not None:
+            keep.append(w.clone())                                    # (B, L, D) long-conv output
         for a, b in spans:
             y = mixer.out_proj(w[:, a:b].mul_(gates[:, a:b, :D]))    # (B, n, D)
             h[:, a:b] += y.to(h.dtype)
@@ -309,9 +320,27 @@ class HyenaDNA(GenomicLM):
     @torch.no_grad()
     def forward(self, input_ids: torch.Tensor, chunk_size: int | None = None, *,
                 output_all_hidden: bool = False, channel_group: int | None = None) -> HyenaOutput:
+        spans = self.check_input(input_ids, chunk_size)
+        group = self.fft_channel_group if channel_group is None else channel_group
+        h = self.embed(input_ids)                                  # (B, L, D)
+        saved = [h.clone()] if output_all_hidden else None
+        for layer in self.backbone.layers:
+            layer.forward_(h, spans, group)
+            if saved is not None:
+                saved.append(h.clone())
+        hidden, logits = self.head(h, spans)
+        if saved is not None:
+            saved.append(hidden)
+        return HyenaOutput(logits=logits, hidden_states=hidden,
+                           all_hidden_states=tuple(saved) if saved is not None else None)
+
+    # the pieces of `forward`, shared with the alt-suffix passes of glrm.models.hyena_suffix
+
+    def check_input(self, input_ids: torch.Tensor, chunk_size: int | None) -> list[tuple[int, int]]:
+        """Validate input_ids (B, L) and chunk_size; the [a, b) position spans position-wise work runs by."""
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must be (batch, length), got shape {tuple(input_ids.shape)}")
-        B, L = input_ids.shape
+        L = input_ids.shape[1]
         if L > self.cfg.max_seq_len:  # not self.max_length: a loader may annotate that attribute
             raise InputError(
                 f"input of {L} tokens is longer than this HyenaDNA model's maximum of {self.cfg.max_seq_len} "
@@ -326,29 +355,24 @@ class HyenaDNA(GenomicLM):
         if chunk_size is not None and chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         step = L if chunk_size is None else chunk_size
-        spans = [(a, min(L, a + step)) for a in range(0, L, step)]
-        group = self.fft_channel_group if channel_group is None else channel_group
+        return [(a, min(L, a + step)) for a in range(0, L, step)]
 
+    def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Token embeddings (B, L, D) in the residual stream's dtype (float32, or float64 after .double())."""
         emb = self.backbone.embeddings.word_embeddings.weight
-        rdt = torch.promote_types(emb.dtype, torch.float32)       # residual stream dtype
-        h = F.embedding(input_ids, emb).to(rdt)                    # (B, L, D)
-        saved = [h.clone()] if output_all_hidden else None
-        for layer in self.backbone.layers:
-            layer.forward_(h, spans, group)
-            if saved is not None:
-                saved.append(h.clone())
+        return F.embedding(input_ids, emb).to(torch.promote_types(emb.dtype, torch.float32))
 
+    def head(self, h: torch.Tensor, spans: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """ln_f and the LM head over the residual stream h (B, L, D): hidden (B, L, D), logits (B, L, V)."""
+        B, L, _ = h.shape
         ln_f = self.backbone.ln_f
-        hidden = torch.empty_like(h)                               # (B, L, D)
-        logits = torch.empty(B, L, V, dtype=rdt, device=h.device)  # (B, L, V)
+        hidden = torch.empty_like(h)                                                  # (B, L, D)
+        logits = torch.empty(B, L, self.cfg.padded_vocab_size, dtype=h.dtype, device=h.device)  # (B, L, V)
         for a, b in spans:
             hn = ln_f(h[:, a:b].to(ln_f.weight.dtype))
             hidden[:, a:b] = hn
             logits[:, a:b] = self.lm_head(hn.to(self.lm_head.weight.dtype))
-        if saved is not None:
-            saved.append(hidden)
-        return HyenaOutput(logits=logits, hidden_states=hidden,
-                           all_hidden_states=tuple(saved) if saved is not None else None)
+        return hidden, logits
 
 
 # --- building from checkpoints -------------------------------------------------------------------

@@ -14,7 +14,13 @@ suffixes in batches as soon as enough are pending (left-aligned, N-padded at the
 last real token cannot change the outputs before it). Each pass is handed on with its full (W, V) logits
 and (W, H) hidden states, the alt pass's first o rows copied from its ref pass.
 
-HyenaDNA has no such state (its long convolution reads the whole prefix), so its alt passes run whole.
+HyenaDNA has no such state (its long convolution reads the whole prefix), but it is causal and its long
+convolution is linear: an alt pass's outputs on [o, W) follow from the ref pass's per-layer long-convolution
+input and output plus a convolution of the alt-minus-ref difference over the suffix alone
+(glrm.models.hyena_suffix). `run_linked` dispatches HyenaDNA models to `_run_linked_hyenadna`: one ref pass
+that keeps those tensors, then the alt suffixes, `batch_size` at a time, with the same contract. Kept
+tensors cost about 2 * n_layer * R * W * d_model floats; when that exceeds KEEP_FRACTION of the free memory,
+or for hyena_order > 2, the passes run whole (same results).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from glrm.models import hyena_suffix
 from glrm.models.mamba import MixerState
 from glrm.models.tokenizer import N
 
@@ -30,7 +37,10 @@ Emit = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]  # (index
 
 
 def supports_prefix_reuse(model) -> bool:
-    """True for models whose whole carried state `forward_stateful` returns (the Mamba LM)."""
+    """True for models whose whole carried state `forward_stateful` returns (the Mamba LM), and for HyenaDNA
+    with hyena_order 2 (alt suffixes, `_run_linked_hyenadna`; measured faster: benchmarks/bench_prefix.py)."""
+    if model.kind == "causal" and model.family == "hyenadna":
+        return hyena_suffix.supports_suffix(model)
     return model.kind == "causal" and model.family == "mamba" and hasattr(model, "forward_stateful")
 
 
@@ -49,6 +59,8 @@ def run_linked(model, refs: Sequence[torch.Tensor], alts: Sequence[tuple[int, to
     ((parent index into refs, alt ids (W,), o) with alt[:o] == ref[:o] and 1 <= o < W) from the ref
     states, `batch_size` alt suffixes at a time. Calls emit_ref(i, ids, logits (W, V), hidden (W, H)) once per
     ref and emit_alt(j, ...) once per alt. Returns the number of alt suffix tokens run."""
+    if model.family == "hyenadna":
+        return _run_linked_hyenadna(model, refs, alts, batch_size, chunk_size, emit_ref, emit_alt)
     w = int(refs[0].numel())
     device = next(model.parameters()).device
     ref_ids = torch.stack(list(refs)).to(device)  # (R, W)
@@ -93,3 +105,63 @@ def run_linked(model, refs: Sequence[torch.Tensor], alts: Sequence[tuple[int, to
     for r in range(len(refs)):
         emit_ref(r, ref_ids[r], logits[r], hidden[r])
     return tokens
+
+
+# --- HyenaDNA: alt suffixes from the ref pass's long-convolution inputs and outputs ----------------------
+
+KEEP_FRACTION = 0.25   # of the free memory (glrm.scoring.engine.free_memory_bytes) the kept tensors may use
+
+
+def _run_linked_hyenadna(model, refs: Sequence[torch.Tensor], alts: Sequence[tuple[int, torch.Tensor, int]],
+                         batch_size: int, chunk_size: int | None, emit_ref: Emit, emit_alt: Emit) -> int:
+    """`run_linked` for HyenaDNA: the ref passes keep what alt suffixes need (hyena_suffix.ref_forward), then
+    the alt suffixes run in order of offset, `batch_size` at a time (left-aligned, padded at the end), each
+    handed on with its first o rows from its ref pass. Whole passes where the kept tensors would not fit or
+    the model has hyena_order > 2. Returns the number of alt tokens run (W per alt pass run whole)."""
+    from glrm.scoring.engine import free_memory_bytes
+
+    w = int(refs[0].numel())
+    device = next(model.parameters()).device
+    ref_ids = torch.stack(list(refs)).to(device)  # (R, W)
+    for j, (_parent, ids, o) in enumerate(alts):
+        if not 1 <= o < w or ids.numel() != w:
+            raise ValueError(f"alt pass {j}: offset {o} or length {ids.numel()} does not fit window {w}")
+    offsets = [o for _r, _ids, o in alts]
+    kept = hyena_suffix.kept_bytes(model, len(refs), w, offsets)
+    if not hyena_suffix.supports_suffix(model) or kept > KEEP_FRACTION * free_memory_bytes(device):
+        return _run_whole(model, ref_ids, alts, batch_size, chunk_size, emit_ref, emit_alt)
+    out, cache = hyena_suffix.ref_forward(model, ref_ids, offsets, chunk_size)
+    tokens = 0
+    order = sorted(range(len(alts)), key=lambda j: alts[j][2])   # similar suffix lengths batch together
+    for i in range(0, len(order), batch_size):
+        js = order[i:i + batch_size]
+        ids = torch.stack([alts[j][1] for j in js]).to(device)  # (B, W)
+        parents, starts = [alts[j][0] for j in js], [alts[j][2] for j in js]
+        sfx = hyena_suffix.suffix_forward(model, cache, ids, parents, starts, chunk_size)
+        for b, j in enumerate(js):
+            r, _ids, o = alts[j]
+            lg = torch.cat([out.logits[r, :o], sfx.logits[b, :w - o]])          # (W, V)
+            hd = torch.cat([out.hidden_states[r, :o], sfx.hidden_states[b, :w - o]])   # (W, H)
+            emit_alt(j, ids[b], lg, hd)
+            tokens += w - o
+        del sfx
+    del cache
+    for r in range(len(refs)):
+        emit_ref(r, ref_ids[r], out.logits[r], out.hidden_states[r])
+    return tokens
+
+
+def _run_whole(model, ref_ids: torch.Tensor, alts: Sequence[tuple[int, torch.Tensor, int]], batch_size: int,
+               chunk_size: int | None, emit_ref: Emit, emit_alt: Emit) -> int:
+    """The same contract with every pass run whole: the refs as one batch, the alts `batch_size` at a time."""
+    out = model(ref_ids, chunk_size=chunk_size)
+    for r in range(ref_ids.shape[0]):
+        emit_ref(r, ref_ids[r], out.logits[r], out.hidden_states[r])
+    del out
+    w = ref_ids.shape[1]
+    for i in range(0, len(alts), batch_size):
+        ids = torch.stack([x for _r, x, _o in alts[i:i + batch_size]]).to(ref_ids.device)  # (B, W)
+        out = model(ids, chunk_size=chunk_size)
+        for b in range(ids.shape[0]):
+            emit_alt(i + b, ids[b], out.logits[b], out.hidden_states[b])
+    return len(alts) * w
