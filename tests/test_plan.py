@@ -223,7 +223,8 @@ def test_mamba_alt_passes_count_half(monkeypatch):
 def test_units():
     assert [P.size(n) for n in (512, 65536, 1.5 * 2**20, 3 * 2**30)] == ["512 B", "64 KiB", "1.5 MiB",
                                                                          "3 GiB"]
-    assert [P.duration(s) for s in (0.0123, 4.56, 600, 36000)] == ["12.3 ms", "4.56 s", "10 min", "10 h"]
+    seconds = (0.0123, 4.56, 600, 36000, 3.78e6)
+    assert [P.duration(s) for s in seconds] == ["12.3 ms", "4.56 s", "10 min", "10 h", "1,050 h"]
 
 
 # --- bad input: one line, non-zero exit, the fix named -------------------------------------------

@@ -254,14 +254,14 @@ def size(n: float) -> str:
 
 
 def duration(s: float) -> str:
-    """Seconds as ms, s, min or h, 3 significant digits."""
+    """Seconds as ms, s, min or h, 3 significant digits (whole hours from 1,000 h)."""
     if s < 1:
         return f"{s * 1e3:.3g} ms"
     if s < 120:
         return f"{s:.3g} s"
     if s < 7200:
         return f"{s / 60:.3g} min"
-    return f"{s / 3600:.3g} h"
+    return f"{s / 3600:.3g} h" if s < 3600 * 999.5 else f"{s / 3600:,.0f} h"
 
 
 def rows(p: Plan) -> list[tuple[str, str, str]]:
