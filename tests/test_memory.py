@@ -42,7 +42,10 @@ def test_is_oom():
     assert is_oom(torch.cuda.OutOfMemoryError("CUDA out of memory."))
     assert is_oom(RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; ...)"))
     assert not is_oom(RuntimeError("DefaultCPUAllocator: can't allocate memory: tried 8 bytes"))
+    assert is_oom(RuntimeError("cuFFT error: CUFFT_ALLOC_FAILED"))
+    assert is_oom(RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"))
     assert not is_oom(RuntimeError("CUDA error: device-side assert triggered"))
+    assert not is_oom(RuntimeError("cuFFT error: CUFFT_INVALID_SIZE"))
     assert not is_oom(ValueError("CUDA out of memory"))   # only RuntimeErrors carry it
     assert not is_oom(MemoryError())
 

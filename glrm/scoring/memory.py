@@ -34,15 +34,24 @@ class GpuMemoryError(GlrmError):
     """The GPU ran out of memory even at the smallest batch and chunk."""
 
 
+# RuntimeError messages that mean a CUDA allocation failed: the caching allocator's (older code paths and
+# extensions), and cuFFT / cuBLAS failing to get workspace (HyenaDNA's FFTs, matmuls) when memory is short
+OOM_MESSAGES = ("CUDA out of memory", "cuFFT error: CUFFT_ALLOC_FAILED")
+OOM_SUBSTRINGS = ("CUBLAS_STATUS_ALLOC_FAILED",)
+
+
 def is_oom(exc: BaseException) -> bool:
     """True for a CUDA out-of-memory error: torch.OutOfMemoryError (torch.cuda.OutOfMemoryError is the same
     class; torch raises it from its CUDA caching allocator), or a RuntimeError whose message starts with
-    "CUDA out of memory" (what older code paths and extensions raise). A failed CPU allocation is a plain
-    RuntimeError ("DefaultCPUAllocator: can't allocate memory") and is not one: halving cannot fix a host
-    out of RAM in time, so it propagates."""
+    "CUDA out of memory" or "cuFFT error: CUFFT_ALLOC_FAILED", or names CUBLAS_STATUS_ALLOC_FAILED. A failed
+    CPU allocation is a plain RuntimeError ("DefaultCPUAllocator: can't allocate memory") and is not one:
+    it propagates."""
     if isinstance(exc, torch.OutOfMemoryError):
         return True
-    return isinstance(exc, RuntimeError) and str(exc).startswith("CUDA out of memory")
+    if not isinstance(exc, RuntimeError):
+        return False
+    text = str(exc)
+    return text.startswith(OOM_MESSAGES) or any(s in text for s in OOM_SUBSTRINGS)
 
 
 def _name(chunk: int | None) -> str:
