@@ -35,13 +35,18 @@ def random_model(d_model: int, n_layer: int, w: int):
     return HyenaDNA(cfg).eval()
 
 
-def cpu_seconds(fn, repeat: int) -> float:
-    """CPU seconds per call of fn, after one warm-up call (filter spectra cached)."""
-    fn()
-    t0 = time.process_time()
-    for _ in range(repeat):
+def cpu_seconds(fns: dict, repeat: int) -> dict[str, float]:
+    """CPU seconds per call of each fn, after one warm-up call each (filter spectra cached); the calls are
+    interleaved (one of each per round), so a change in the machine's load hits every figure alike."""
+    total = dict.fromkeys(fns, 0.0)
+    for fn in fns.values():
         fn()
-    return (time.process_time() - t0) / repeat
+    for _ in range(repeat):
+        for key, fn in fns.items():
+            t0 = time.process_time()
+            fn()
+            total[key] += time.process_time() - t0
+    return {key: t / repeat for key, t in total.items()}
 
 
 def per_pass(model, w: int, repeat: int, rng: random.Random) -> dict[str, float]:
@@ -54,22 +59,21 @@ def per_pass(model, w: int, repeat: int, rng: random.Random) -> dict[str, float]
         a = ref.clone()
         a[0, o] = 7 + (int(a[0, o]) - 6) % 4                              # another base
         alts[o] = a
-    out: dict[str, float] = {}
     with torch.inference_mode():
-        out["ref whole"] = cpu_seconds(lambda: model(ref), repeat)
         _, cache = ref_forward(model, ref, list(alts))
-        out["ref keeping"] = cpu_seconds(lambda: ref_forward(model, ref, list(alts)), repeat)
-        out["alt whole"] = cpu_seconds(lambda: model(alts[w // 2]), repeat)
         it = iter(tile_offsets)
 
         def tile_suffix():
             o = next(it)
             suffix_forward(model, cache, alts[o], [0], [o])
 
-        out["alt suffix, tile o"] = cpu_seconds(tile_suffix, repeat)
-        out["alt suffix, o = W/2"] = cpu_seconds(
-            lambda: suffix_forward(model, cache, alts[w // 2], [0], [w // 2]), repeat)
-    return out
+        return cpu_seconds({
+            "ref whole": lambda: model(ref),
+            "ref keeping": lambda: ref_forward(model, ref, list(alts)),
+            "alt whole": lambda: model(alts[w // 2]),
+            "alt suffix, tile o": tile_suffix,
+            "alt suffix, o = W/2": lambda: suffix_forward(model, cache, alts[w // 2], [0], [w // 2]),
+        }, repeat)
 
 
 class _Genome:

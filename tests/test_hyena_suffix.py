@@ -75,7 +75,7 @@ def assert_whole(model, refs, alts, got, tol=1e-5):
     with torch.inference_mode():
         for key, seq in wanted:
             ids, lg, h = got[key]
-            out = model(encode(seq)[None])
+            out = model(encode(seq)[None].to(lg.device))
             assert torch.equal(ids.cpu(), encode(seq))
             for a, b in ((lg, out.logits[0]), (h, out.hidden_states[0])):
                 torch.testing.assert_close(a, b, rtol=tol, atol=tol * max(1.0, float(b.abs().max())))
@@ -135,6 +135,23 @@ def test_suffix_is_exact_in_float64():
     got, _ = linked(m, refs, alts, 4, None)
     assert got[("a", 0)][1].dtype == torch.float64
     assert_whole(m, refs, alts, got, tol=1e-10)
+
+
+def test_bf16_suffix_stays_within_bf16_rounding_of_the_whole_pass():
+    """to_dtype(bfloat16): gates and the kept tensors in bfloat16, the difference and its FFT in float32."""
+    m = copy.deepcopy(fixture_model("hyenadna-hf-tiny")).to_dtype(torch.bfloat16)
+    refs, alts = make_passes(96, [1, 30, 48, 95], seed=4)
+    got, _ = linked(m, refs, alts, 2, None)
+    assert_whole(m, refs, alts, got, tol=3e-2)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("chunk", [None, 16])
+def test_run_linked_on_cuda_equals_whole_passes(chunk):
+    m = copy.deepcopy(fixture_model("hyenadna-orig-tiny")).cuda()
+    refs, alts = make_passes(96, [1, 2, 5, 48, 95, 60], seed=6)
+    got, _ = linked(m, refs, alts, 3, chunk)
+    assert_whole(m, refs, alts, got)
 
 
 def test_suffix_forward_outputs_are_the_alt_rows_after_o():
