@@ -129,13 +129,15 @@ def end_to_end(model, w: int, n_snvs: int, tile: bool, rng: random.Random) -> di
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="d64-L2 at W = 4096 only")
+    ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated subset of d64-L2,d256-L4")
+    ap.add_argument("--windows", default="4096,16384", help="comma-separated window lengths")
     ap.add_argument("--repeat", type=int, default=6, help="timed calls per figure")
     ap.add_argument("--snvs", type=int, default=24, help="SNVs per end-to-end run")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rng = random.Random(0)
-    shapes = ["d64-L2"] if args.quick else list(SHAPES)
-    windows = [4096] if args.quick else [4096, 16384]
+    shapes = ["d64-L2"] if args.quick else args.shapes.split(",")
+    windows = [4096] if args.quick else [int(x) for x in args.windows.split(",")]
     print(f"# bench_prefix: HyenaDNA alt passes whole vs suffix; CPU seconds (process_time), 1 torch thread, "
           f"torch {torch.__version__}")
     print(f"{'model':<9}{'W':>7}  {'figure':<22}{'s/pass':>9}{'x whole':>9}")

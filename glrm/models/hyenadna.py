@@ -248,9 +248,10 @@ class HyenaBlock(nn.Module):
                 i = order - 2 - o
                 w.mul_(gates[..., i * D:(i + 1) * D])
         if keep is not None:
-            keep.append(w.clone())                                    # (B, L, D) long-conv output
+            keep.append(w)                                            # (B, L, D) long-conv output, kept
         for a, b in spans:
-            y = mixer.out_proj(w[:, a:b].mul_(gates[:, a:b, :D]))    # (B, n, D)
+            gated = w[:, a:b] * gates[:, a:b, :D] if keep is not None else w[:, a:b].mul_(gates[:, a:b, :D])
+            y = mixer.out_proj(gated)                                 # (B, n, D)
             h[:, a:b] += y.to(h.dtype)
             h[:, a:b] += self.mlp(self.norm2(h[:, a:b].to(cdt))).to(h.dtype)
 
