@@ -174,6 +174,14 @@ def test_suffix_forward_outputs_are_the_alt_rows_after_o():
         hyena_suffix.suffix_forward(m, cache, alt_ids[:1], [0], [64])
 
 
+def test_run_linked_refuses_an_alt_that_does_not_share_the_prefix():
+    refs, alts = make_passes(96, [40])
+    r, alt, o = alts[0]
+    bad = [(r, alt[:10] + ("A" if alt[10] != "A" else "C") + alt[11:], o)]
+    with pytest.raises(ValueError, match="first 40 tokens differ"):
+        linked(fixture_model("hyenadna-hf-tiny"), refs, bad, 1, None)
+
+
 # --- whole passes where the suffix does not apply ------------------------------------------------------
 
 def test_memory_guard_runs_whole_passes(monkeypatch):

@@ -123,9 +123,11 @@ def _run_linked_hyenadna(model, refs: Sequence[torch.Tensor], alts: Sequence[tup
     w = int(refs[0].numel())
     device = next(model.parameters()).device
     ref_ids = torch.stack(list(refs)).to(device)  # (R, W)
-    for j, (_parent, ids, o) in enumerate(alts):
+    for j, (parent, ids, o) in enumerate(alts):
         if not 1 <= o < w or ids.numel() != w:
             raise ValueError(f"alt pass {j}: offset {o} or length {ids.numel()} does not fit window {w}")
+        if not torch.equal(ids[:o].to(device), ref_ids[parent, :o]):
+            raise ValueError(f"alt pass {j}: its first {o} tokens differ from those of ref pass {parent}")
     offsets = [o for _r, _ids, o in alts]
     kept = hyena_suffix.kept_bytes(model, len(refs), w, offsets)
     if not hyena_suffix.supports_suffix(model) or kept > KEEP_FRACTION * free_memory_bytes(device):
