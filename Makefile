@@ -33,8 +33,38 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check glrm tests benchmarks scripts
 
+# Benchmarks print figures only (benchmarks/README.md). Quick settings by default (a few minutes on 2 cores);
+# `make bench FULL=1` runs the full sweeps (over an hour on 2 cores).
+ifdef FULL
+BENCH_ARGS_tile     :=
+BENCH_ARGS_scaling  := --threads 1
+BENCH_ARGS_compile  :=
+BENCH_ARGS_hyenadna := --large
+BENCH_ARGS_cad1m    := --sweep
+BENCH_ARGS_sv1m     := --random-caduceus 128,4
+BENCH_ARGS_prefix   :=
+BENCH_ARGS_batch    :=
+else
+BENCH_ARGS_tile     := --bases 4000 --sample 10 --mamba
+BENCH_ARGS_scaling  := --quick
+BENCH_ARGS_compile  := --models hyenadna --modes default --repeat 3
+BENCH_ARGS_hyenadna :=
+BENCH_ARGS_cad1m    := --lengths 16384 --d-model 128 --layers 2
+BENCH_ARGS_sv1m     :=
+BENCH_ARGS_prefix   := --quick
+BENCH_ARGS_batch    := --windows 4096 --repeat 2
+endif
 bench: $(STAMP)
-	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	$(BIN)/python benchmarks/bench_tile.py $(BENCH_ARGS_tile)
+	$(BIN)/python benchmarks/bench_scaling.py $(BENCH_ARGS_scaling)
+	$(BIN)/python benchmarks/bench_compile.py $(BENCH_ARGS_compile)
+	$(BIN)/python benchmarks/bench_hyenadna.py $(BENCH_ARGS_hyenadna)
+	$(BIN)/python benchmarks/bench_caduceus_1m.py $(BENCH_ARGS_cad1m)
+	$(BIN)/python benchmarks/bench_scan.py
+	$(BIN)/python benchmarks/bench_sv_1m.py $(BENCH_ARGS_sv1m)
+	$(BIN)/python benchmarks/bench_prefix.py $(BENCH_ARGS_prefix)
+	$(BIN)/python benchmarks/bench_batch.py $(BENCH_ARGS_batch)
+	$(BIN)/python benchmarks/bench_gpu.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info demo-out
