@@ -69,8 +69,9 @@ class EngineConfig:
     chunk_size: int | None = None    # handed to the model's forward
     precision: str = "fp32"          # "fp32" | "bf16"
     tile: bool = False               # --tile: windows are tiles (glrm.windows.tile_origin), see below
-    # Mamba LM: alt passes start from the ref pass's state at the variant; GLRM_PREFIX_REUSE=0 turns it off
-    # (for comparisons: the scores are the same)
+    # causal prefix reuse (glrm.scoring.prefix): a Mamba LM's alt pass starts from the ref pass's state at the
+    # variant, a HyenaDNA alt pass recomputes only the suffix; GLRM_PREFIX_REUSE=0 turns it off (for
+    # comparisons: the scores are the same, HyenaDNA's up to float rounding)
     prefix_reuse: bool = field(default_factory=lambda: os.environ.get("GLRM_PREFIX_REUSE", "1") != "0")
 
     def __post_init__(self):
