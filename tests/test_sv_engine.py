@@ -52,7 +52,9 @@ def wins(pos, w):
 def same(a, b, rel=1e-5):
     assert a.bp == b.bp and a.reach == b.reach
     assert a.emb == pytest.approx(b.emb, rel=rel, abs=1e-10)
-    assert a.llr == pytest.approx(b.llr, rel=rel, abs=1e-5)
+    # the SV LLR sums float32 log-probabilities over up to ~1,000 positions: chunked and unchunked float32 runs
+    # of mamba-lm-tiny land within 4e-5 of the float64 value (-4.23576), on either side, so allow 1e-4
+    assert a.llr == pytest.approx(b.llr, rel=rel, abs=1e-4)
     if a.track is not None:
         assert np.array_equal(a.track[0], b.track[0])
         assert a.track[1] == pytest.approx(b.track[1], rel=rel, abs=1e-6)
@@ -79,8 +81,8 @@ def test_batch_size_does_not_change_scores(name):
         eng = SVEngine(model(name), emb_flank=K, rc="mean", want_track=True, batch_size=bs)
         same(eng.score_allele(ws), want)
         assert eng.passes_run == ref.passes_run
-    # auto batches the allele's passes together, except HyenaDNA on CPU (batching is slower there)
-    assert (max(eng.batch_sizes) > 1) == (model(name).family != "hyenadna")
+    # auto runs one window per pass on CPU (batching is slower there: benchmarks/bench_batch.py)
+    assert set(eng.batch_sizes) == {1}
 
 
 def test_passes_planned():

@@ -54,10 +54,9 @@ PRECISIONS = ("fp32", "bf16")
 MEM_FRACTION = 0.5     # of the free memory (CUDA: torch.cuda.mem_get_info; CPU: /proc/meminfo MemAvailable)
 ACT_FACTOR = 16        # float32 activations per position, in units of H, alive at once in one forward
 MAX_AUTO_BATCH = 64    # larger batches gain nothing measurable and delay the first results
-# CPU: batching does not pay. Measured on 2 cores (docs/performance.md): HyenaDNA d64 L2 at 16k tokens runs
-# 84 ms/pass at batch 1 and 128-179 ms/pass at batch 16-40 (also slower at 1k and 4k tokens); a Mamba LM
-# gains up to 1.3x from batching short windows, none beyond 16k tokens per batch.
-CPU_BATCH_TOKENS = 16384
+# CPU: batching does not pay. Measured on 2 cores (benchmarks/bench_batch.py, docs/performance.md): at 1, 4 and
+# 16k tokens per window, HyenaDNA d64 L2 and a Mamba LM d64 L2 run fastest per window at batch 1 (16k tokens,
+# 2 threads: 72 and 116 ms at batch 1, 107 and 192 ms at batch 4), so the automatic CPU batch is 1.
 
 
 @dataclass
@@ -126,13 +125,12 @@ def auto_batch_size(w: int, hidden: int, vocab: int, free_bytes: int) -> int:
 
 
 def auto_batch(model: GenomicLM, w: int, device: torch.device) -> int:
-    """The automatic batch size for `w`-token passes: `auto_batch_size` from the free memory, and on CPU at
-    most CPU_BATCH_TOKENS // w passes (at least 1), and 1 for HyenaDNA (see CPU_BATCH_TOKENS)."""
-    hidden, vocab = model_dims(model)
-    b = auto_batch_size(w, hidden, vocab, free_memory_bytes(device))
+    """The automatic batch size for `w`-token passes: 1 on CPU (batching does not pay there, see above), else
+    `auto_batch_size` from the free memory."""
     if device.type == "cpu":
-        b = 1 if model.family == "hyenadna" else max(1, min(b, CPU_BATCH_TOKENS // max(w, 1)))
-    return b
+        return 1
+    hidden, vocab = model_dims(model)
+    return auto_batch_size(w, hidden, vocab, free_memory_bytes(device))
 
 
 def model_dims(model: GenomicLM) -> tuple[int, int]:
