@@ -8,13 +8,14 @@ by glrm's own exporter, CPU. Figures only, no assertions.
   passes), the scores taken with glrm's score functions. Timed on the first --sample variants; its rate is
   per variant, so it is extrapolated to the 40,000 (a full run would take hours).
 - default: `glrm score-vcf` (the library call, end to end: VCF in, annotated VCF out) on the same sample,
-  centred windows, passes deduplicated and batched.
+  centred windows, passes deduplicated.
 - tile: `glrm score-vcf --tile --scores mlr` on all 40,000 SNVs, end to end; and `--tile --scores llr,mlr`
-  on the sample (LLR needs an alt pass per variant; HyenaDNA runs it whole).
+  on the sample (LLR needs an alt pass per variant; the suffix after the variant, from the
+  ref pass kept by the tile: glrm.models.hyena_suffix).
 - With --mamba, also a random Mamba LM (d_model 64, 2 layers) in tile mode, --scores llr,mlr, with and
   without prefix reuse (alt passes from the ref state at the variant), on the sample.
 
-    .venv/bin/python benchmarks/bench_tile.py                       # the issue's run (~5 min on 2 cores)
+    .venv/bin/python benchmarks/bench_tile.py --mamba   # the issue's run (~3 min on 2 cores)
     .venv/bin/python benchmarks/bench_tile.py --bases 4000 --sample 10 --mamba   # quick
 """
 

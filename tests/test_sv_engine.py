@@ -52,8 +52,8 @@ def wins(pos, w):
 def same(a, b, rel=1e-5):
     assert a.bp == b.bp and a.reach == b.reach
     assert a.emb == pytest.approx(b.emb, rel=rel, abs=1e-10)
-    # the SV LLR sums float32 log-probabilities over up to ~1,000 positions: chunked and unchunked float32 runs
-    # of mamba-lm-tiny land within 4e-5 of the float64 value (-4.23576), on either side, so allow 1e-4
+    # the SV LLR sums float32 log-probabilities over up to ~1,000 positions: chunked and unchunked float32
+    # runs of mamba-lm-tiny land within 4e-5 of the float64 value (-4.23576), on either side: allow 1e-4
     assert a.llr == pytest.approx(b.llr, rel=rel, abs=1e-4)
     if a.track is not None:
         assert np.array_equal(a.track[0], b.track[0])

@@ -54,9 +54,9 @@ PRECISIONS = ("fp32", "bf16")
 MEM_FRACTION = 0.5     # of the free memory (CUDA: torch.cuda.mem_get_info; CPU: /proc/meminfo MemAvailable)
 ACT_FACTOR = 16        # float32 activations per position, in units of H, alive at once in one forward
 MAX_AUTO_BATCH = 64    # larger batches gain nothing measurable and delay the first results
-# CPU: batching does not pay. Measured on 2 cores (benchmarks/bench_batch.py, docs/performance.md): at 1, 4 and
-# 16k tokens per window, HyenaDNA d64 L2 and a Mamba LM d64 L2 run fastest per window at batch 1 (16k tokens,
-# 2 threads: 72 and 116 ms at batch 1, 107 and 192 ms at batch 4), so the automatic CPU batch is 1.
+# CPU: batching does not pay. Measured on 2 cores (benchmarks/bench_batch.py, docs/performance.md): at 1, 4
+# and 16k tokens per window, HyenaDNA d64 L2 and a Mamba LM d64 L2 run fastest per window at batch 1 (16k
+# tokens, 2 threads: 72 and 116 ms at batch 1, 107 and 192 ms at batch 4), so the automatic CPU batch is 1.
 
 
 @dataclass
