@@ -43,8 +43,8 @@ def test_plan_prints_memory_and_time_rows(capsys, one_thread):
     rows = table(out)
     assert list(rows) == ["model", "checkpoint", "parameters", "device", "window", "precision", "batch",
                           "chunk", "memory weights", "memory logits", "memory hidden", "memory activations",
-                          "memory peak", "calibration", "time model", "time per window", "score-vcf",
-                          "score-vcf --tile", "score-sv"]
+                          "memory peak", "memory prefix keep", "calibration", "time model",
+                          "time per window", "score-vcf", "score-vcf --tile", "score-sv"]
     model = fixture_model("hyenadna-hf-tiny")
     assert rows["model"] == ("hyenadna-hf-tiny", "hyenadna-hf, causal")
     assert rows["parameters"][0] == f"{sum(p.numel() for p in model.parameters()):,}"
@@ -62,6 +62,28 @@ def test_plan_prints_memory_and_time_rows(capsys, one_thread):
     assert "1 ref pass per W/2 = 512 bases" in rows["score-vcf --tile"][1]
     assert "4 passes each" in rows["score-sv"][1]
     assert err == ""                                  # stdout has the data, nothing goes to stderr
+
+
+def test_prefix_keep_row_is_what_the_ref_pass_keeps(capsys):
+    """HyenaDNA: the bytes a ref pass keeps for alt suffixes (score-vcf LLR) are shown apart from the peak,
+    and they are what `hyena_suffix.ref_forward` really keeps at that window; other families have no such
+    row."""
+    import torch
+
+    from glrm.models.hyena_suffix import ref_forward
+
+    w = 1024                                          # the fixture's longest window
+    code, out, _ = run(capsys, "-m", HYENA, "--window", str(w), "--no-calibrate")
+    assert code == 0
+    value, note = table(out)["memory prefix keep"]
+    assert "within 25% of free, so suffix passes run" in note
+    ids = torch.randint(7, 11, (1, w), generator=torch.Generator().manual_seed(0))   # (1, W) A/C/G/T
+    _, cache = ref_forward(fixture_model("hyenadna-hf-tiny"), ids, [w // 2])
+    kept = sum(t.numel() * t.element_size() for t in (*cache.w, *cache.y, *cache.halo))
+    assert value == P.size(kept)
+    for other in (MAMBA, CADUCEUS_PS):
+        code, out, _ = run(capsys, "-m", other, "--window", "1024", "--no-calibrate")
+        assert code == 0 and "memory prefix keep" not in table(out)
 
 
 def test_no_calibrate_prints_memory_only(capsys):

@@ -111,6 +111,7 @@ class Plan:
     threads: int = 0            # torch intra-op threads during the calibration
     passes_per_snv: float | None = None
     passes_note: str = ""
+    prefix_keep: int | None = None  # HyenaDNA score-vcf LLR: bytes the ref passes keep for alt suffixes
 
     @property
     def seconds_per_window(self) -> float | None:
@@ -230,8 +231,12 @@ def make_plan(opts: PlanOptions) -> Plan:
         chunk=chunk, chunk_option="none" if opts.chunk_size is None else str(opts.chunk_size),
         chunk_auto=chunk_auto, memory=predict_memory(weights, w, hidden, vocab, batch, chunk),
     )
-    plan.passes_per_snv, plan.passes_note = passes_per_snv(
-        model, EngineConfig().prefix_reuse and supports_prefix_reuse(model))
+    reuse = EngineConfig().prefix_reuse and supports_prefix_reuse(model)
+    plan.passes_per_snv, plan.passes_note = passes_per_snv(model, reuse)
+    if reuse and model.family == "hyenadna":
+        from glrm.models.hyena_suffix import kept_bytes
+
+        plan.prefix_keep = kept_bytes(model, batch, w, [w // 2])
     if opts.calibrate:
         length = min(w, CALIBRATION_TOKENS.get(device.type, CALIBRATION_TOKENS["cpu"]))
         plan.calibration_length = length
@@ -299,6 +304,14 @@ def rows(p: Plan) -> list[tuple[str, str, str]]:
         ("memory activations", size(m.activations), act_note),
         ("memory peak", size(m.peak), f"{100 * m.peak / max(p.free, 1):.1f}% of free"),
     ]
+    if p.prefix_keep is not None:
+        from glrm.scoring.prefix import KEEP_FRACTION
+
+        fits = p.prefix_keep <= KEEP_FRACTION * p.free
+        out.append(("memory prefix keep", size(p.prefix_keep),
+                    "score-vcf LLR/EMB, on top of the peak: each ref pass keeps every layer's long-conv input"
+                    f" and output for the alt suffixes; {'within' if fits else 'over'} "
+                    f"{KEEP_FRACTION:.0%} of free, so {'suffix passes' if fits else 'whole alt passes'} run"))
     t = p.seconds_per_window
     if t is None or p.calibration_seconds is None:
         return out
