@@ -64,13 +64,14 @@ def test_plan_prints_memory_and_time_rows(capsys, one_thread):
     assert err == ""                                  # stdout has the data, nothing goes to stderr
 
 
-def test_prefix_keep_row_is_what_the_ref_pass_keeps(capsys):
+def test_prefix_keep_row_is_what_the_ref_pass_keeps(capsys, monkeypatch, one_thread):
     """HyenaDNA: the bytes a ref pass keeps for alt suffixes (score-vcf LLR) are shown apart from the peak,
     and they are what `hyena_suffix.ref_forward` really keeps at that window; other families have no such
     row."""
     import torch
 
     from glrm.models.hyena_suffix import ref_forward
+    from glrm.scoring import engine
 
     w = 1024                                          # the fixture's longest window
     code, out, _ = run(capsys, "-m", HYENA, "--window", str(w), "--no-calibrate")
@@ -81,6 +82,12 @@ def test_prefix_keep_row_is_what_the_ref_pass_keeps(capsys):
     _, cache = ref_forward(fixture_model("hyenadna-hf-tiny"), ids, [w // 2])
     kept = sum(t.numel() * t.element_size() for t in (*cache.w, *cache.y, *cache.halo))
     assert value == P.size(kept)
+    # without room for the kept buffers the run computes whole alt passes, and plan counts them
+    monkeypatch.setattr(engine, "free_memory_bytes", lambda device: 3 * kept)
+    code, out, _ = run(capsys, "-m", HYENA, "--window", str(w), "--calibrate", "--threads", "1")
+    rows = table(out)
+    assert "over 25% of free, so whole alt passes run" in rows["memory prefix keep"][1]
+    assert "2 passes each (ref and alt)" in rows["score-vcf"][1]
     for other in (MAMBA, CADUCEUS_PS):
         code, out, _ = run(capsys, "-m", other, "--window", "1024", "--no-calibrate")
         assert code == 0 and "memory prefix keep" not in table(out)

@@ -232,11 +232,13 @@ def make_plan(opts: PlanOptions) -> Plan:
         chunk_auto=chunk_auto, memory=predict_memory(weights, w, hidden, vocab, batch, chunk),
     )
     reuse = EngineConfig().prefix_reuse and supports_prefix_reuse(model)
-    plan.passes_per_snv, plan.passes_note = passes_per_snv(model, reuse)
     if reuse and model.family == "hyenadna":
         from glrm.models.hyena_suffix import kept_bytes
+        from glrm.scoring.prefix import KEEP_FRACTION
 
         plan.prefix_keep = kept_bytes(model, batch, w, [w // 2])
+        reuse = plan.prefix_keep <= KEEP_FRACTION * free     # else the run computes whole alt passes
+    plan.passes_per_snv, plan.passes_note = passes_per_snv(model, reuse)
     if opts.calibrate:
         length = min(w, CALIBRATION_TOKENS.get(device.type, CALIBRATION_TOKENS["cpu"]))
         plan.calibration_length = length
