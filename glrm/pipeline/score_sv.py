@@ -15,31 +15,26 @@ Outputs are atomic: an error or Ctrl-C leaves no partial VCF, index, BED or trac
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import re
-import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from glrm.errors import InputError, OutputError
-from glrm.io.fasta import Fasta
 from glrm.io.fields import GLRM_STATUS, score_sv_fields
-from glrm.io.vcf import Record, VcfReader
-from glrm.pipeline.progress import Progress, RunSummary, count_records
+from glrm.io.vcf import Record
+from glrm.pipeline.progress import RunSummary
 from glrm.pipeline.score_vcf import (
     ScoreVcfOptions,
     check_options,
-    open_resume,
     parse_auto_count,
     resolve_device,
     set_threads,
 )
-from glrm.pipeline.shard import parse_shard, with_shard_line
-from glrm.pipeline.shard import plan as shard_plan
+from glrm.pipeline.session import finish, open_inputs, open_outputs
 from glrm.variants import Allele, Kind, Status
 from glrm.windows import Window, allele_status, allele_windows
 
@@ -216,12 +211,7 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
     t0 = time.perf_counter()
     out_type = check_sv_options(opts)
     with ExitStack() as stack:
-        fasta = stack.enter_context(Fasta(opts.fasta))
-        reader = stack.enter_context(VcfReader(opts.input, regions=opts.regions,
-                                               regions_file=opts.regions_file))
-        fasta.check_contigs(reader.contigs, opts.input)
-        rng = shard_plan(parse_shard(opts.shard), opts.input, opts.regions, opts.regions_file)
-        resume = open_resume(opts)
+        inp = open_inputs(opts, stack)
 
         from glrm.models.loading import inspect_checkpoint
 
@@ -249,41 +239,23 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
         if trained is not None:
             meta["Extrapolation"] = f"window {window} is beyond the trained length {trained} of {model.name}"
 
-        from glrm.io.bed import BedWriter
-        from glrm.io.vcf_writer import VcfAnnotator
+        def open_tracks(st: ExitStack):   # committed after the progress bar closes, before the BED and VCF
+            return st.enter_context(_Tracks(opts.track_dir, model.name)) if opts.track_dir else None
 
-        total = None if opts.quiet else (rng.records if rng else count_records(opts.input, opts.regions,
-                                                                                 opts.regions_file))
-        vcf_out = stack.enter_context(VcfAnnotator(
-            opts.output, with_shard_line(reader.header_lines, rng), fields, out_type=out_type,
-            version_line=not opts.no_version, command=opts.command, model_meta=meta))
-        bed_out = stack.enter_context(BedWriter(opts.bed, fields)) if opts.bed is not None else None
-        tracks = stack.enter_context(_Tracks(opts.track_dir, model.name)) if opts.track_dir else None
+        out = open_outputs(opts, stack, inp, out_type, fields, fields, meta, before_progress=open_tracks)
+        tracks = out.extra[0]
         summary = SvSummary(device=str(device), window=window)
-        progress = stack.enter_context(Progress(total, enabled=not opts.quiet))
-        records = rng.select(reader) if rng else iter(reader)
-        if resume is not None:
-            progress.advance(resume.replay(vcf_out, bed_out))
-            records = itertools.islice(records, resume.done, None)
-            vcf_out, bed_out = resume.recording(vcf_out), resume.recording_bed(bed_out)
-        for rec in records:
-            _score_record(opts, fasta, engine, window, rec, vcf_out, bed_out, tracks, summary)
-            if resume is not None:
-                resume.commit(1)
-            progress.advance(1)
+        for rec in out.records:
+            _score_record(opts, inp.fasta, engine, window, rec, out.vcf, out.bed, tracks, summary)
+            if inp.resume is not None:
+                inp.resume.commit(1)
+            out.progress.advance(1)
         summary.passes = int(getattr(engine, "passes_run", 0))
-    if resume is not None:
-        resume.remove()   # the output is committed: the checkpoint has done its work
-    summary.seconds = time.perf_counter() - t0
-    summary.outputs = [("stdout" if opts.output == "-" else opts.output)]
-    if opts.bed is not None:
-        summary.outputs.append("stdout" if opts.bed == "-" else opts.bed)
+    extra = ()
     if tracks is not None:
         summary.tracks = tracks.written
-        summary.outputs.append(f"{tracks.written:,} tracks in {opts.track_dir}")
-    if not opts.quiet:
-        for line in summary.lines():
-            print(line, file=sys.stderr)
+        extra = (f"{tracks.written:,} tracks in {opts.track_dir}",)
+    finish(opts, summary, t0, inp.resume, extra)
     return summary
 
 

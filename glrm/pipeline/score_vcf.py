@@ -18,23 +18,20 @@ same header; the BED drops the LLR column for masked models (its score column is
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
-import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 
 from glrm.errors import InputError, OutputError
 from glrm.io.atomic import check_writable
-from glrm.io.fasta import Fasta
 from glrm.io.fields import GLRM_MLR, GLRM_MLR_TILE, GLRM_STATUS, InfoField, score_vcf_fields
-from glrm.io.vcf import Record, VcfReader
+from glrm.io.vcf import Record
 from glrm.io.vcf_writer import check_output
-from glrm.pipeline.progress import Progress, RunSummary, count_records
-from glrm.pipeline.shard import parse_shard, with_shard_line
-from glrm.pipeline.shard import plan as shard_plan
+from glrm.pipeline.progress import RunSummary
+from glrm.pipeline.session import finish, open_inputs, open_outputs
+from glrm.pipeline.shard import parse_shard
 from glrm.variants import Status
 from glrm.windows import Window, check_window, small_window
 
@@ -160,15 +157,6 @@ def check_options(opts: ScoreVcfOptions) -> str:
     return out_type
 
 
-def open_resume(opts):
-    """The run's checkpoint (glrm.pipeline.resume.Checkpoint) with --resume, else None."""
-    if not getattr(opts, "resume", False):
-        return None
-    from glrm.pipeline.resume import Checkpoint
-
-    return Checkpoint.open(opts)
-
-
 # --- model-dependent settings ------------------------------------------------------------------------
 
 def model_window(ckpt, requested: int | None) -> int:
@@ -231,12 +219,7 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
     t0 = time.perf_counter()
     out_type = check_options(opts)
     with ExitStack() as stack:
-        fasta = stack.enter_context(Fasta(opts.fasta))
-        reader = stack.enter_context(VcfReader(opts.input, regions=opts.regions,
-                                               regions_file=opts.regions_file))
-        fasta.check_contigs(reader.contigs, opts.input)
-        rng = shard_plan(parse_shard(opts.shard), opts.input, opts.regions, opts.regions_file)
-        resume = open_resume(opts)
+        inp = open_inputs(opts, stack)
 
         from glrm.models.loading import inspect_checkpoint
 
@@ -263,37 +246,14 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
                 "RC": opts.rc, "Precision": opts.precision}
         if opts.tile:
             meta["Mode"], meta["TileStride"] = "tile", window // 2
-
-        from glrm.io.bed import BedWriter
-        from glrm.io.vcf_writer import VcfAnnotator
-
-        total = None if opts.quiet else (rng.records if rng else count_records(opts.input, opts.regions,
-                                                                                 opts.regions_file))
-        vcf_out = stack.enter_context(VcfAnnotator(
-            opts.output, with_shard_line(reader.header_lines, rng), vcf_fields, out_type=out_type,
-            version_line=not opts.no_version, command=opts.command, model_meta=meta))
-        bed_out = stack.enter_context(BedWriter(opts.bed, bed_fields)) if opts.bed is not None else None
+        out = open_outputs(opts, stack, inp, out_type, vcf_fields, bed_fields, meta)
         summary = RunSummary(device=str(device), window=window)
-        progress = stack.enter_context(Progress(total, enabled=not opts.quiet))
-        records = rng.select(reader) if rng else iter(reader)
-        if resume is not None:
-            progress.advance(resume.replay(vcf_out, bed_out))
-            records = itertools.islice(records, resume.done, None)
-            vcf_out, bed_out = resume.recording(vcf_out), resume.recording_bed(bed_out)
-        run = _Run(opts, fasta, model, engine, window, vcf_fields, bed_fields, vcf_out, bed_out, summary,
-                   progress, resume)
-        run.stream(records)
+        run = _Run(opts, inp.fasta, model, engine, window, vcf_fields, bed_fields, out.vcf, out.bed, summary,
+                   out.progress, inp.resume)
+        run.stream(out.records)
         summary.passes = int(getattr(engine, "passes_run", 0))
-    if resume is not None:
-        resume.remove()   # the output is committed: the checkpoint has done its work
     # the stack closed the bar first (entered last), then committed the BED and the VCF (with its index)
-    summary.seconds = time.perf_counter() - t0
-    summary.outputs = [("stdout" if opts.output == "-" else opts.output)]
-    if opts.bed is not None:
-        summary.outputs.append("stdout" if opts.bed == "-" else opts.bed)
-    if not opts.quiet:
-        for line in summary.lines():
-            print(line, file=sys.stderr)
+    finish(opts, summary, t0, inp.resume)
     return summary
 
 

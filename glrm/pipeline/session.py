@@ -1,0 +1,106 @@
+"""What `score-vcf` and `score-sv` share around their scoring loops: opening the inputs (FASTA, VCF/BCF, the
+contig check, the shard, the resume checkpoint), opening the outputs (annotated VCF, BED, progress bar, the
+replay of a resumed run), and finishing (removing the checkpoint, the summary on stderr).
+
+    with ExitStack() as stack:
+        inp = open_inputs(opts, stack)
+        ... load the model, build the engine, the header fields and the ##glrm_model meta ...
+        out = open_outputs(opts, stack, inp, out_type, vcf_fields, bed_fields, meta)
+        for rec in out.records: ... out.vcf.write(...); out.bed.write_row(...)
+    finish(opts, summary, t0, inp.resume)
+
+The order of `stack.enter_context` calls is the order of commits in reverse: the progress bar (entered last)
+closes first, then the BED, then the VCF (renamed into place with its index), then the readers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from glrm.io.fasta import Fasta
+from glrm.io.vcf import Record, VcfReader
+from glrm.pipeline.progress import Progress, RunSummary, count_records
+from glrm.pipeline.shard import parse_shard, with_shard_line
+from glrm.pipeline.shard import plan as shard_plan
+
+
+def open_resume(opts):
+    """The run's checkpoint (glrm.pipeline.resume.Checkpoint) with --resume, else None."""
+    if not getattr(opts, "resume", False):
+        return None
+    from glrm.pipeline.resume import Checkpoint
+
+    return Checkpoint.open(opts)
+
+
+@dataclass
+class Inputs:
+    fasta: Fasta
+    reader: VcfReader
+    shard: object | None     # glrm.pipeline.shard.ShardRange with --shard, else None
+    resume: object | None    # glrm.pipeline.resume.Checkpoint with --resume, else None
+
+
+def open_inputs(opts, stack: ExitStack) -> Inputs:
+    """The FASTA and the VCF/BCF (with -r/-R), checked against each other's contigs, the --shard range and
+    the --resume checkpoint; all before any model is loaded, so bad input fails fast."""
+    fasta = stack.enter_context(Fasta(opts.fasta))
+    reader = stack.enter_context(VcfReader(opts.input, regions=opts.regions, regions_file=opts.regions_file))
+    fasta.check_contigs(reader.contigs, opts.input)
+    rng = shard_plan(parse_shard(opts.shard), opts.input, opts.regions, opts.regions_file)
+    return Inputs(fasta, reader, rng, open_resume(opts))
+
+
+@dataclass
+class Outputs:
+    vcf: object                  # glrm.io.vcf_writer.VcfAnnotator, or the resume checkpoint's recorder of it
+    bed: object | None           # glrm.io.bed.BedWriter (or its recorder) with --bed, else None
+    progress: Progress
+    records: Iterator[Record]    # the records still to score: this shard's, after those a resume replayed
+    extra: list = field(default_factory=list)
+
+
+def open_outputs(opts, stack: ExitStack, inp: Inputs, out_type: str, vcf_fields, bed_fields,
+                 meta: dict, before_progress=None) -> Outputs:
+    """The annotated VCF (the input's header, the shard line, `vcf_fields`, ##glrm lines with `meta`), the
+    BED with `bed_fields` when asked for, the progress bar, and the records to score; with --resume the
+    outputs of the records already done are replayed first. `before_progress(stack)`, if given, opens
+    what must commit after the progress bar closes (score-sv's track folder); it lands in `extra`."""
+    from glrm.io.bed import BedWriter
+    from glrm.io.vcf_writer import VcfAnnotator
+
+    rng, resume = inp.shard, inp.resume
+    total = None if opts.quiet else (rng.records if rng else count_records(opts.input, opts.regions,
+                                                                             opts.regions_file))
+    vcf_out = stack.enter_context(VcfAnnotator(
+        opts.output, with_shard_line(inp.reader.header_lines, rng), vcf_fields, out_type=out_type,
+        version_line=not opts.no_version, command=opts.command, model_meta=meta))
+    bed_out = stack.enter_context(BedWriter(opts.bed, bed_fields)) if opts.bed is not None else None
+    extra = [before_progress(stack)] if before_progress is not None else []
+    progress = stack.enter_context(Progress(total, enabled=not opts.quiet))
+    records = rng.select(inp.reader) if rng else iter(inp.reader)
+    if resume is not None:
+        progress.advance(resume.replay(vcf_out, bed_out))
+        records = itertools.islice(records, resume.done, None)
+        vcf_out, bed_out = resume.recording(vcf_out), resume.recording_bed(bed_out)
+    return Outputs(vcf_out, bed_out, progress, records, extra)
+
+
+def finish(opts, summary: RunSummary, t0: float, resume, extra_outputs: tuple[str, ...] = ()) -> None:
+    """After the outputs are committed: drop the resume checkpoint (it has done its work), fill in the
+    summary's time and outputs, and print it on stderr unless --quiet."""
+    if resume is not None:
+        resume.remove()
+    summary.seconds = time.perf_counter() - t0
+    summary.outputs = [("stdout" if opts.output == "-" else opts.output)]
+    if opts.bed is not None:
+        summary.outputs.append("stdout" if opts.bed == "-" else opts.bed)
+    summary.outputs.extend(extra_outputs)
+    if not opts.quiet:
+        for line in summary.lines():
+            print(line, file=sys.stderr)
