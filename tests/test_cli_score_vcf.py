@@ -365,3 +365,23 @@ def test_progress_and_summary_on_stderr_and_quiet(tmp_path, capsys):
     assert f"glrm score-vcf: wrote {out}" in cap.err
     assert score(["-i", SNVS, "-f", FASTA, "-o", str(out), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_chunk_size_auto_takes_the_chunk_from_free_memory(tmp_path, monkeypatch, capsys):
+    """--chunk-size auto (score-sv's rule, glrm.scoring.sv.auto_chunk_size): with little memory free, an
+    8,192-base window of a Mamba LM runs in chunks of 4,096 (the floor), the summary says so, and the values
+    are those of whole-window passes."""
+    import glrm.scoring.sv as sv
+
+    head, recs = split(INDELS)
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text("\n".join(head + ["\t".join(c) for c in recs[:12]]) + "\n")
+    whole, auto = tmp_path / "whole.vcf", tmp_path / "auto.vcf"
+    mamba = str(HERE / "fixtures" / "mamba-lm-tiny")
+    assert score(["-i", str(vcf), "-f", FASTA, "-o", str(whole), "-q"], model=mamba, window=8192) == 0
+    monkeypatch.setattr(sv, "free_memory_bytes", lambda device: 1 << 20)
+    assert score(["-i", str(vcf), "-f", FASTA, "-o", str(auto), "--chunk-size", "auto"],
+                 model=mamba, window=8192) == 0
+    assert "model passes, window 8,192 in chunks of 4,096," in capsys.readouterr().err
+    assert sum(v["GLRM_STATUS"] == "OK" for v in values(whole).values()) >= 10
+    _same(values(auto), values(whole))

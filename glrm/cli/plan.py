@@ -21,7 +21,7 @@ def plan(
                                    help="Windows per forward pass; auto = what score-vcf and score-sv pick."),
     chunk_size: str = typer.Option(None, "--chunk-size", metavar="N|auto",
                                    help="Tokens per chunk inside a pass; default: the whole window; auto = "
-                                        "what score-sv --chunk-size auto picks."),
+                                        "what --chunk-size auto picks in score-vcf and score-sv."),
     device: str = DEVICE,
     precision: str = PRECISION,
     calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate",
@@ -35,8 +35,8 @@ def plan(
 
     Example: glrm plan -m caduceus-ph-131k --window 131072 --device cuda
     """
-    from glrm.pipeline.plan import PlanOptions, format_plan, make_plan, parse_chunk_size
-    from glrm.pipeline.score_vcf import parse_batch_size
+    from glrm.pipeline.plan import PlanOptions, format_plan, make_plan
+    from glrm.pipeline.score_vcf import parse_batch_size, parse_chunk_size
 
     opts = PlanOptions(model=model, window=window, batch_size=parse_batch_size(batch_size),
                        chunk_size=parse_chunk_size(chunk_size), device=device, precision=precision,

@@ -72,8 +72,9 @@ def score_sv(
     --chunk-size auto --track-dir tracks/
     """
     from glrm.cli import main as cli_main
-    from glrm.pipeline.score_sv import ScoreSvOptions, parse_chunk_size
+    from glrm.pipeline.score_sv import ScoreSvOptions
     from glrm.pipeline.score_sv import score_sv as run
+    from glrm.pipeline.score_vcf import parse_chunk_size
 
     argv = getattr(cli_main, "LAST_ARGV", None)
     run(ScoreSvOptions(

@@ -45,9 +45,10 @@ def score_vcf(
     precision: str = PRECISION,
     batch_size: str = typer.Option("auto", "--batch-size", metavar="auto|N",
                                    help="Windows per forward pass; auto = from free memory and W."),
-    chunk_size: int = typer.Option(None, "--chunk-size", metavar="N",
+    chunk_size: str = typer.Option(None, "--chunk-size", metavar="N|auto",
                                    help="Run each window through the model N tokens at a time (less "
-                                        "memory for long windows; same scores)."),
+                                        "memory for long windows; same scores); auto = from free memory. "
+                                        "Default: each window in one pass."),
     ref_mismatch: str = typer.Option("status", "--ref-mismatch", metavar="status|error",
                                      help="REF differs from the FASTA: status = mark the ALT REF_MISMATCH "
                                           "and go on; error = stop with an error."),
@@ -77,15 +78,16 @@ def score_vcf(
     Example: glrm score-vcf -i calls.vcf.gz -f ref.fa -m hyenadna-tiny-1k -o scored.vcf.gz --bed scored.bed
     """
     from glrm.cli import main as cli_main
-    from glrm.pipeline.score_vcf import ScoreVcfOptions, parse_batch_size, parse_scores
+    from glrm.pipeline.score_vcf import ScoreVcfOptions, parse_batch_size, parse_chunk_size, parse_scores
     from glrm.pipeline.score_vcf import score_vcf as run
 
     argv = getattr(cli_main, "LAST_ARGV", None)
     run(ScoreVcfOptions(
         input=input, fasta=fasta, model=model, output=output, bed=bed, out_type=output_type, window=window,
         rc=rc, emb_flank=emb_flank, scores=parse_scores(scores), device=device, precision=precision,
-        batch_size=parse_batch_size(batch_size), chunk_size=chunk_size, ref_mismatch=ref_mismatch,
-        max_n_frac=max_n_frac, regions=regions, regions_file=regions_file, threads=threads, quiet=quiet,
+        batch_size=parse_batch_size(batch_size), chunk_size=parse_chunk_size(chunk_size),
+        ref_mismatch=ref_mismatch, max_n_frac=max_n_frac, regions=regions, regions_file=regions_file,
+        threads=threads, quiet=quiet,
         no_version=no_version, command=shlex.join(["glrm", *argv]) if argv is not None else None,
         shard=shard, resume=resume, tile=tile,
     ))

@@ -122,17 +122,6 @@ class Plan:
                                                                                  self.calibration_length)
 
 
-def parse_chunk_size(text: str | None) -> int | str | None:
-    """None -> None (whole window); 'auto' -> 'auto'; a whole number >= 1 -> itself."""
-    if text is None:
-        return None
-    if str(text).strip().lower() == "auto":
-        return "auto"
-    from glrm.pipeline.score_vcf import parse_auto_count
-
-    return parse_auto_count(text, "--chunk-size", "a whole number of tokens (1 or more)", "1 or more")
-
-
 def check_options(opts: PlanOptions) -> None:
     """Refuse bad option values before any file is read."""
     from glrm.windows import check_window

@@ -116,7 +116,13 @@ class RunSummary:
     seconds: float = 0.0
     device: str = ""
     window: int = 0
+    chunk: int | None = None     # tokens per chunk inside a pass (None: each window in one pass)
     outputs: list[str] = field(default_factory=list)
+
+    def geometry(self) -> str:
+        """'window W' or 'window W in chunks of C', for the summary line."""
+        chunked = self.chunk is not None and self.chunk < self.window
+        return f"window {self.window:,}" + (f" in chunks of {self.chunk:,}" if chunked else "")
 
     def add(self, status: Status, where: str, note: str, kind: Kind) -> None:
         key = status.value
@@ -134,7 +140,7 @@ class RunSummary:
         rate = f", {self.records / self.seconds:,.1f} variants/s" if self.seconds > 0 and self.records else ""
         out = [
             f"glrm score-vcf: {self.records:,} records, {self.alleles:,} ALT alleles: {counts}",
-            f"glrm score-vcf: {self.passes:,} model passes, window {self.window:,}, "
+            f"glrm score-vcf: {self.passes:,} model passes, {self.geometry()}, "
             f"{self.seconds:.1f} s wall{rate}, device {self.device}",
         ]
         for key in order:

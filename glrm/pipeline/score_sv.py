@@ -30,7 +30,6 @@ from glrm.pipeline.progress import RunSummary
 from glrm.pipeline.score_vcf import (
     ScoreVcfOptions,
     check_options,
-    parse_auto_count,
     resolve_device,
     set_threads,
 )
@@ -72,29 +71,18 @@ class ScoreSvOptions:
     resume: bool = False                 # checkpoint beside the output (glrm.pipeline.resume)
 
 
-def parse_chunk_size(text: str | int | None) -> int | str | None:
-    """None -> None (one pass); 'auto' -> 'auto'; a whole number >= 1 -> itself."""
-    if text is None:
-        return None
-    n = parse_auto_count(text, "--chunk-size", "a whole number of tokens (1 or more)", "1 or more tokens")
-    return "auto" if n is None else n
-
-
 def check_sv_options(opts: ScoreSvOptions) -> str:
     """Refuse bad option values and unwritable outputs (VCF, BED, track folder); return the VCF output type.
 
     The options score-sv shares with score-vcf go through `score_vcf.check_options`, so both commands
     accept and refuse the same values with the same messages.
     """
-    chunk = opts.chunk_size
-    if chunk is not None and chunk != "auto" and (not isinstance(chunk, int) or chunk < 1):
-        raise InputError(f"--chunk-size {chunk!r}: give 'auto' or 1 or more tokens")
     if opts.max_sv_len < 1:
         raise InputError(f"--max-sv-len {opts.max_sv_len}: give 1 or more bases")
     shared = ScoreVcfOptions(
         input=opts.input, fasta=opts.fasta, model=opts.model, output=opts.output, bed=opts.bed,
         out_type=opts.out_type, window=opts.window, rc=opts.rc, emb_flank=opts.emb_flank, device=opts.device,
-        precision=opts.precision, chunk_size=chunk if isinstance(chunk, int) else None,
+        precision=opts.precision, chunk_size=opts.chunk_size,
         max_n_frac=opts.max_n_frac, regions=opts.regions, regions_file=opts.regions_file,
         threads=opts.threads, shard=opts.shard)
     out_type = check_options(shared)
@@ -192,7 +180,7 @@ class SvSummary(RunSummary):
         counts = ", ".join(f"{k} {self.statuses[k]:,}" for k in order if k in self.statuses) or "none"
         out = [
             f"glrm score-sv: {self.records:,} records, {self.alleles:,} ALT alleles: {counts}",
-            f"glrm score-sv: {self.passes:,} model passes, window {self.window:,}, "
+            f"glrm score-sv: {self.passes:,} model passes, {self.geometry()}, "
             f"{self.seconds:.1f} s wall, device {self.device}",
         ]
         if self.imprecise:
@@ -244,7 +232,7 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
 
         out = open_outputs(opts, stack, inp, out_type, fields, fields, meta, before_progress=open_tracks)
         tracks = out.extra[0]
-        summary = SvSummary(device=str(device), window=window)
+        summary = SvSummary(device=str(device), window=window, chunk=chunk)
         for rec in out.records:
             _score_record(opts, inp.fasta, engine, window, rec, out.vcf, out.bed, tracks, summary)
             if inp.resume is not None:

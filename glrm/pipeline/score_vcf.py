@@ -62,7 +62,7 @@ class ScoreVcfOptions:
     device: str = "auto"
     precision: str = "fp32"
     batch_size: int | None = None        # None = auto
-    chunk_size: int | None = None
+    chunk_size: int | str | None = None  # None: the whole window; 'auto': from free memory (score-sv's rule)
     ref_mismatch: str = "status"
     max_n_frac: float = 0.05
     regions: str | None = None
@@ -104,6 +104,15 @@ def parse_auto_count(text: str | int, option: str, whole: str, at_least: str) ->
     return n
 
 
+def parse_chunk_size(text: str | int | None) -> int | str | None:
+    """None -> None (each window in one pass); 'auto' -> 'auto' (from the free memory:
+    glrm.scoring.sv.auto_chunk_size); a whole number >= 1 -> itself. score-vcf, score-sv and plan share it."""
+    if text is None:
+        return None
+    n = parse_auto_count(text, "--chunk-size", "a whole number of tokens (1 or more)", "1 or more tokens")
+    return "auto" if n is None else n
+
+
 def parse_batch_size(text: str | int | None) -> int | None:
     """'auto' -> None; a whole number >= 1 -> itself."""
     if text is None:
@@ -129,8 +138,9 @@ def check_options(opts: ScoreVcfOptions) -> str:
         check_window(opts.window)
     if opts.batch_size is not None and opts.batch_size < 1:
         raise InputError(f"--batch-size {opts.batch_size}: give 'auto' or 1 or more")
-    if opts.chunk_size is not None and opts.chunk_size < 1:
-        raise InputError(f"--chunk-size {opts.chunk_size}: give 1 or more tokens")
+    chunk = opts.chunk_size
+    if chunk is not None and chunk != "auto" and (not isinstance(chunk, int) or chunk < 1):
+        raise InputError(f"--chunk-size {chunk!r}: give 'auto' or 1 or more tokens")
     if opts.threads is not None and opts.threads < 1:
         raise InputError(f"--threads {opts.threads}: give 1 or more")
     if opts.regions is not None and opts.regions_file is not None:
@@ -236,9 +246,15 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
         from glrm.scoring.engine import EngineConfig, SmallVariantEngine
 
         model = load_model(opts.model, device=device)
+        chunk = opts.chunk_size
+        if chunk == "auto":
+            from glrm.scoring.sv import auto_chunk_size
+
+            chunk = auto_chunk_size(model, window, device)
+            log.info("--chunk-size auto: %d tokens", chunk)
         engine = SmallVariantEngine(model, EngineConfig(
             scores=opts.scores, rc=opts.rc, emb_flank=opts.emb_flank, batch_size=opts.batch_size,
-            chunk_size=opts.chunk_size, precision=opts.precision, tile=opts.tile), device)
+            chunk_size=chunk, precision=opts.precision, tile=opts.tile), device)
 
         vcf_fields = fields_for(opts.scores, causal=True, tile=opts.tile)   # the same header for every model
         bed_fields = fields_for(opts.scores, causal=model.kind == "causal", tile=opts.tile)
@@ -247,7 +263,7 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
         if opts.tile:
             meta["Mode"], meta["TileStride"] = "tile", window // 2
         out = open_outputs(opts, stack, inp, out_type, vcf_fields, bed_fields, meta)
-        summary = RunSummary(device=str(device), window=window)
+        summary = RunSummary(device=str(device), window=window, chunk=chunk)
         run = _Run(opts, inp.fasta, model, engine, window, vcf_fields, bed_fields, out.vcf, out.bed, summary,
                    out.progress, inp.resume)
         run.stream(out.records)
