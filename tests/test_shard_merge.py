@@ -142,6 +142,27 @@ def test_score_sv_merged_equals_unsharded(tmp_path):
     assert sum("GLRM_SV_EMB=." not in x for x in body(full)) >= 3   # some SVs really scored
 
 
+def test_auto_chunk_shards_from_different_machines_merge(tmp_path, monkeypatch):
+    """score-sv --chunk-size auto takes the chunk from each machine's free memory; shards scored where it
+    differs (chunks of 4,096 and whole 8,192-token windows here) keep identical headers, so merge takes
+    them."""
+    import glrm.scoring.sv as sv
+
+    made = []
+    for i, free in ((1, 1 << 20), (2, 1 << 40)):
+        monkeypatch.setattr(sv, "free_memory_bytes", lambda device, f=free: f)
+        out = tmp_path / f"s{i}.vcf.gz"
+        assert main(["score-sv", "-i", MANTA, "-f", FASTA, "-m", str(HERE / "fixtures" / "mamba-lm-tiny"),
+                     "--window", "8192", "--chunk-size", "auto", "--shard", f"{i}/2", "-o", str(out),
+                     "-q"]) == 0
+        made.append(out)
+    per_run = ("##glrmShard=", "##glrmCommand=")
+    assert head(made[0], per_run) == head(made[1], per_run)
+    merged = tmp_path / "merged.vcf.gz"
+    assert main(["merge", "-q", "-o", str(merged), *map(str, made)]) == 0
+    assert len(body(merged)) == 12
+
+
 def test_bcftools_concat_equals_merge(indels):
     tmp, full, made = indels
     out = tmp / "concat.vcf.gz"

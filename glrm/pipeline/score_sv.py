@@ -223,7 +223,9 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
                                    "Window": window, "RC": opts.rc, "Precision": opts.precision,
                                    "EmbFlank": opts.emb_flank}
         if chunk is not None:
-            meta["ChunkSize"] = chunk
+            # the option as given: an auto chunk depends on the machine's free memory, and shards scored on
+            # different GPUs must keep identical headers for `glrm merge` (the summary line names the chunk)
+            meta["ChunkSize"] = opts.chunk_size
         if trained is not None:
             meta["Extrapolation"] = f"window {window} is beyond the trained length {trained} of {model.name}"
 
