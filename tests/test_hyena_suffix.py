@@ -174,30 +174,42 @@ def test_suffix_forward_outputs_are_the_alt_rows_after_o():
         hyena_suffix.suffix_forward(m, cache, alt_ids[:1], [0], [64])
 
 
-def test_run_linked_refuses_an_alt_that_does_not_share_the_prefix():
+@pytest.mark.parametrize("name", ["hyenadna-hf-tiny", "mamba-lm-tiny"])
+def test_run_linked_refuses_an_alt_that_does_not_share_the_prefix(name):
+    """Both prefix-reuse paths check, before any work, that each alt pass starts with its ref's o tokens
+    (a wrong offset would otherwise be a silently wrong score)."""
     refs, alts = make_passes(96, [40])
     r, alt, o = alts[0]
     bad = [(r, alt[:10] + ("A" if alt[10] != "A" else "C") + alt[11:], o)]
     with pytest.raises(ValueError, match="first 40 tokens differ"):
-        linked(fixture_model("hyenadna-hf-tiny"), refs, bad, 1, None)
+        linked(fixture_model(name), refs, bad, 1, None)
 
 
 # --- whole passes where the suffix does not apply ------------------------------------------------------
 
-def test_memory_guard_runs_whole_passes(monkeypatch):
+def test_memory_guard_groups_refs_and_runs_whole_passes_past_it(monkeypatch, caplog):
+    """Refs run in groups whose kept tensors fit in KEEP_FRACTION of the free memory: together when they fit
+    together, one at a time when only one does; a ref whose own kept tensors do not fit runs whole with its
+    alts, with a warning. The outputs are the whole passes' every time."""
     m = fixture_model("hyenadna-hf-tiny")
     w = 96
-    refs, alts = make_passes(w, [1, 48, 95, 20])
-    need = hyena_suffix.kept_bytes(m, len(refs), w, [o for _r, _s, o in alts])
-    assert need == m.cfg.n_layer * 2 * (2 * w + 2 + 2 + 2 + 1) * m.cfg.d_model * 4   # halo: 1 row for o = 1
-    free = int(need / prefix.KEEP_FRACTION)
-    monkeypatch.setattr("glrm.scoring.engine.free_memory_bytes", lambda device: free)
-    got, tokens = linked(m, refs, alts, 2, None)
-    assert tokens == sum(w - o for _r, _s, o in alts)              # fits: suffixes
-    monkeypatch.setattr("glrm.scoring.engine.free_memory_bytes", lambda device: free - 8)
-    got, tokens = linked(m, refs, alts, 2, None)
-    assert tokens == len(alts) * w                                   # does not fit: whole passes
-    assert_whole(m, refs, alts, got)
+    refs, alts = make_passes(w, [1, 48, 95, 20])                     # ref 0: o = 1, 95; ref 1: o = 48, 20
+    per_ref = [hyena_suffix.kept_bytes(m, 1, w, [o for r, _s, o in alts if r == i]) for i in (0, 1)]
+    row = m.cfg.n_layer * m.cfg.d_model * 4
+    assert per_ref == [(2 * w + 1 + 2) * row, (2 * w + 2 + 2) * row]   # halo rows: o - 2, o - 1 (>= 0)
+    suffix = {j: w - o for j, (_r, _s, o) in enumerate(alts)}
+    prefix._warned.clear()
+    for allowed, tokens_run in [(sum(per_ref), sum(suffix.values())),          # one group
+                                (per_ref[1], sum(suffix.values())),            # one ref per group
+                                (per_ref[0], suffix[0] + suffix[2] + 2 * w),   # ref 1 whole
+                                (per_ref[0] - 1, 4 * w)]:                      # both whole
+        free = int(allowed / prefix.KEEP_FRACTION)
+        monkeypatch.setattr("glrm.scoring.engine.free_memory_bytes", lambda device, f=free: f)
+        with caplog.at_level("WARNING", logger="glrm.scoring.prefix"):
+            got, tokens = linked(m, refs, alts, 2, None)
+        assert tokens == tokens_run, allowed
+        assert_whole(m, refs, alts, got)
+    assert sum("its alt passes run whole" in r.getMessage() for r in caplog.records) == 1   # once per model
 
 
 def test_hyena_order_3_runs_whole_passes():

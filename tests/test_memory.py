@@ -44,6 +44,7 @@ def test_is_oom():
     assert not is_oom(RuntimeError("DefaultCPUAllocator: can't allocate memory: tried 8 bytes"))
     assert is_oom(RuntimeError("cuFFT error: CUFFT_ALLOC_FAILED"))
     assert is_oom(RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"))
+    assert is_oom(RuntimeError("CUDA error: out of memory\nCUDA kernel errors might be reported later"))
     assert not is_oom(RuntimeError("CUDA error: device-side assert triggered"))
     assert not is_oom(RuntimeError("cuFFT error: CUFFT_INVALID_SIZE"))
     assert not is_oom(ValueError("CUDA out of memory"))   # only RuntimeErrors carry it

@@ -143,15 +143,21 @@ def test_tile_rc_mean_matches_brute_force_on_both_strands(name):
 # --- sharing ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["hyenadna-hf-tiny", "caduceus-ph-tiny"])
-def test_one_ref_pass_per_tile_across_blocks(name):
+@pytest.mark.parametrize("rc", [False, True])
+def test_one_ref_pass_per_tile_across_blocks(name, rc):
+    """--scores mlr: each ref tile (and with --rc mean its mirror) runs once, however the blocks cut the
+    tiles; the kept tiles own their storage (a row of a batch's output would keep the whole batch)."""
     m = fixture_model(name)
     snvs = [snv(p) for p in range(100, 220)]          # 3 tiles
-    jobs = tile_jobs(snvs)
-    eng = SmallVariantEngine(m, EngineConfig(scores=("mlr",), emb_flank=K, tile=True), "cpu")
+    jobs = tile_jobs(snvs, rc=rc)
+    cfg = EngineConfig(scores=("mlr",), emb_flank=K, tile=True, rc="mean" if rc else "none", batch_size=4)
+    eng = SmallVariantEngine(m, cfg, "cpu")
     blocks = [jobs[i:i + 7] for i in range(0, len(jobs), 7)]   # blocks cut across tile boundaries
     got = [r for b in blocks for r in eng.score(b)]
-    assert eng.passes_run == 3
-    whole = SmallVariantEngine(m, EngineConfig(scores=("mlr",), emb_flank=K, tile=True), "cpu").score(jobs)
+    assert eng.passes_run == (6 if rc else 3)
+    for kept in eng._tile_cache.values():
+        assert all(t.untyped_storage().nbytes() == t.numel() * t.element_size() for t in kept[:3])
+    whole = SmallVariantEngine(m, cfg, "cpu").score(jobs)
     assert [g["GLRM_MLR"] for g in got] == pytest.approx([w["GLRM_MLR"] for w in whole], rel=1e-6)
 
 

@@ -54,6 +54,7 @@ PRECISIONS = ("fp32", "bf16")
 MEM_FRACTION = 0.5     # of the free memory (CUDA: torch.cuda.mem_get_info; CPU: /proc/meminfo MemAvailable)
 ACT_FACTOR = 16        # float32 activations per position, in units of H, alive at once in one forward
 MAX_AUTO_BATCH = 64    # larger batches gain nothing measurable and delay the first results
+TILE_CACHE = 2         # tile mode: ref tile passes kept across score() calls (a tile, its --rc mean mirror)
 # CPU: batching does not pay. Measured on 2 cores (benchmarks/bench_batch.py, docs/performance.md): at 1, 4
 # and 16k tokens per window, HyenaDNA d64 L2 and a Mamba LM d64 L2 run fastest per window at batch 1 (16k
 # tokens, 2 threads: 72 and 116 ms at batch 1, 107 and 192 ms at batch 4), so the automatic CPU batch is 1.
@@ -228,11 +229,11 @@ class SmallVariantEngine:
         self.batch_sizes: list[int] = []   # batch sizes run (the last score() call), for logs and tests
         self._cmap: torch.Tensor | None = None
         self.tokens_run = 0               # tokens through the model (alt suffixes count their length)
-        # prefix reuse: one explicit condition (Mamba LM, asked for); HyenaDNA/Caduceus run alt passes whole
+        # prefix reuse: one explicit condition (glrm.scoring.prefix: Mamba LM and HyenaDNA, asked for)
         from glrm.scoring.prefix import supports_prefix_reuse
 
         self.prefix_reuse = config.prefix_reuse and supports_prefix_reuse(model)
-        self._tile_cache: dict = {}       # tile mode: the latest ref tile pass's (ids, logits, hidden)
+        self._tile_cache: dict = {}       # tile mode: (seq, mask) -> (ids, logits, hidden, caches), see _keep
         self._backoffs: dict = {}         # window length -> glrm.scoring.memory.Backoff
 
     # --- public -------------------------------------------------------------------------------
@@ -366,11 +367,16 @@ class SmallVariantEngine:
 
     def _keep(self, p: _Pass, ids, logits, hidden) -> dict[bool, dict]:
         """The pass's reduction caches; in tile mode a ref tile pass is kept, caches included, for the next
-        `score()` calls (the latest tile only: its (W, V) logits and (W, H) hidden states)."""
+        `score()` calls: the latest TILE_CACHE tiles (a tile and, with --rc mean, its mirror), each its (W, V)
+        logits and (W, H) hidden states, copied: a row of the batch's output would keep the whole batch."""
         caches: dict[bool, dict] = {False: {}, True: {}}
-        if self.config.tile and p.parent is None and p.mask is None and any(
+        if self.config.tile and p.mask is None and any(
                 role in ("ref", "uref") for _j, _s, role, _m in p.consumers):
-            self._tile_cache = {(p.seq, p.mask): (ids, logits, hidden, caches)}
+            key = (p.seq, p.mask)
+            self._tile_cache.pop(key, None)
+            self._tile_cache[key] = (ids.clone(), logits.clone(), hidden.clone(), caches)
+            while len(self._tile_cache) > TILE_CACHE:
+                del self._tile_cache[next(iter(self._tile_cache))]   # the oldest
         return caches
 
     def _reduce(self, p: _Pass, ids, logits, hidden, views, acc, caches: dict | None = None) -> None:

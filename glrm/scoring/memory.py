@@ -37,15 +37,16 @@ class GpuMemoryError(GlrmError):
 # RuntimeError messages that mean a CUDA allocation failed: the caching allocator's (older code paths and
 # extensions), and cuFFT / cuBLAS failing to get workspace (HyenaDNA's FFTs, matmuls) when memory is short
 OOM_MESSAGES = ("CUDA out of memory", "cuFFT error: CUFFT_ALLOC_FAILED")
-OOM_SUBSTRINGS = ("CUBLAS_STATUS_ALLOC_FAILED",)
+# and a cudaMalloc outside the caching allocator (extensions, cuDNN/cuFFT plans): "CUDA error: out of memory"
+OOM_SUBSTRINGS = ("CUBLAS_STATUS_ALLOC_FAILED", "CUDA error: out of memory")
 
 
 def is_oom(exc: BaseException) -> bool:
     """True for a CUDA out-of-memory error: torch.OutOfMemoryError (torch.cuda.OutOfMemoryError is the same
     class; torch raises it from its CUDA caching allocator), or a RuntimeError whose message starts with
-    "CUDA out of memory" or "cuFFT error: CUFFT_ALLOC_FAILED", or names CUBLAS_STATUS_ALLOC_FAILED. A failed
-    CPU allocation is a plain RuntimeError ("DefaultCPUAllocator: can't allocate memory") and is not one:
-    it propagates."""
+    "CUDA out of memory" or "cuFFT error: CUFFT_ALLOC_FAILED", or names CUBLAS_STATUS_ALLOC_FAILED or "CUDA
+    error: out of memory". A failed CPU allocation is a plain RuntimeError ("DefaultCPUAllocator: can't
+    allocate memory") and is not one: it propagates."""
     if isinstance(exc, torch.OutOfMemoryError):
         return True
     if not isinstance(exc, RuntimeError):

@@ -19,12 +19,14 @@ convolution is linear: an alt pass's outputs on [o, W) follow from the ref pass'
 input and output plus a convolution of the alt-minus-ref difference over the suffix alone
 (glrm.models.hyena_suffix). `run_linked` dispatches HyenaDNA models to `_run_linked_hyenadna`: one ref pass
 that keeps those tensors, then the alt suffixes, `batch_size` at a time, with the same contract. Kept
-tensors cost about 2 * n_layer * R * W * d_model floats; when that exceeds KEEP_FRACTION of the free memory,
-or for hyena_order > 2, the passes run whole (same results).
+tensors cost about 2 * n_layer * W * d_model floats per ref pass: the refs run in groups whose kept tensors
+fit in KEEP_FRACTION of the free memory; a ref whose own do not fit (or hyena_order > 2) runs with its alt
+passes whole (same results, logged once).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import torch
@@ -32,6 +34,8 @@ import torch
 from glrm.models import hyena_suffix
 from glrm.models.mamba import MixerState
 from glrm.models.tokenizer import N
+
+log = logging.getLogger(__name__)
 
 Emit = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]  # (index, ids, logits, hidden)
 
@@ -59,15 +63,18 @@ def run_linked(model, refs: Sequence[torch.Tensor], alts: Sequence[tuple[int, to
     ((parent index into refs, alt ids (W,), o) with alt[:o] == ref[:o] and 1 <= o < W) from the ref
     states, `batch_size` alt suffixes at a time. Calls emit_ref(i, ids, logits (W, V), hidden (W, H)) once per
     ref and emit_alt(j, ...) once per alt. Returns the number of alt suffix tokens run."""
+    w = int(refs[0].numel())
+    for j, (parent, ids, o) in enumerate(alts):   # on the host, before any work: a wrong o is a wrong score
+        if not 1 <= o < w or ids.numel() != w:
+            raise ValueError(f"alt pass {j}: offset {o} or length {ids.numel()} does not fit window {w}")
+        if not torch.equal(ids[:o].cpu(), refs[parent][:o].cpu()):
+            raise ValueError(f"alt pass {j}: its first {o} tokens differ from those of ref pass {parent}")
     if model.family == "hyenadna":
         return _run_linked_hyenadna(model, refs, alts, batch_size, chunk_size, emit_ref, emit_alt)
-    w = int(refs[0].numel())
     device = next(model.parameters()).device
     ref_ids = torch.stack(list(refs)).to(device)  # (R, W)
     by_start: dict[int, list[int]] = {}
-    for j, (_parent, ids, o) in enumerate(alts):
-        if not 1 <= o < w or ids.numel() != w:
-            raise ValueError(f"alt pass {j}: offset {o} or length {ids.numel()} does not fit window {w}")
+    for j, (_parent, _ids, o) in enumerate(alts):
         by_start.setdefault(o, []).append(j)
     logits = hidden = None   # (R, W, V), (R, W, H): the ref outputs, filled segment by segment
     state, pos, pending, tokens = None, 0, [], 0
@@ -114,25 +121,69 @@ KEEP_FRACTION = 0.25   # of the free memory (glrm.scoring.engine.free_memory_byt
 
 def _run_linked_hyenadna(model, refs: Sequence[torch.Tensor], alts: Sequence[tuple[int, torch.Tensor, int]],
                          batch_size: int, chunk_size: int | None, emit_ref: Emit, emit_alt: Emit) -> int:
-    """`run_linked` for HyenaDNA: the ref passes keep what alt suffixes need (hyena_suffix.ref_forward), then
-    the alt suffixes run in order of offset, `batch_size` at a time (left-aligned, padded at the end), each
-    handed on with its first o rows from its ref pass. Whole passes where the kept tensors would not fit or
-    the model has hyena_order > 2. Returns the number of alt tokens run (W per alt pass run whole)."""
+    """`run_linked` for HyenaDNA: the refs in groups whose kept tensors fit in KEEP_FRACTION of the free
+    memory, each group by `_suffixes`; a ref whose kept tensors alone do not fit runs whole with its alts
+    (logged once). Returns the number of alt tokens run (W per alt pass run whole)."""
     from glrm.scoring.engine import free_memory_bytes
 
     w = int(refs[0].numel())
     device = next(model.parameters()).device
-    ref_ids = torch.stack(list(refs)).to(device)  # (R, W)
-    for j, (parent, ids, o) in enumerate(alts):
-        if not 1 <= o < w or ids.numel() != w:
-            raise ValueError(f"alt pass {j}: offset {o} or length {ids.numel()} does not fit window {w}")
-        if not torch.equal(ids[:o].to(device), ref_ids[parent, :o]):
-            raise ValueError(f"alt pass {j}: its first {o} tokens differ from those of ref pass {parent}")
-    offsets = [o for _r, _ids, o in alts]
-    kept = hyena_suffix.kept_bytes(model, len(refs), w, offsets)
-    if not hyena_suffix.supports_suffix(model) or kept > KEEP_FRACTION * free_memory_bytes(device):
-        return _run_whole(model, ref_ids, alts, batch_size, chunk_size, emit_ref, emit_alt)
-    out, cache = hyena_suffix.ref_forward(model, ref_ids, offsets, chunk_size)
+    children: list[list[int]] = [[] for _ in refs]
+    for j, (parent, _ids, _o) in enumerate(alts):
+        children[parent].append(j)
+    allowance = KEEP_FRACTION * free_memory_bytes(device)
+    need = [hyena_suffix.kept_bytes(model, 1, w, [alts[j][2] for j in js]) for js in children]
+    groups: list[tuple[list[int], bool]] = []   # (ref indices, by suffixes) in input order
+    used: float | None = None                     # kept bytes of the open suffix group (None: none open)
+    for r in range(len(refs)):
+        if not hyena_suffix.supports_suffix(model) or need[r] > allowance:
+            _warn_whole(model, need[r], allowance)
+            groups.append(([r], False))
+            used = None
+        elif used is not None and used + need[r] <= allowance:
+            groups[-1][0].append(r)
+            used += need[r]
+        else:
+            groups.append(([r], True))
+            used = need[r]
+    tokens = 0
+    for rs, by_suffix in groups:
+        js = [j for r in rs for j in children[r]]
+        local = {r: i for i, r in enumerate(rs)}
+        sub_alts = [(local[alts[j][0]], alts[j][1], alts[j][2]) for j in js]
+        ref_ids = torch.stack([refs[r] for r in rs]).to(device)   # (R', W)
+        tokens += (_suffixes if by_suffix else _run_whole)(
+            model, ref_ids, sub_alts, batch_size, chunk_size,
+            lambda i, *out, rs=rs: emit_ref(rs[i], *out), lambda k, *out, js=js: emit_alt(js[k], *out))
+    return tokens
+
+
+_warned: set[str] = set()
+
+
+def _warn_whole(model, need: float, allowance: float) -> None:
+    name = getattr(model, "name", type(model).__name__)
+    key = f"{name}:{hyena_suffix.supports_suffix(model)}"
+    if key in _warned:
+        return
+    _warned.add(key)
+    if not hyena_suffix.supports_suffix(model):
+        log.warning("%s: hyena_order > 2, so alt passes run whole (no suffix reuse; same scores)", name)
+    else:
+        log.warning("%s: a ref pass would keep %.3g GiB for its alt suffixes, over %.0f%% of the free memory "
+                    "(%.3g GiB allowed); its alt passes run whole (same scores, more time). A shorter "
+                    "--window or a device with more free memory brings suffix reuse back", name,
+                    need / 2**30, 100 * KEEP_FRACTION, allowance / 2**30)
+
+
+def _suffixes(model, ref_ids: torch.Tensor, alts: Sequence[tuple[int, torch.Tensor, int]], batch_size: int,
+              chunk_size: int | None, emit_ref: Emit, emit_alt: Emit) -> int:
+    """One batch of ref passes that keep what alt suffixes need (hyena_suffix.ref_forward), then the alt
+    suffixes in order of offset, `batch_size` at a time (left-aligned, padded at the end), each handed on
+    with its first o rows from its ref pass."""
+    w = ref_ids.shape[1]
+    device = ref_ids.device
+    out, cache = hyena_suffix.ref_forward(model, ref_ids, [o for _r, _ids, o in alts], chunk_size)
     tokens = 0
     order = sorted(range(len(alts)), key=lambda j: alts[j][2])   # similar suffix lengths batch together
     for i in range(0, len(order), batch_size):
@@ -148,7 +199,7 @@ def _run_linked_hyenadna(model, refs: Sequence[torch.Tensor], alts: Sequence[tup
             tokens += w - o
         del sfx
     del cache
-    for r in range(len(refs)):
+    for r in range(ref_ids.shape[0]):
         emit_ref(r, ref_ids[r], out.logits[r], out.hidden_states[r])
     return tokens
 

@@ -12,9 +12,9 @@ API (as built)::
     auto_chunk_size(model, window, device) -> int
 
 `chunk_size`: None (whole window in one chunk), an int, or "auto" (`auto_chunk_size` per window length).
-`batch_size`: passes per forward; None = auto from free memory (`engine.auto_batch`), so the ref and alt
-windows of one allele run together when memory allows and one by one for long windows. Results do not depend
-on batch size or chunk size beyond float rounding (tested to 1e-5).
+`batch_size`: passes per forward; None = auto (`engine.auto_batch`: 1 on CPU, else from free memory), so on
+a GPU the ref and alt windows of one allele run together when memory allows and one by one for long
+windows. Results do not depend on batch size or chunk size beyond float rounding (tested to 1e-5).
 
 Scores of one window (pairs (ri, ai) = the aligned flank positions, `Window.left`/`right`, both flanks):
 - l[t]: causal models log p(x_t | x_<t); masked models the wild-type marginal lw[t] (unmasked pass,
@@ -300,6 +300,8 @@ class SVEngine:
             with torch.inference_mode():
                 out = self.model(ids, chunk_size=chunk)
             for b, (si, role, _) in enumerate(batch):
+                if si in done:   # a slice retried after an OOM may hold passes of a strand already reduced
+                    continue
                 held[(si, role)] = (token_logprobs(self.kind, out.logits[b], ids[b]), out.hidden_states[b])
             del out, ids
             for si, (ref, alt, mirrored) in enumerate(strands_seqs):
