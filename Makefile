@@ -35,7 +35,7 @@ lint: $(STAMP)
 
 # Benchmarks print figures only (benchmarks/README.md). Quick settings by default (a few minutes on 2 cores);
 # `make bench FULL=1` runs the full sweeps (over an hour on 2 cores).
-ifdef FULL
+ifeq ($(FULL),1)
 BENCH_ARGS_tile     :=
 BENCH_ARGS_scaling  := --threads 1
 BENCH_ARGS_compile  :=

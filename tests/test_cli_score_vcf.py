@@ -382,6 +382,6 @@ def test_chunk_size_auto_takes_the_chunk_from_free_memory(tmp_path, monkeypatch,
     monkeypatch.setattr(sv, "free_memory_bytes", lambda device: 1 << 20)
     assert score(["-i", str(vcf), "-f", FASTA, "-o", str(auto), "--chunk-size", "auto"],
                  model=mamba, window=8192) == 0
-    assert "model passes, window 8,192 in chunks of 4,096," in capsys.readouterr().err
+    assert "model passes, window 8,192 in chunks of 4,096 (--chunk-size auto)," in capsys.readouterr().err
     assert sum(v["GLRM_STATUS"] == "OK" for v in values(whole).values()) >= 10
     _same(values(auto), values(whole))

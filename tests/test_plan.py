@@ -105,6 +105,15 @@ def test_no_calibrate_prints_memory_only(capsys):
     assert rows["memory activations"][0] == P.size(3 * (8192 * 3 * 32 + 2048 * 32 * 32) * 4)
 
 
+def test_chunk_longer_than_the_window_is_the_whole_window(capsys):
+    """As in score-vcf and score-sv, a chunk of W or more runs each window in one pass: plan says so and
+    predicts the whole-window memory."""
+    code, out, _ = run(capsys, "-m", MAMBA, "--window", "2048", "--chunk-size", "4096", "--no-calibrate")
+    rows = table(out)
+    assert code == 0 and rows["chunk"][0] == "4,096" and "(= W: the whole window)" in rows["chunk"][1]
+    assert rows["memory activations"][1] == "(B, W, 15H) float32"
+
+
 def test_default_window_is_the_trained_context(capsys):
     code, out, _ = run(capsys, "-m", HYENA, "--no-calibrate")
     assert code == 0 and table(out)["window"][0] == "1,024"   # max_seq_len 1026 - 2, as score-vcf
@@ -263,8 +272,6 @@ def test_units():
     (["-m", "./no-such-folder", "--window", "1024"], "pass a checkpoint folder"),
     (["-m", HYENA, "--window", "4"], "give --window 8 or more"),
     (["-m", HYENA, "--window", "5000"], "give --window 1024 or less"),
-    (["-m", MAMBA, "--window", "2048", "--chunk-size", "4096"], "at most 2048 tokens"),
-    (["-m", HYENA, "--chunk-size", "2048"], "at most 1024 tokens"),
     (["-m", MAMBA, "--window", "2048", "--chunk-size", "0"], "--chunk-size 0: give 'auto' or 1 or more"),
     (["-m", MAMBA, "--window", "2048", "--chunk-size", "big"], "give 'auto' or a whole number of tokens"),
     (["-m", MAMBA, "--window", "2048", "--batch-size", "0"], "--batch-size 0: give 'auto' or 1 or more"),
@@ -288,5 +295,5 @@ def test_known_model_not_downloaded(capsys, tmp_path, monkeypatch):
 
 
 def test_check_options_refuses_before_reading_files():
-    with pytest.raises(InputError, match="--window 4096"):
-        P.check_options(P.PlanOptions("/nonexistent", window=4096, chunk_size=8192))
+    with pytest.raises(InputError, match="--chunk-size 0"):
+        P.check_options(P.PlanOptions("/nonexistent", window=4096, chunk_size=0))

@@ -138,9 +138,6 @@ def check_options(opts: PlanOptions) -> None:
     if chunk is not None and chunk != "auto":
         if not isinstance(chunk, int) or chunk < 1:
             raise InputError(f"--chunk-size {chunk!r}: give 'auto' or a whole number of tokens (1 or more)")
-        if opts.window is not None and chunk > opts.window:
-            raise InputError(f"--chunk-size {chunk} is longer than --window {opts.window}; give a chunk of "
-                             f"at most {opts.window} tokens, or leave --chunk-size out (whole window)")
 
 
 def passes_per_snv(model, prefix_reuse: bool) -> tuple[float, str]:
@@ -184,9 +181,6 @@ def make_plan(opts: PlanOptions) -> Plan:
 
     ckpt = inspect_checkpoint(opts.model)
     w = model_window(ckpt, opts.window)
-    if isinstance(opts.chunk_size, int) and opts.chunk_size > w:
-        raise InputError(f"--chunk-size {opts.chunk_size} is longer than the window ({w} tokens); give a "
-                         f"chunk of at most {w} tokens, or leave --chunk-size out (whole window)")
     device = resolve_device(opts.device)
     set_threads(opts.threads)
     model = load_model(opts.model, device=device)

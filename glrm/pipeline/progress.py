@@ -117,12 +117,15 @@ class RunSummary:
     device: str = ""
     window: int = 0
     chunk: int | None = None     # tokens per chunk inside a pass (None: each window in one pass)
+    chunk_auto: bool = False     # the chunk came from --chunk-size auto
     outputs: list[str] = field(default_factory=list)
 
     def geometry(self) -> str:
-        """'window W' or 'window W in chunks of C', for the summary line."""
+        """'window W', 'window W in chunks of C' or 'window W in one chunk', the last two with ' (--chunk-size
+        auto)' when auto chose, for the summary line."""
         chunked = self.chunk is not None and self.chunk < self.window
-        return f"window {self.window:,}" + (f" in chunks of {self.chunk:,}" if chunked else "")
+        how = f" in chunks of {self.chunk:,}" if chunked else " in one chunk" if self.chunk_auto else ""
+        return f"window {self.window:,}{how}" + (" (--chunk-size auto)" if self.chunk_auto else "")
 
     def add(self, status: Status, where: str, note: str, kind: Kind) -> None:
         key = status.value

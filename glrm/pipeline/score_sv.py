@@ -213,8 +213,6 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
 
         model = load_model(opts.model, device=device)
         chunk = auto_chunk_size(model, window, device) if opts.chunk_size == "auto" else opts.chunk_size
-        if opts.chunk_size == "auto":
-            log.info("--chunk-size auto: %d tokens", chunk)
         engine = SVEngine(model, emb_flank=opts.emb_flank, rc=opts.rc, chunk_size=chunk,
                           precision=opts.precision, device=device, want_track=opts.track_dir is not None)
 
@@ -234,7 +232,8 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
 
         out = open_outputs(opts, stack, inp, out_type, fields, fields, meta, before_progress=open_tracks)
         tracks = out.extra[0]
-        summary = SvSummary(device=str(device), window=window, chunk=chunk)
+        summary = SvSummary(device=str(device), window=window, chunk=chunk,
+                            chunk_auto=opts.chunk_size == "auto")
         for rec in out.records:
             _score_record(opts, inp.fasta, engine, window, rec, out.vcf, out.bed, tracks, summary)
             if inp.resume is not None:

@@ -250,8 +250,7 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
         if chunk == "auto":
             from glrm.scoring.sv import auto_chunk_size
 
-            chunk = auto_chunk_size(model, window, device)
-            log.info("--chunk-size auto: %d tokens", chunk)
+            chunk = auto_chunk_size(model, window, device)   # the summary line names it
         engine = SmallVariantEngine(model, EngineConfig(
             scores=opts.scores, rc=opts.rc, emb_flank=opts.emb_flank, batch_size=opts.batch_size,
             chunk_size=chunk, precision=opts.precision, tile=opts.tile), device)
@@ -263,7 +262,8 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
         if opts.tile:
             meta["Mode"], meta["TileStride"] = "tile", window // 2
         out = open_outputs(opts, stack, inp, out_type, vcf_fields, bed_fields, meta)
-        summary = RunSummary(device=str(device), window=window, chunk=chunk)
+        summary = RunSummary(device=str(device), window=window, chunk=chunk,
+                             chunk_auto=opts.chunk_size == "auto")
         run = _Run(opts, inp.fasta, model, engine, window, vcf_fields, bed_fields, out.vcf, out.bed, summary,
                    out.progress, inp.resume)
         run.stream(out.records)
