@@ -57,7 +57,7 @@ MAX_AUTO_BATCH = 64    # larger batches gain nothing measurable and delay the fi
 TILE_CACHE = 2         # tile mode: ref tile passes kept across score() calls (a tile, its --rc mean mirror)
 # CPU: batching does not pay. Measured on 2 cores (benchmarks/bench_batch.py, docs/performance.md): at 1, 4
 # and 16k tokens per window, HyenaDNA d64 L2 and a Mamba LM d64 L2 run fastest per window at batch 1 (16k
-# tokens, 2 threads: 72 and 116 ms at batch 1, 107 and 192 ms at batch 4), so the automatic CPU batch is 1.
+# tokens, 2 threads: 58 and 101 ms at batch 1, 110 and 193 ms at batch 4), so the automatic CPU batch is 1.
 
 
 @dataclass
