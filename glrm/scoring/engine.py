@@ -177,7 +177,7 @@ class _Pass:
     seq: str
     mask: tuple[int, int] | None
     consumers: list[tuple[int, int, str, bool]] = field(default_factory=list)  # (job, strand, role, mirrored)
-    parent: _Pass | None = None   # causal alt pass: a ref pass it shares its first `at` tokens with
+    parent: _Pass | None = None   # prefix reuse: the ref pass this alt pass shares its first `at` tokens with
     at: int = 0
 
     def ids(self) -> torch.Tensor:
@@ -280,7 +280,8 @@ class SmallVariantEngine:
                         p.consumers.append((j, 1, role, True))
                     if role == "ref":
                         ref_pass = p
-                    elif role == "alt" and ref_pass is not None and p.parent is None and views[strand].o_ref:
+                    elif (role == "alt" and self.prefix_reuse and ref_pass is not None and p.parent is None
+                          and views[strand].o_ref):
                         p.parent, p.at = ref_pass, views[strand].o_ref   # alt[:o] == ref[:o]
         self.passes_deduped += requests - len(table)
         return all_views, list(table.values())
@@ -305,12 +306,10 @@ class SmallVariantEngine:
     def _run(self, passes: list[_Pass], views, acc) -> None:
         self.batch_sizes = []
         linked: dict[int, list[_Pass]] = {}   # id(ref pass) -> alt passes run from its state
-        if self.prefix_reuse:
-            for p in passes:
-                if p.parent is not None:
-                    linked.setdefault(id(p.parent), []).append(p)
-        child = self.prefix_reuse
-        plain = [p for p in passes if id(p) not in linked and not (child and p.parent is not None)]
+        for p in passes:
+            if p.parent is not None:              # set only with prefix reuse (_plan)
+                linked.setdefault(id(p.parent), []).append(p)
+        plain = [p for p in passes if p.parent is None and id(p) not in linked]
         for w, group in _by_length(plain).items():
             todo = [p for p in group if not self._from_cache(p, views, acc)]
             self._backoff(w).run(todo, lambda batch, chunk: self._run_batch(batch, chunk, views, acc))

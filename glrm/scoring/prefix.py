@@ -135,8 +135,9 @@ def _run_linked_hyenadna(model, refs: Sequence[torch.Tensor], alts: Sequence[tup
     need = [hyena_suffix.kept_bytes(model, 1, w, [alts[j][2] for j in js]) for js in children]
     groups: list[tuple[list[int], bool]] = []   # (ref indices, by suffixes) in input order
     used: float | None = None                     # kept bytes of the open suffix group (None: none open)
+    suffix_ok = hyena_suffix.supports_suffix(model)
     for r in range(len(refs)):
-        if not hyena_suffix.supports_suffix(model) or need[r] > allowance:
+        if not suffix_ok or need[r] > allowance:
             _warn_whole(model, need[r], allowance)
             groups.append(([r], False))
             used = None

@@ -222,7 +222,6 @@ class SVEngine:
         self.kind = model.kind
         self.eq = bool(model.rc_equivariant)
         self.second_pass = rc == "mean" and not (self.eq and model.kind == "masked")
-        self.hidden, self.vocab = model_dims(model)
         self.passes_run = 0
         self.batch_sizes: list[int] = []   # forwards' batch sizes, over the engine's lifetime (logs, tests)
         self.chunk_sizes: list[int | None] = []
