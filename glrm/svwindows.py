@@ -1,4 +1,5 @@
-"""Structural-variant windows (spec: "Structural variants (score-sv)"): edits, fits and breakpoint modes, BND.
+"""Structural-variant windows (docs/definitions.md, "Structural variants (score-sv)"): edits, fits and
+breakpoint modes, BND.
 
 Every SV is one edit of the reference, replace G[s:e] by q, giving the alt haplotype H = G[:s] + q + G[e:].
 Windows are sliced from G and H without ever building H or q in full: an event may span 10 Mbp and a window
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from glrm.leftalign import left_align
 from glrm.variants import Allele, Kind, Status
 from glrm.windows import (
     FlankMap,
@@ -143,6 +145,8 @@ def make_edit(genome: Genome, chrom: str, allele: Allele) -> Edit | str:
     ref, alt = normalize(allele.ref), normalize(allele.alt)
     if not ref or allele.ref == ".":
         return f"REF is missing for spelled-out ALT {allele.alt}; write the REF bases"
+    if ref == genome.fetch(chrom, pos0, pos0 + len(ref)):   # one haplotype, one form (else REF_MISMATCH)
+        pos0, ref, alt = left_align(genome, chrom, pos0, ref, alt)
     if ref[0] == alt[:1]:
         return Edit(chrom, pos0 + 1, pos0 + len(ref), literal(alt[1:]))
     return Edit(chrom, pos0, pos0 + len(ref), literal(alt))
@@ -154,29 +158,55 @@ def fits(k: int, kp: int, w: int) -> bool:
 
 
 def edit_windows(genome: Genome, edit: Edit, w: int, max_n_frac: float = 0.05) -> list[Window]:
-    """One centred window pair when the edit fits, else the left (bp 1) and right (bp 2) breakpoints."""
+    """One window pair over one genome span when the edit fits, else the left (bp 1) and right (bp 2)
+    breakpoints.
+
+    Fits: L = (W - max(k, k')) // 2 and R = W - max(k, k') - L reference bases on each side of the edit in
+    both windows, ref = G[s-L : e+R] (L + k + R bases) and alt = G[s-L : s] + q + G[e : e+R] (L + k' + R),
+    so every aligned flank base has the same outer context in both and only the edit differs.
+    Breakpoints: W bases each, ref = G[r0 : r0+W], alt = H[a0 : a0+W] (r0 = a0 = s - W//2 on the left;
+    r0 = e - W//2, a0 = s + k' - W//2 on the right)."""
     s, e, k, kp, h = edit.s, edit.e, edit.k, edit.kp, w // 2
     if fits(k, kp, w):
-        plan = [(0, s + k // 2 - h, s + kp // 2 - h)]
+        left = (w - max(k, kp)) // 2
+        right = w - max(k, kp) - left
+        plan = [(0, s - left, s - left, left + k + right, left + kp + right)]
     else:
-        plan = [(1, s - h, s - h), (2, e - h, s + kp - h)]
+        plan = [(1, s - h, s - h, w, w), (2, e - h, s + kp - h, w, w)]
     bounds = (0, genome.length(edit.chrom))
     out = []
-    for bp, r0, a0 in plan:
-        ref = genome.fetch(edit.chrom, r0, r0 + w)
+    for bp, r0, a0, wr, wa in plan:
+        ref = genome.fetch(edit.chrom, r0, r0 + wr)
         note = n_content_note(ref, max_n_frac)
         if note:
             out.append(fail(Status.N_CONTENT, note, bp, edit.chrom))
             continue
-        alt = edit.haplotype(genome, a0, a0 + w)
-        left, right = flanks(r0, a0, w, s, e, kp, bounds)
+        alt = edit.haplotype(genome, a0, a0 + wa)
+        left_fm, right_fm = flanks(r0, a0, wr, wa, s, e, kp, bounds)
         offset = s - r0 if bp == 0 else h
-        out.append(Window(Status.OK, bp, ref, alt, edit.chrom, r0, a0, offset, s, e, k, kp, left, right))
+        out.append(Window(Status.OK, bp, ref, alt, edit.chrom, r0, a0, offset, s, e, k, kp, left_fm,
+                          right_fm))
     return out
 
 
+def inserted_bases(allele: Allele) -> str:
+    """The bases S a breakend inserts at its junction (VCF 4.2 section 5.4): its `t` is the REF base(s) and
+    then S in the forms t[p[ and t]p], S and then the REF base(s) in ]p]t and [p[t. When `t` does not start
+    (end) with REF as written, its first (last) base is taken as the anchor. Upper-case, non-ACGT -> N."""
+    assert allele.bnd is not None
+    t = normalize(allele.bnd.bases)
+    ref = normalize(allele.ref) if allele.ref not in ("", ".") else ""
+    if allele.bnd.form in ("t[p[", "t]p]"):
+        anchor = len(ref) if ref and t.startswith(ref) else 1
+        return t[anchor:]
+    anchor = len(ref) if ref and t.endswith(ref) else 1
+    return t[:len(t) - anchor]
+
+
 def bnd_window(genome: Genome, chrom: str, allele: Allele, w: int, max_n_frac: float = 0.05) -> Window:
-    """The BND window pair (VCF 4.2 section 5.4; spec table). Inserted bases in the ALT are not used."""
+    """The BND window pair (VCF 4.2 section 5.4; docs/definitions.md, "Breakends"): W bases each, the
+    junction J at W // 2, the inserted bases S (`inserted_bases`) between this contig's piece and the
+    mate's."""
     b = allele.bnd
     if b is None:
         why = allele.reason or f"cannot read breakend {allele.alt}"
@@ -188,7 +218,11 @@ def bnd_window(genome: Genome, chrom: str, allele: Allele, w: int, max_n_frac: f
     note = _ref_ok(genome, chrom, allele)
     if note:
         return fail(Status.REF_MISMATCH, note, 1, chrom)
-    p, p0, h = allele.pos - 1, b.mate_pos0, w // 2
+    ins = inserted_bases(allele)
+    p, p0, h, d = allele.pos - 1, b.mate_pos0, w // 2, len(ins)
+    if d > w // 8:
+        return fail(Status.TOO_LONG, f"breakend {allele.alt} inserts {d} bases at its junction, above "
+                    f"W//8 = {w // 8} for window {w}; use a longer --window", 1, chrom)
     own_left = b.form in ("t[p[", "t]p]")
     j = p + 1 if own_left else p
     r0 = j - h
@@ -197,13 +231,13 @@ def bnd_window(genome: Genome, chrom: str, allele: Allele, w: int, max_n_frac: f
     if note:
         return fail(Status.N_CONTENT, note, 1, chrom)
     if b.form == "t[p[":
-        alt = genome.fetch(chrom, r0, j) + genome.fetch(mate, p0, p0 + w - h)
+        alt = genome.fetch(chrom, r0, j) + ins + genome.fetch(mate, p0, p0 + w - h - d)
     elif b.form == "t]p]":
-        alt = genome.fetch(chrom, r0, j) + revcomp(genome.fetch(mate, p0 + 1 - (w - h), p0 + 1))
+        alt = genome.fetch(chrom, r0, j) + ins + revcomp(genome.fetch(mate, p0 + 1 - (w - h - d), p0 + 1))
     elif b.form == "]p]t":
-        alt = genome.fetch(mate, p0 + 1 - h, p0 + 1) + genome.fetch(chrom, p, p + w - h)
+        alt = genome.fetch(mate, p0 + 1 - (h - d), p0 + 1) + ins + genome.fetch(chrom, p, p + w - h)
     elif b.form == "[p[t":
-        alt = revcomp(genome.fetch(mate, p0, p0 + h)) + genome.fetch(chrom, p, p + w - h)
+        alt = revcomp(genome.fetch(mate, p0, p0 + h - d)) + ins + genome.fetch(chrom, p, p + w - h)
     else:
         return fail(Status.UNSUPPORTED_ALLELE, f"unknown breakend form {b.form!r} in {allele.alt}", 1, chrom)
     length = genome.length(chrom)
@@ -215,7 +249,7 @@ def bnd_window(genome: Genome, chrom: str, allele: Allele, w: int, max_n_frac: f
         lo, hi = max(j, 0), min(j + w - h, length)
         left = FlankMap()
         right = FlankMap(lo - r0, lo - r0, hi - lo, lo - j + 1, 1) if hi > lo else FlankMap()
-    return Window(Status.OK, 1, ref, alt, chrom, r0, r0, h, j, j, 0, 0, left, right)
+    return Window(Status.OK, 1, ref, alt, chrom, r0, r0, h, j, j, 0, d, left, right)
 
 
 def sv_windows(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,

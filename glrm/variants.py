@@ -26,7 +26,7 @@ class Kind(str, Enum):
 
 
 class Status(str, Enum):
-    """Per-allele outcome (spec: GLRM_STATUS). Scores are computed only for OK."""
+    """Per-allele outcome (docs/definitions.md, "Statuses"). Scores are computed only for OK."""
 
     OK = "OK"
     REF_MISMATCH = "REF_MISMATCH"

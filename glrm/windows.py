@@ -1,4 +1,5 @@
-"""Ref/alt windows as the models see them (spec: "Small-variant windows"), and the shared window types.
+"""Ref/alt windows as the models see them (docs/definitions.md, "Small-variant windows"), and the shared
+window types.
 
 Everything here is pure: no file I/O, no torch. It works against any "genome" object with
 `resolve(chrom) -> str | None`, `length(chrom) -> int` and `fetch(chrom, start, end) -> str` (0-based,
@@ -21,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from glrm.errors import InputError
+from glrm.leftalign import left_align
 from glrm.variants import Allele, Kind, Status
 
 MIN_WINDOW = 8  # F = W // 8 must be at least one base
@@ -49,7 +51,7 @@ _RC = _table({"A": "T", "C": "G", "G": "C", "T": "A", "a": "T", "c": "G", "g": "
 
 
 def normalize(seq: str) -> str:
-    """Upper-case, with every code other than A, C, G, T read as N (spec: "Notation")."""
+    """Upper-case, with every code other than A, C, G, T read as N (docs/definitions.md, "Notation")."""
     return seq.translate(_NORM)
 
 
@@ -162,9 +164,9 @@ def check_window(w: int) -> None:
         raise InputError(f"window length {w} is too short; give --window {MIN_WINDOW} or more")
 
 
-def flanks(r0: int, a0: int, w: int, s: int, e: int, kp: int,
+def flanks(r0: int, a0: int, wr: int, wa: int, s: int, e: int, kp: int,
            bounds: tuple[int, int] | None = None) -> tuple[FlankMap, FlankMap]:
-    """Aligned flank pairs of ref = G[r0 : r0+w] and alt = H[a0 : a0+w], H = G[:s] + q + G[e:], k' = len(q).
+    """Aligned flank pairs of ref = G[r0 : r0+wr] and alt = H[a0 : a0+wa], H = G[:s] + q + G[e:], k' = len(q).
 
     Left: genome positions g < s in both windows, ref index g - r0, alt index g - a0, distance s - g.
     Right: g >= e in both, ref index g - r0, alt index g - e + s + k' - a0, distance g - e + 1.
@@ -172,11 +174,11 @@ def flanks(r0: int, a0: int, w: int, s: int, e: int, kp: int,
     """
     lo_b, hi_b = bounds if bounds is not None else (-(1 << 62), 1 << 62)
     lo = max(r0, a0, lo_b)
-    hi = min(s, r0 + w, a0 + w, hi_b)
+    hi = min(s, r0 + wr, a0 + wa, hi_b)
     left = FlankMap(lo - r0, lo - a0, hi - lo, s - lo, -1) if hi > lo else EMPTY
     shift = e - s - kp                      # H coordinate x = g - shift for g >= e
     lo = max(e, r0, a0 + shift, lo_b)
-    hi = min(r0 + w, a0 + shift + w, hi_b)
+    hi = min(r0 + wr, a0 + shift + wa, hi_b)
     right = FlankMap(lo - r0, lo - shift - a0, hi - lo, lo - e + 1, 1) if hi > lo else EMPTY
     return left, right
 
@@ -222,8 +224,9 @@ def tile_origin(s: int, w: int) -> int:
 
 def small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,
                  tiled: bool = False) -> Window:
-    """The small-variant window pair (spec: "Small-variant windows"); score-vcf's rule for every
-    spelled-out allele, whatever its length.
+    """The small-variant window pair (docs/definitions.md, "Small-variant windows"); score-vcf's rule for
+    every spelled-out allele, whatever its length, applied to its left-aligned, trimmed form
+    (glrm.leftalign; the REF is checked against the FASTA as written first).
 
     `tiled` (`--tile`): the window is the variant's tile (`tile_origin`) instead of being centred on it:
     o = s - g0 rather than W // 2; everything else (alt = G[g0:s] + ALT + G[e : e + W - o - m], statuses,
@@ -241,15 +244,15 @@ def small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.0
                     allele.reason or f"ALT {allele.alt} with REF {allele.ref} has no sequence to score",
                     chrom=chrom)
     r, a = normalize(allele.ref), normalize(allele.alt)
-    s = allele.pos - 1
-    n, m = len(r), len(a)
-    e = s + n
-    note = ref_mismatch_note(genome, chrom, r, s)
+    note = ref_mismatch_note(genome, chrom, r, allele.pos - 1)
     if note:
         return fail(Status.REF_MISMATCH, note, chrom=chrom)
+    s, r, a = left_align(genome, chrom, allele.pos - 1, r, a)   # one haplotype, one form
+    n, m = len(r), len(a)
+    e = s + n
     if max(n, m) > w // 4:
-        return fail(Status.TOO_LONG, f"allele length {max(n, m)} is above W//4 = {w // 4} for window {w}; "
-                    "use a longer --window or score it with score-sv", chrom=chrom)
+        return fail(Status.TOO_LONG, f"allele length {max(n, m)} (left-aligned and trimmed) is above W//4 = "
+                    f"{w // 4} for window {w}; use a longer --window or score it with score-sv", chrom=chrom)
     g0 = tile_origin(s, w) if tiled else s - w // 2
     o = s - g0
     ref = genome.fetch(chrom, g0, g0 + w)
@@ -257,7 +260,7 @@ def small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.0
     if note:
         return fail(Status.N_CONTENT, note, chrom=chrom)
     alt = genome.fetch(chrom, g0, s) + a + genome.fetch(chrom, e, e + (w - o - m))
-    left, right = flanks(g0, g0, w, s, e, m)
+    left, right = flanks(g0, g0, w, w, s, e, m)
     return Window(Status.OK, 0, ref, alt, chrom, g0, g0, o, s, e, n, m, left, right)
 
 
@@ -281,9 +284,10 @@ class RevCompGenome:
 
 def mirror_small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,
                         forward: Window | None = None) -> Window:
-    """The mirrored window pair of `--rc mean` (spec: "Reverse complement"): on the reverse-complemented
-    contig, REF' = revcomp(REF) and ALT' = revcomp(ALT) sit at offset o' = W - o - max(n, m), o being the
-    forward offset; the windows follow the small-variant rule from there (ref' = G'[g0' : g0'+W],
+    """The mirrored window pair of `--rc mean` (docs/definitions.md, "Both strands"): on the
+    reverse-complemented contig, REF' = revcomp(REF) and ALT' = revcomp(ALT) (of the left-aligned, trimmed
+    allele) sit at offset o' = W - o - max(n, m), o being the forward offset; the windows follow the
+    small-variant rule from there (ref' = G'[g0' : g0'+W],
     alt' = G'[g0' : s'] + ALT' + G'[e' : e' + W - o' - m]).
 
     In forward terms ref' = revcomp(G[g0 + n - max(n,m) : ...+W]) and alt' = revcomp(G[g0 + m - max(n,m) : s]
@@ -309,15 +313,16 @@ def mirror_small_window(genome: Genome, allele: Allele, w: int, max_n_frac: floa
     note = n_content_note(ref, max_n_frac)
     if note:
         return fail(Status.N_CONTENT, "reverse-complement (--rc mean) " + note, chrom=chrom)
-    alt = rc.fetch(chrom, g0, s) + revcomp(allele.alt) + rc.fetch(chrom, e, e + (w - o - m))
-    left, right = flanks(g0, g0, w, s, e, m)
+    a = fwd.alt[fwd.offset:fwd.offset + m]          # the forward ALT as scored (left-aligned, trimmed)
+    alt = rc.fetch(chrom, g0, s) + revcomp(a) + rc.fetch(chrom, e, e + (w - o - m))
+    left, right = flanks(g0, g0, w, w, s, e, m)
     return Window(Status.OK, 0, ref, alt, chrom, g0, g0, o, s, e, n, m, left, right)
 
 
 def allele_windows(genome: Genome, allele: Allele, w: int, sv: bool, max_n_frac: float = 0.05,
                    max_sv_len: int = 10_000_000) -> list[Window]:
-    """The windows of one ALT allele (spec: "Which rules apply"): score-vcf's small-variant rules, or,
-    with `sv`, score-sv's SV rules (one window, or two in breakpoint mode)."""
+    """The windows of one ALT allele: score-vcf's small-variant rules, or, with `sv`, score-sv's SV rules (one
+    window, or two in breakpoint mode; docs/definitions.md)."""
     if not sv:
         return [small_window(genome, allele, w, max_n_frac)]
     from glrm.svwindows import sv_windows

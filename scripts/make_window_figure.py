@@ -68,7 +68,9 @@ def panel(ax, title, wins, s, e, kp, bnd=False):
     ax.axvspan(s, e, ymin=0.55, ymax=0.9, color="#ffbf00", alpha=0.35, lw=0)
     if bnd:
         ax.axvline(s, color="black", lw=1.0, ls="--")
-        ax.text(s + 20, y_alt - 0.45, "mate contig joined here (t[p[: G2[p0 :] follows)", fontsize=8)
+        ax.add_patch(Rectangle((s, y_alt - 0.08), kp, 0.16, color="#2ca02c", alpha=0.6))
+        ax.text(s + 20, y_alt - 0.45, f"junction: the {kp} inserted bases S, then the mate contig "
+                "(t[p[: G2[p0 :] follows)", fontsize=8)
     elif kp:
         ax.add_patch(Rectangle((s, y_alt - 0.08), kp, 0.16, color="#2ca02c", alpha=0.6))
     else:
@@ -76,12 +78,14 @@ def panel(ax, title, wins, s, e, kp, bnd=False):
     for i, w in enumerate(wins):
         colour = ("#444444", "#7b3294", "#008837")[min(w.bp, 2)]
         name = {0: "window", 1: "bp 1 window" if not bnd else "BND window", 2: "bp 2 window"}[w.bp]
-        box(ax, y_ref + 0.0 * i, w.ref_start, w.ref_start + W, colour, f"ref {name}")
+        box(ax, y_ref + 0.0 * i, w.ref_start, w.ref_start + len(w.ref), colour,
+            f"ref {name}" + (f" ({len(w.ref)} bases)" if w.bp == 0 else ""))
         if bnd:
             box(ax, y_alt, w.ref_start, s, colour, "alt: own contig")
-            box(ax, y_alt, s, w.ref_start + W, colour, "alt: mate bases", hatch="//")
+            box(ax, y_alt, s + kp, w.ref_start + W, colour, "alt: mate bases", hatch="//")
         elif i == 0 or w.alt_start != wins[0].alt_start:
-            box(ax, y_alt, w.alt_start, w.alt_start + W, colour, f"alt {name}")
+            box(ax, y_alt, w.alt_start, w.alt_start + len(w.alt), colour,
+                f"alt {name}" + (f" ({len(w.alt)} bases)" if w.bp == 0 else ""))
             alt_label = ax.texts[-1]
         else:   # a deletion's two alt windows are the same slice of H (q is empty)
             alt_label.set_text("alt window of bp 1 and bp 2 (the same slice of H for a deletion)")
@@ -96,25 +100,29 @@ def main(out: str = "docs/img/sv-windows.png") -> None:
     g = Toy()
     fits = allele(10_000, "<DEL>", "SVTYPE=DEL;END=10300")
     big = allele(8_000, "<DEL>", "SVTYPE=DEL;END=11000")
-    bnd = allele(10_000, "A[chr7:5000[", "SVTYPE=BND")
+    bnd = allele(10_000, "A" + "ACGT" * 15 + "[chr7:5000[", "SVTYPE=BND")   # inserts 60 bases
     fig, axes = plt.subplots(3, 1, figsize=(11, 8.2))
     wf = allele_windows(g, fits, W, sv=True)
-    panel(axes[0], f"Fits mode: <DEL> of 300 bp, W = {W} (300 + 2*W//8 <= W): one window pair, ref centred "
-                   "on G[s:e], alt centred on the junction", wf, wf[0].s, wf[0].e, 0)
+    left = (W - 300) // 2
+    panel(axes[0], f"Fits mode: <DEL> of 300 bp, W = {W}: ref and alt both span G[s-L : e+R], L = R = {left} "
+                   "(so every flank base has the same context in both)",
+          wf, wf[0].s, wf[0].e, 0)
     axes[0].set_xlim(9_300, 11_000)
     wb = allele_windows(g, big, W, sv=True)
     panel(axes[1], "Breakpoint mode: <DEL> of 3,000 bp > W - 2*W//8: a window pair at each breakpoint "
                    "(GLRM_SV_BP = the one with the larger GLRM_SV_EMB)", wb, wb[0].s, wb[0].e, 0)
     axes[1].set_xlim(7_300, 11_700)
     wn = allele_windows(g, bnd, W, sv=True)
-    panel(axes[2], "BND t[p[ (own contig left of the junction J = POS0 + 1): ref centred on J; only the own-"
-                   "contig flank is aligned", wn, wn[0].s, wn[0].e, 0, bnd=True)
+    panel(axes[2], "BND t[p[ with inserted bases (own contig left of the junction J = POS0 + 1): ref centred "
+                   "on J; only the own-contig flank is aligned", wn, wn[0].s, wn[0].e, wn[0].m, bnd=True)
     axes[2].set_xlim(9_300, 10_700)
     axes[2].set_xlabel("position (bp, 0-based; alt rows in haplotype coordinates)")
-    handles = [Rectangle((0, 0), 1, 1, color="#ffbf00", alpha=0.35),
+    handles = [Rectangle((0, 0), 1, 1, color="#ffbf00", alpha=0.35), Rectangle((0, 0), 1, 1, color="#2ca02c",
+                                                                                 alpha=0.6),
                plt.Line2D([], [], color="#1f77b4", lw=4), plt.Line2D([], [], color="#d62728", lw=4)]
-    fig.legend(handles, ["replaced span G[s:e]", "aligned left flank", "aligned right flank"],
-               loc="lower center", ncol=3, fontsize=9, frameon=False)
+    fig.legend(handles, ["replaced span G[s:e]", "new sequence (q, or a breakend's inserted bases)",
+                         "aligned left flank", "aligned right flank"],
+               loc="lower center", ncol=4, fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(out, dpi=110)
     print(out)

@@ -29,20 +29,24 @@ def _rows(path) -> list[list[str]]:
 
 def test_columns_and_main_score():
     assert bed_columns(CAUSAL) == ["chrom", "start", "end", "name", "score", "strand",
-                                   "GLRM_LLR", "GLRM_MLR", "GLRM_EMB", "GLRM_STATUS"]
+                                   "GLRM_LLR", "GLRM_CLLR", "GLRM_MLR", "GLRM_EMB", "GLRM_STATUS"]
     assert bed_columns(MASKED)[6:] == ["GLRM_MLR", "GLRM_EMB", "GLRM_STATUS"]
     assert bed_columns(SV)[6:] == ["GLRM_SV_EMB", "GLRM_SV_LLR", "GLRM_SV_REACH", "GLRM_SV_BP", "GLRM_STATUS"]
-    assert (main_score(CAUSAL), main_score(MASKED), main_score(SV)) == ("GLRM_LLR", "GLRM_MLR", "GLRM_SV_EMB")
+    # causal models rank by the length-balanced GLRM_CLLR; without it (--scores llr,...) by GLRM_LLR
+    assert (main_score(CAUSAL), main_score(MASKED), main_score(SV)) == (
+        "GLRM_CLLR", "GLRM_MLR", "GLRM_SV_EMB")
+    assert main_score(score_vcf_fields(causal=True, scores=("llr", "mlr", "emb"))) == "GLRM_LLR"
 
 
 def test_rows_for_every_allele_whatever_its_status(tmp_path):
     out = tmp_path / "o.bed"
     with BedWriter(out, CAUSAL) as w:
-        w.write_allele(_allele(id="rs1"), {"GLRM_LLR": -1.25, "GLRM_MLR": -0.5, "GLRM_EMB": 1.5e-5,
-                                           "GLRM_STATUS": Status.OK})
+        w.write_allele(_allele(id="rs1"), {"GLRM_LLR": -1.25, "GLRM_CLLR": -1.25, "GLRM_MLR": -0.5,
+                                           "GLRM_EMB": 1.5e-5, "GLRM_STATUS": Status.OK})
         # a deletion: the REF span is 0-based half-open; no ID -> chrom:pos:ref:alt
         w.write_allele(_allele(pos=200, ref="ATTG", alt="A", kind=Kind.DEL),
-                       {"GLRM_LLR": 3.0, "GLRM_MLR": None, "GLRM_EMB": 0.25, "GLRM_STATUS": "OK"})
+                       {"GLRM_LLR": 3.0, "GLRM_CLLR": 0.75, "GLRM_MLR": None, "GLRM_EMB": 0.25,
+                        "GLRM_STATUS": "OK"})
         # not scored: '.' in every score cell, but the row is there with its status
         w.write_allele(_allele(pos=300, ref="G", alt="*", kind=Kind.UNSUPPORTED),
                        {"GLRM_STATUS": Status.UNSUPPORTED_ALLELE})
@@ -50,12 +54,12 @@ def test_rows_for_every_allele_whatever_its_status(tmp_path):
     assert w.rows == 4
     rows = _rows(out)
     assert rows[0] == ["#chrom", "start", "end", "name", "score", "strand",
-                       "GLRM_LLR", "GLRM_MLR", "GLRM_EMB", "GLRM_STATUS"]
-    assert rows[1:] == [
-        ["chr1", "99", "100", "rs1", "-1.25", ".", "-1.25", "-0.5", "1.5e-05", "OK"],
-        ["chr1", "199", "203", "chr1:200:ATTG:A", "3", ".", "3", ".", "0.25", "OK"],
-        ["chr1", "299", "300", "chr1:300:G:*", ".", ".", ".", ".", ".", "UNSUPPORTED_ALLELE"],
-        ["chr1", "299", "300", "chr1:300:G:T", ".", ".", ".", ".", ".", "REF_MISMATCH"],
+                       "GLRM_LLR", "GLRM_CLLR", "GLRM_MLR", "GLRM_EMB", "GLRM_STATUS"]
+    assert rows[1:] == [      # score = GLRM_CLLR
+        ["chr1", "99", "100", "rs1", "-1.25", ".", "-1.25", "-1.25", "-0.5", "1.5e-05", "OK"],
+        ["chr1", "199", "203", "chr1:200:ATTG:A", "0.75", ".", "3", "0.75", ".", "0.25", "OK"],
+        ["chr1", "299", "300", "chr1:300:G:*", ".", ".", ".", ".", ".", ".", "UNSUPPORTED_ALLELE"],
+        ["chr1", "299", "300", "chr1:300:G:T", ".", ".", ".", ".", ".", ".", "REF_MISMATCH"],
     ]
 
 

@@ -19,13 +19,14 @@ import pysam
 import pysam.bcftools
 import pytest
 import torch
+from helpers import canonical_allele
 
 from glrm.cli.main import main
 from glrm.io.fasta import Fasta
 from glrm.models import load_model
 from glrm.models.tokenizer import encode
 from glrm.pipeline.score_vcf import ScoreVcfOptions, score_vcf
-from glrm.windows import revcomp
+from glrm.windows import normalize, revcomp
 
 HERE = pathlib.Path(__file__).parent
 DATA = HERE / "data"
@@ -36,7 +37,7 @@ HYENA = str(HERE / "fixtures" / "hyenadna-hf-tiny")
 CADUCEUS = str(HERE / "fixtures" / "caduceus-ph-tiny")
 CADUCEUS_PS = str(HERE / "fixtures" / "caduceus-ps-tiny")
 W = 128
-KEYS = ("GLRM_LLR", "GLRM_MLR", "GLRM_EMB", "GLRM_STATUS")
+KEYS = ("GLRM_LLR", "GLRM_CLLR", "GLRM_MLR", "GLRM_EMB", "GLRM_STATUS")
 
 
 def score(args, model=HYENA, window=W):
@@ -88,15 +89,19 @@ def test_output_is_the_input_plus_info_keys_and_header_lines(hyena_out):
     out, _ = hyena_out
     in_head, in_recs = split(INDELS)
     out_head, out_recs = split(out)
+    # a VCFv4.0 input (as the demo's) gains Number=A keys: the output declares VCFv4.2, nothing else changes
+    assert in_head[0] == "##fileformat=VCFv4.0" and out_head[0] == "##fileformat=VCFv4.2"
+    assert text_lines(out)[0] == "##fileformat=VCFv4.2"
+    in_head = ["##fileformat=VCFv4.2", *in_head[1:]]
     added = [x for x in out_head if x not in in_head]
     assert [x for x in out_head if x in in_head] == in_head and out_head[-1] == in_head[-1]
-    assert [x.split(",")[0] for x in added[:4]] == [f"##INFO=<ID={k}" for k in KEYS]
-    assert added[4] == "##glrmVersion=0.1.0" and added[5].startswith("##glrmCommand=glrm score-vcf -m ")
-    assert added[6].startswith("##glrm_model=<ID=hyenadna-hf-tiny,") and len(added) == 7
+    assert [x.split(",")[0] for x in added[:5]] == [f"##INFO=<ID={k}" for k in KEYS]
+    assert added[5] == "##glrmVersion=0.1.0" and added[6].startswith("##glrmCommand=glrm score-vcf -m ")
+    assert added[7].startswith("##glrm_model=<ID=hyenadna-hf-tiny,") and len(added) == 8
     assert len(out_recs) == len(in_recs) == 194
     for a, b in zip(in_recs, out_recs, strict=True):
         assert b[:7] == a[:7] and b[8:] == a[8:]
-        assert b[7].startswith(a[7] + ";GLRM_LLR=") and list(info(b))[-4:] == list(KEYS)
+        assert b[7].startswith(a[7] + ";GLRM_LLR=") and list(info(b))[-5:] == list(KEYS)
     statuses = [info(b)["GLRM_STATUS"] for b in out_recs]
     assert set(statuses) == {"OK", "TOO_LONG"} and statuses.count("OK") >= 180   # W // 4 = 32
 
@@ -133,6 +138,7 @@ def test_bgzipped_output_is_bgzf_with_a_tabix_index_and_regions_work(tmp_path, h
     assert [(c[0], c[1]) for c in got] == [(c[0], c[1]) for c in expect] and len(got) > 3
     for c in got:                                               # same values as the whole-file run
         assert info(c) == info(full[(c[0], c[1])])
+    assert text_lines(out)[0] == "##fileformat=VCFv4.2"          # the VCFv4.0 input, bgzipped output too
     head = [x for x in text_lines(out) if x.startswith("##glrm")]
     assert len(head) == 1 and head[0].startswith("##glrm_model=")  # --no-version: no version/command
     bed = tmp_path / "r.bed"
@@ -145,7 +151,8 @@ def test_bgzipped_output_is_bgzf_with_a_tabix_index_and_regions_work(tmp_path, h
 def test_bed_has_one_row_per_alt_with_the_spec_columns(hyena_out):
     out, bed = hyena_out
     lines = bed.read_text().splitlines()
-    assert lines[0] == "#chrom\tstart\tend\tname\tscore\tstrand\tGLRM_LLR\tGLRM_MLR\tGLRM_EMB\tGLRM_STATUS"
+    assert lines[0] == ("#chrom\tstart\tend\tname\tscore\tstrand\tGLRM_LLR\tGLRM_CLLR\tGLRM_MLR\tGLRM_EMB\t"
+                        "GLRM_STATUS")
     rows = [x.split("\t") for x in lines[1:]]
     recs = split(out)[1]
     assert len(rows) == sum(len(c[4].split(",")) for c in recs)
@@ -153,8 +160,8 @@ def test_bed_has_one_row_per_alt_with_the_spec_columns(hyena_out):
         i = info(c)
         assert row[:4] == [c[0], str(int(c[1]) - 1), str(int(c[1]) - 1 + len(c[3])),
                            c[2] if c[2] != "." else f"{c[0]}:{c[1]}:{c[3]}:{c[4]}"]
-        assert row[4] == row[6] == i["GLRM_LLR"] and row[5] == "."
-        assert row[7:] == [i["GLRM_MLR"], i["GLRM_EMB"], i["GLRM_STATUS"]]
+        assert row[4] == row[7] == i["GLRM_CLLR"] and row[5] == "."           # causal: CLLR is the main score
+        assert row[6] == i["GLRM_LLR"] and row[8:] == [i["GLRM_MLR"], i["GLRM_EMB"], i["GLRM_STATUS"]]
 
 
 def test_header_model_line_and_command(tmp_path):
@@ -163,7 +170,7 @@ def test_header_model_line_and_command(tmp_path):
     head = split(out)[0]
     sha = hashlib.sha256((pathlib.Path(HYENA) / "model.safetensors").read_bytes()).hexdigest()
     assert f"##glrm_model=<ID=hyenadna-hf-tiny,Checkpoint={HYENA},SHA256={sha},Window=128,RC=mean," \
-           "Precision=fp32>" in head
+           "Precision=fp32,Definitions=2>" in head
     cmd = next(x for x in head if x.startswith("##glrmCommand="))
     assert cmd.startswith(f"##glrmCommand=glrm score-vcf -m {HYENA} --window 128 -i {SNVS} -f {FASTA} "
                           f"-o {out} --rc mean -q; Date=")
@@ -196,7 +203,7 @@ def test_stdin_to_stdout_carries_only_the_vcf(tmp_path):
 # --- the numbers: brute force from full model outputs -----------------------------------------------------
 
 def brute(model, ref, alt, o, n, m, k):
-    """The spec's scores from full forwards: (LLR, MLR, EMB), None where undefined."""
+    """The spec's scores from full forwards: (LLR, CLLR, MLR, EMB), None where undefined."""
     w = len(ref)
     ids_r, ids_a = encode(ref)[None], encode(alt)[None]                           # (1, W)
     out_r, out_a = model(ids_r), model(ids_a)
@@ -212,22 +219,40 @@ def brute(model, ref, alt, o, n, m, k):
         def tok(lp, seq):
             return [0.0] + [float(lp[t - 1, nuc[seq[t]]]) if seq[t] in nuc else 0.0 for t in range(1, w)]
 
+        def entropy(lp, seq):        # H[t]: entropy (nats) of the ACGT prediction for t, from row t-1
+            out = [0.0]
+            for t in range(1, w):
+                h = 0.0
+                if seq[t] in nuc:
+                    for b in range(4):
+                        h -= math.exp(float(lp[t - 1, b])) * float(lp[t - 1, b])
+                out.append(h)
+            return out
+
         lr, la = tok(lpr, ref), tok(lpa, alt)
+        hr, ha = entropy(lpr, ref), entropy(lpa, alt)
         big_m = w - o - max(n, m)
-        llr = sum(la[o:o + m]) - sum(lr[o:o + n]) + sum(la[o + m + j] - lr[o + n + j] for j in range(big_m))
+        tail = sum(la[o + m + j] - lr[o + n + j] for j in range(big_m))
+        llr = sum(la[o:o + m]) - sum(lr[o:o + n]) + tail
+        cllr = (sum(la[o + i] + ha[o + i] for i in range(m)) - sum(lr[o + i] + hr[o + i] for i in range(n))
+                + tail)
         mlr = sum(float(lpr[o + i - 1, nuc[alt[o + i]]] - lpr[o + i - 1, nuc[ref[o + i]]])
                   for i in range(n)) if n == m else None
-        return llr, mlr, emb
+        return llr, cllr, mlr, emb
     masked = ids_r.clone()
     masked[0, o:o + n] = 3                                                        # [MASK]
     lp = torch.log_softmax(model(masked).logits[0, :, 7:11].double(), -1)        # (W, 4)
     mlr = sum(float(lp[o + i, nuc[alt[o + i]]] - lp[o + i, nuc[ref[o + i]]]) for i in range(n)) \
         if n == m else None
-    return None, mlr, emb
+    return None, None, mlr, emb
 
 
 def spec_windows(fa, chrom, pos, ref_allele, alt_allele, w):
-    s, n, m = pos - 1, len(ref_allele), len(alt_allele)
+    """The spec's windows for the allele as glrm scores it: left-aligned and trimmed (the brute-force
+    normaliser in helpers), whatever way the VCF writes it."""
+    s, ref_allele, alt_allele = canonical_allele(fa, chrom, pos - 1, normalize(ref_allele),
+                                                 normalize(alt_allele))
+    n, m = len(ref_allele), len(alt_allele)
     o = w // 2
     g0 = s - o
     ref = fa.fetch(chrom, g0, g0 + w)
@@ -260,8 +285,9 @@ def test_vcf_values_equal_brute_force(tmp_path, model_dir):
         for (chrom, pos, r, a), row in got.items():
             if row["GLRM_STATUS"] != "OK":
                 continue
-            llr, mlr, emb = brute(model, *spec_windows(fa, chrom, int(pos), r, a, W), k)
+            llr, cllr, mlr, emb = brute(model, *spec_windows(fa, chrom, int(pos), r, a, W), k)
             assert close(row["GLRM_LLR"], llr, 1e-4, 1e-5), (pos, row, llr)
+            assert close(row["GLRM_CLLR"], cllr, 1e-4, 1e-5), (pos, row, cllr)
             assert close(row["GLRM_MLR"], mlr, 1e-4, 1e-5), (pos, row, mlr)
             assert close(row["GLRM_EMB"], emb, 1e-3, 1e-6), (pos, row, emb)
             checked += 1
@@ -278,6 +304,7 @@ def test_rc_mean_equals_the_mean_of_both_strands_by_brute_force(tmp_path):
             ref, alt, o, n, m = spec_windows(fa, chrom, int(pos), r, a, W)
             fwd = brute(model, ref, alt, o, n, m, k)
             rev = brute(model, revcomp(ref), revcomp(alt), W - o - 1, 1, 1, k)    # SNV: exact mirror
+            assert close(fwd[1], fwd[0], 1e-6, 1e-6)                             # SNV: CLLR == LLR
             for key, f, b in zip(KEYS, fwd, rev, strict=False):
                 assert close(row[key], (f + b) / 2, 1e-4, 1e-5), (pos, key, row[key], f, b)
 
@@ -304,7 +331,7 @@ def _same(a, b):
     assert a.keys() == b.keys()
     for key in a:
         assert a[key]["GLRM_STATUS"] == b[key]["GLRM_STATUS"]
-        for k in ("GLRM_LLR", "GLRM_MLR", "GLRM_EMB"):
+        for k in ("GLRM_LLR", "GLRM_CLLR", "GLRM_MLR", "GLRM_EMB"):
             assert close(a[key][k], b[key][k], 1e-5, 1e-7), (key, k, a[key][k], b[key][k])
 
 
@@ -337,7 +364,8 @@ def test_masked_model_header_and_bed(tmp_path):
     head, recs = split(out)
     assert [x.split(",")[0] for x in head if x.startswith("##INFO=<ID=GLRM")] == [
         f"##INFO=<ID={k}" for k in KEYS]                            # the same header as causal models
-    assert all(info(c)["GLRM_LLR"] == "." and info(c)["GLRM_MLR"] != "." for c in recs)
+    assert all(info(c)["GLRM_LLR"] == info(c)["GLRM_CLLR"] == "." and info(c)["GLRM_MLR"] != "."
+               for c in recs)
     lines = bed.read_text().splitlines()
     assert lines[0] == "#chrom\tstart\tend\tname\tscore\tstrand\tGLRM_MLR\tGLRM_EMB\tGLRM_STATUS"
     for row, c in zip(lines[1:], recs, strict=True):
@@ -351,7 +379,7 @@ def test_bcf_in_and_out(tmp_path):
     assert score(["-i", str(bcf), "-f", FASTA, "-o", str(out), "-q"]) == 0
     assert score(["-i", SNVS, "-f", FASTA, "-o", str(ref), "-q"]) == 0
     assert (tmp_path / "o.bcf.csi").exists()
-    fmt = "%POS\t%INFO/GLRM_LLR\t%INFO/GLRM_MLR\t%INFO/GLRM_EMB\t%INFO/GLRM_STATUS\n"
+    fmt = "%POS\t%INFO/GLRM_LLR\t%INFO/GLRM_CLLR\t%INFO/GLRM_MLR\t%INFO/GLRM_EMB\t%INFO/GLRM_STATUS\n"
     assert pysam.bcftools.query("-f", fmt, str(out)) == pysam.bcftools.query("-f", fmt, str(ref))
 
 

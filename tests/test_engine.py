@@ -37,7 +37,7 @@ FIX = HERE / "fixtures"
 MODELS = ("hyenadna-hf-tiny", "mamba-lm-tiny", "caduceus-ph-tiny", "caduceus-ps-tiny")
 W = 96
 K = 10
-KEYS = ("GLRM_LLR", "GLRM_MLR", "GLRM_EMB")
+KEYS = ("GLRM_LLR", "GLRM_CLLR", "GLRM_MLR", "GLRM_EMB")
 
 
 # one intra-op thread for tiny models (conftest.py); the independence test switches to two on purpose
@@ -123,6 +123,20 @@ def causal_l(logits, seq):
     return [0.0] + [acgt_logprob(logits[t - 1], seq[t]) for t in range(1, len(seq))]
 
 
+def causal_h(logits, seq):
+    """H[t]: entropy (nats) of the A/C/G/T prediction for position t (logits row t-1, softmax over the four
+    nucleotide columns only); 0 at t = 0 and where seq[t] is not A/C/G/T."""
+    out = [0.0]
+    for t in range(1, len(seq)):
+        h = 0.0
+        if seq[t] in "ACGT":
+            for b in "ACGT":
+                lp = acgt_logprob(logits[t - 1], b)
+                h -= math.exp(lp) * lp
+        out.append(h)
+    return out
+
+
 def mean_hidden(h, a, b, ps):
     rows = h[a:b]
     if ps:
@@ -145,22 +159,25 @@ def brute(m, ref, alt, o, n, m_len, k, o_alt=None):
     lg_alt, h_alt = forward(m, alt)
     if m.kind == "causal":
         lr, la = causal_l(lg_ref, ref), causal_l(lg_alt, alt)
+        hr, ha = causal_h(lg_ref, ref), causal_h(lg_alt, alt)
         big_m = w - o - max(n, m_len)
-        llr = (sum(la[o + i] for i in range(m_len)) - sum(lr[o + i] for i in range(n))
-               + sum(la[o + m_len + j] - lr[o + n + j] for j in range(big_m)))
+        tail = sum(la[o + m_len + j] - lr[o + n + j] for j in range(big_m))
+        llr = sum(la[o + i] for i in range(m_len)) - sum(lr[o + i] for i in range(n)) + tail
+        cllr = (sum(la[o + i] + ha[o + i] for i in range(m_len))
+                - sum(lr[o + i] + hr[o + i] for i in range(n)) + tail)
         mlr = None
         if n == m_len:
             mlr = sum(acgt_logprob(lg_ref[o + i - 1], a[i]) - acgt_logprob(lg_ref[o + i - 1], r[i])
                       for i in range(n))
     else:
-        llr = mlr = None
+        llr = cllr = mlr = None
         if n == m_len:
             lg_mask, _ = forward(m, ref, (o, o + n))
             mlr = sum(acgt_logprob(lg_mask[o + i], a[i]) - acgt_logprob(lg_mask[o + i], r[i])
                       for i in range(n))
     u = mean_hidden(h_ref, max(0, o - k), min(w, o + n + k), m.rc_equivariant)
     v = mean_hidden(h_alt, max(0, o_alt - k), min(w, o_alt + m_len + k), m.rc_equivariant)
-    return {"GLRM_LLR": llr, "GLRM_MLR": mlr, "GLRM_EMB": cos_dist(u, v)}
+    return {"GLRM_LLR": llr, "GLRM_CLLR": cllr, "GLRM_MLR": mlr, "GLRM_EMB": cos_dist(u, v)}
 
 
 def brute_window(m, win: Window, k=K):
@@ -199,9 +216,13 @@ def test_engine_matches_brute_force(name):
     got = eng.score(jobs)
     for job, g in zip(jobs, got, strict=True):
         assert_scores(g, brute_window(m, job.window))
-    # what is (un)defined: LLR causal only, MLR for equal-length alleles only, EMB always
+    # what is (un)defined: LLR and CLLR causal only, MLR for equal-length alleles only, EMB always; the
+    # default scores' keys and no others
     for job, g in zip(jobs, got, strict=True):
-        assert (g["GLRM_LLR"] is None) == (m.kind == "masked")
+        assert set(g) == set(KEYS)
+        assert (g["GLRM_LLR"] is None) == (g["GLRM_CLLR"] is None) == (m.kind == "masked")
+        if m.kind == "causal" and job.window.n == job.window.m == 1:
+            assert g["GLRM_CLLR"] == pytest.approx(g["GLRM_LLR"], rel=1e-6, abs=1e-6)   # SNV: CLLR == LLR
         assert (g["GLRM_MLR"] is None) == (job.window.n != job.window.m)
         assert g["GLRM_EMB"] is not None and g["GLRM_EMB"] >= 0
 
@@ -312,12 +333,12 @@ def test_only_requested_passes_run():
     causal = SmallVariantEngine(model("hyenadna-hf-tiny"), EngineConfig(scores=("mlr",)), "cpu")
     got = causal.score(jobs)
     assert causal.passes_run == 1                                  # the SNV's ref pass; no MLR for the DEL
-    assert got[0]["GLRM_MLR"] is not None and got[0]["GLRM_LLR"] is None and got[0]["GLRM_EMB"] is None
-    assert got[1] == {"GLRM_LLR": None, "GLRM_MLR": None, "GLRM_EMB": None}
+    assert list(got[0]) == ["GLRM_MLR"] and got[0]["GLRM_MLR"] is not None   # only the requested keys
+    assert got[1] == {"GLRM_MLR": None}
     masked = SmallVariantEngine(model("caduceus-ph-tiny"), EngineConfig(scores=("emb",), emb_flank=K), "cpu")
     got = masked.score(jobs)
     assert masked.passes_run == 4                                  # unmasked ref + alt, no masked pass
-    assert all(g["GLRM_MLR"] is None and g["GLRM_EMB"] is not None for g in got)
+    assert all(list(g) == ["GLRM_EMB"] and g["GLRM_EMB"] is not None for g in got)
 
 
 def test_emb_flank_clipped_to_window():
@@ -399,6 +420,7 @@ def test_bf16_tracks_fp32():
     assert m16.lm_head.weight.dtype == torch.bfloat16
     for x, y in zip(a, b, strict=True):
         assert y["GLRM_LLR"] == pytest.approx(x["GLRM_LLR"], rel=0.1, abs=0.5)
+        assert y["GLRM_CLLR"] == pytest.approx(x["GLRM_CLLR"], rel=0.1, abs=0.5)
         assert y["GLRM_MLR"] is None or y["GLRM_MLR"] == pytest.approx(x["GLRM_MLR"], rel=0.1, abs=0.5)
 
 

@@ -80,7 +80,8 @@ def test_ref_mismatch_gets_a_status_and_the_rest_is_scored(tmp_path, fa, capsys)
     out = tmp_path / "o.vcf"
     assert score(["-i", vcf, "-f", FASTA, "-o", str(out)]) == 0
     r1, r2 = records(out)
-    assert info(r1) == {"GLRM_LLR": ".", "GLRM_MLR": ".", "GLRM_EMB": ".", "GLRM_STATUS": "REF_MISMATCH"}
+    assert info(r1) == {"GLRM_LLR": ".", "GLRM_CLLR": ".", "GLRM_MLR": ".", "GLRM_EMB": ".",
+                       "GLRM_STATUS": "REF_MISMATCH"}
     assert info(r2)["GLRM_STATUS"] == "OK" and info(r2)["GLRM_LLR"] != "."
     err = capsys.readouterr().err
     assert f"first REF_MISMATCH: {vcf}: line 5 ALT T:" in err
@@ -109,7 +110,8 @@ def test_unknown_contig_gets_a_status(tmp_path, capsys):
     assert score(["-i", vcf, "-f", FASTA, "-o", str(out)]) == 0
     (r,) = records(out)
     assert r[:7] == ["7", "100", "x", "A", "G", ".", "."]
-    assert info(r) == {"GLRM_LLR": ".", "GLRM_MLR": ".", "GLRM_EMB": ".", "GLRM_STATUS": "UNKNOWN_CONTIG"}
+    assert info(r) == {"GLRM_LLR": ".", "GLRM_CLLR": ".", "GLRM_MLR": ".", "GLRM_EMB": ".",
+                       "GLRM_STATUS": "UNKNOWN_CONTIG"}
     assert "first UNKNOWN_CONTIG" in capsys.readouterr().err
 
 
@@ -119,10 +121,10 @@ def test_symbolic_allele_points_to_score_sv(tmp_path, fa, capsys):
     out, bed = tmp_path / "o.vcf", tmp_path / "o.bed"
     assert score(["-i", vcf, "-f", FASTA, "-o", str(out), "--bed", str(bed)]) == 0
     (r,) = records(out)
-    assert info(r) == {"END": str(p + 300), "GLRM_LLR": ".", "GLRM_MLR": ".", "GLRM_EMB": ".",
-                       "GLRM_STATUS": "UNSUPPORTED_ALLELE"}
+    assert info(r) == {"END": str(p + 300), "GLRM_LLR": ".", "GLRM_CLLR": ".", "GLRM_MLR": ".",
+                       "GLRM_EMB": ".", "GLRM_STATUS": "UNSUPPORTED_ALLELE"}
     assert bed.read_text().splitlines()[1].split("\t") == [
-        "20", str(p - 1), str(p), "sv1", ".", ".", ".", ".", ".", "UNSUPPORTED_ALLELE"]
+        "20", str(p - 1), str(p), "sv1", ".", ".", ".", ".", ".", ".", "UNSUPPORTED_ALLELE"]
     err = capsys.readouterr().err
     assert "1 symbolic/breakend ALT alleles got UNSUPPORTED_ALLELE; score them with `glrm score-sv`" in err
 
@@ -136,9 +138,10 @@ def test_star_and_missing_alt_alleles(tmp_path, fa):
     assert score(["-i", vcf, "-f", FASTA, "-o", str(out)]) == 0
     r1, r2 = records(out)
     assert info(r1)["GLRM_STATUS"] == "OK,UNSUPPORTED_ALLELE"
-    llr = info(r1)["GLRM_LLR"].split(",")
-    assert llr[0] != "." and llr[1] == "."
-    assert r2[4] == "." and info(r2) == {"GLRM_LLR": ".", "GLRM_MLR": ".", "GLRM_EMB": ".",
+    for key in ("GLRM_LLR", "GLRM_CLLR"):
+        llr = info(r1)[key].split(",")
+        assert llr[0] != "." and llr[1] == ".", key
+    assert r2[4] == "." and info(r2) == {"GLRM_LLR": ".", "GLRM_CLLR": ".", "GLRM_MLR": ".", "GLRM_EMB": ".",
                                          "GLRM_STATUS": "UNSUPPORTED_ALLELE"}
 
 
@@ -187,7 +190,7 @@ def test_first_and_last_base_of_a_contig(tmp_path):
     rows = records(out)
     assert [info(r)["GLRM_STATUS"] for r in rows] == ["OK"] * 3
     for r in rows:
-        assert info(r)["GLRM_LLR"] != "." and info(r)["GLRM_EMB"] != "."
+        assert info(r)["GLRM_LLR"] != "." and info(r)["GLRM_CLLR"] != "." and info(r)["GLRM_EMB"] != "."
     assert info(rows[2])["GLRM_MLR"] == "."                  # a deletion has no MLR
 
 
@@ -202,13 +205,14 @@ def test_multiallelic_record_with_mixed_types(tmp_path, fa):
     (r,) = records(out)
     i = info(r)
     assert i["GLRM_STATUS"] == "OK,OK,UNSUPPORTED_ALLELE,UNSUPPORTED_ALLELE"
-    llr, mlr, emb = (i[k].split(",") for k in ("GLRM_LLR", "GLRM_MLR", "GLRM_EMB"))
+    llr, cllr, mlr, emb = (i[k].split(",") for k in ("GLRM_LLR", "GLRM_CLLR", "GLRM_MLR", "GLRM_EMB"))
     assert [x != "." for x in llr] == [True, True, False, False]
+    assert [x != "." for x in cllr] == [True, True, False, False]
     assert [x != "." for x in mlr] == [True, False, False, False]   # MLR: SNV only here
     assert [x != "." for x in emb] == [True, True, False, False]
     rows = [line.split("\t") for line in bed.read_text().splitlines()[1:]]
     assert [row[3] for row in rows] == ["m"] * 4 and [row[-1] for row in rows] == i["GLRM_STATUS"].split(",")
-    assert [row[6] for row in rows] == llr
+    assert [row[6] for row in rows] == llr and [row[4] for row in rows] == [row[7] for row in rows] == cllr
 
 
 def test_duplicate_records_are_both_kept_with_the_same_values(tmp_path, fa):
@@ -294,7 +298,8 @@ def test_wrong_assembly_and_window_too_long(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--scores", "llr,foo"], "--scores 'llr,foo': give a comma-separated subset of llr,mlr,emb"),
+    (["--scores", "llr,foo"], "--scores 'llr,foo': give a comma-separated subset of "
+                              "llr,cllr,mlr,emb,evo2,gpn_llr,gpn_cos,gpn_euc"),
     (["--rc", "both"], "--rc 'both': use none or mean"),
     (["--batch-size", "0"], "--batch-size 0: give 'auto' or 1 or more"),
     (["--batch-size", "big"], "--batch-size 'big': give 'auto' or a whole number"),
@@ -316,8 +321,12 @@ def test_bad_options_are_one_line_errors(args, message, capsys):
 
 
 def test_masked_model_with_llr_only_is_refused(capsys):
-    assert main(["score-vcf", "-i", INDELS, "-f", FASTA, "-m", CADUCEUS, "--scores", "llr"]) == 2
-    assert "GLRM_LLR is defined for causal models only" in capsys.readouterr().err
+    for scores in ("llr", "llr,cllr", "cllr"):      # causal-only scores: nothing a masked model can give
+        assert main(["score-vcf", "-i", INDELS, "-f", FASTA, "-m", CADUCEUS, "--scores", scores]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"glrm: error: --scores {scores}: none of these is defined for "
+                              "caduceus-ph-tiny")
+        assert len(err.strip().splitlines()) == 1
 
 
 def test_output_onto_the_input_is_refused(tmp_path, capsys):

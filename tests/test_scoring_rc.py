@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
-from helpers import MemGenome
+from helpers import MemGenome, canonical_allele
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,16 +34,43 @@ SEQ = "".join(_rng.choice("ACGT") for _ in range(400))
 GEN = MemGenome({"c1": SEQ})
 
 
-def by_hand(genome, a: Allele, w: int):
-    """The mirrored pair built on the reverse-complemented contig written out in full (the spec's rule)."""
-    seq = genome.seqs[a.chrom]
-    rc_genome = MemGenome({a.chrom: revcomp(seq)})
-    n, m = len(a.ref), len(a.alt)
-    s_rc = len(seq) - (a.pos - 1 + n)          # REF' start on the RC contig
+def haplotype(genome, chrom, s, ref, alt, lo, hi):
+    """G[lo:hi] with REF at 0-based s replaced by ALT."""
+    return genome.fetch(chrom, lo, s) + alt + genome.fetch(chrom, s + len(ref), hi)
+
+
+def scored_form(genome, a: Allele, fwd, chrom="c1"):
+    """(s, REF, ALT) of the allele as glrm scores it: the left-aligned, trimmed form of the brute-force
+    normaliser in helpers. An allele that would have to move past the contig start (its canonical anchor
+    would sit at -1, or it slides into the N padding before the contig and the normaliser finds no anchor)
+    stays at the contig start: then the forward window's allele is taken, after checking that it starts
+    the contig and spells the same haplotype as the record."""
+    try:
+        s, r, x = canonical_allele(genome, chrom, a.pos - 1, normalize(a.ref), normalize(a.alt))
+    except AssertionError:          # no anchor left of the allele: it reaches the contig start
+        s = -1
+    if s >= 0:
+        return s, r, x
+    s, r, x = fwd.s, fwd.ref[fwd.offset:fwd.offset + fwd.n], fwd.alt[fwd.offset:fwd.offset + fwd.m]
+    hi = a.pos - 1 + len(a.ref) + 50
+    assert s == 0 and r == genome.fetch(chrom, 0, len(r))
+    assert haplotype(genome, chrom, 0, r, x, 0, hi) == haplotype(genome, chrom, a.pos - 1, normalize(a.ref),
+                                                                 normalize(a.alt), 0, hi)
+    return s, r, x
+
+
+def by_hand(genome, form, w: int, chrom="c1"):
+    """The mirrored pair built on the reverse-complemented contig written out in full (the spec's rule), for
+    the allele in the form glrm scores it (`scored_form`)."""
+    s, r, x = form
+    seq = genome.seqs[chrom]
+    rc_genome = MemGenome({chrom: revcomp(seq)})
+    n, m = len(r), len(x)
+    s_rc = len(seq) - (s + n)                  # REF' start on the RC contig
     o = w - w // 2 - max(n, m)                 # o' = W - o - max(n, m), o = W // 2
     g0 = s_rc - o
-    ref = G(rc_genome, g0, g0 + w)
-    alt = G(rc_genome, g0, s_rc) + revcomp(a.alt) + G(rc_genome, s_rc + n, s_rc + n + (w - o - m))
+    ref = G(rc_genome, g0, g0 + w, chrom)
+    alt = G(rc_genome, g0, s_rc, chrom) + revcomp(x) + G(rc_genome, s_rc + n, s_rc + n + (w - o - m), chrom)
     return ref, alt, o
 
 
@@ -52,12 +79,14 @@ def check_identities(genome, a: Allele, w: int, chrom="c1"):
     rc = mirror_small_window(genome, a, w, 1.0)
     assert fwd.ok and rc.ok
     assert mirror_small_window(genome, a, w, 1.0, forward=fwd) == rc
+    s_c, ref_c, alt_c = form = scored_form(genome, a, fwd, chrom)
     n, m, o = fwd.n, fwd.m, fwd.offset
+    assert (fwd.s, n, m, o) == (s_c, len(ref_c), len(alt_c), w // 2)     # the forward window is of that form
     big = max(n, m)
     assert (rc.n, rc.m, rc.offset) == (n, m, w - o - big)
     assert len(rc.ref) == len(rc.alt) == w
     o2 = rc.offset
-    assert rc.ref[o2:o2 + n] == revcomp(a.ref) and rc.alt[o2:o2 + m] == revcomp(a.alt)
+    assert rc.ref[o2:o2 + n] == revcomp(ref_c) and rc.alt[o2:o2 + m] == revcomp(alt_c)
     assert rc.ref[:o2] == rc.alt[:o2]                                  # upstream identical
     for j in range(w - o2 - big):                                     # the M' = o aligned pairs
         assert rc.ref[o2 + n + j] == rc.alt[o2 + m + j]
@@ -65,13 +94,13 @@ def check_identities(genome, a: Allele, w: int, chrom="c1"):
     # forward-coordinate forms (module docstring)
     g0, s, e = fwd.ref_start, fwd.s, fwd.e
     assert rc.ref == revcomp(genome.fetch(chrom, g0 + n - big, g0 + n - big + w))
-    assert rc.alt == revcomp(genome.fetch(chrom, g0 + m - big, s) + normalize(a.alt)
+    assert rc.alt == revcomp(genome.fetch(chrom, g0 + m - big, s) + alt_c
                              + genome.fetch(chrom, e, e + (w - o - big)))
     if n >= m:
         assert rc.ref == revcomp(fwd.ref)
     if m >= n:
         assert rc.alt == revcomp(fwd.alt)
-    return fwd, rc
+    return fwd, rc, form
 
 
 @pytest.mark.parametrize("pos,ref,alt", [
@@ -96,8 +125,8 @@ def test_mirror_matches_hand_built_rc_genome(pos, ref, alt):
         ref = SEQ[s:s + k]
         alt = "".join({"A": "C", "C": "G", "G": "T", "T": "A"}[b] for b in ref)
     a = allele(pos, ref, alt)
-    fwd, rc = check_identities(GEN, a, 64)
-    want_ref, want_alt, o = by_hand(GEN, a, 64)
+    fwd, rc, form = check_identities(GEN, a, 64)
+    want_ref, want_alt, o = by_hand(GEN, form, 64)
     assert (rc.ref, rc.alt, rc.offset) == (want_ref, want_alt, o)
     assert rc.ref_start == GEN.length("c1") - fwd.e - o              # RC-contig coordinates
     if len(ref) == len(alt):
@@ -106,11 +135,11 @@ def test_mirror_matches_hand_built_rc_genome(pos, ref, alt):
 
 def test_indel_mirrors_shift_the_other_window():
     ins = allele(100, SEQ[99], SEQ[99] + "GTA")
-    fwd, rc = check_identities(GEN, ins, 64)
+    fwd, rc, _ = check_identities(GEN, ins, 64)
     assert rc.ref != revcomp(fwd.ref)                                  # shifted by m - n = 3
     assert rc.ref[:-3] == revcomp(fwd.ref)[3:]
     dele = allele(250, SEQ[249:252], SEQ[249])
-    fwd, rc = check_identities(GEN, dele, 64)
+    fwd, rc, _ = check_identities(GEN, dele, 64)
     assert rc.alt != revcomp(fwd.alt)
     assert rc.alt[:-2] == revcomp(fwd.alt)[2:]
 
@@ -147,7 +176,7 @@ def test_real_chr20_indels_and_snv():
         for pos, ref, alt in ((61098, "C", "T"), (421808, "A", "ACCA"), (1600125, "GAA", "G"),
                               (3025866, "TCAAA", "T"), (1292033, "C", "CTTGT")):
             a = allele(pos, ref, alt, chrom="20")
-            fwd, rc = check_identities(fa, a, 256, chrom="20")
+            fwd, rc, _ = check_identities(fa, a, 256, chrom="20")
             assert "N" not in rc.ref
 
 
@@ -163,7 +192,6 @@ def test_mirror_identities_property(data):
     m = data.draw(st.integers(1, max(1, w // 4)))
     alt = "".join(data.draw(st.lists(st.sampled_from("ACGTN"), min_size=m, max_size=m)))
     a = allele(s + 1, seq[s:s + n], alt)
-    check_identities(genome, a, w)
-    rc = mirror_small_window(genome, a, w, 1.0)
-    want_ref, want_alt, o = by_hand(genome, a, w)
+    _, rc, form = check_identities(genome, a, w)
+    want_ref, want_alt, o = by_hand(genome, form, w)
     assert (rc.ref, rc.alt, rc.offset) == (want_ref, want_alt, o)

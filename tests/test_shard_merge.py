@@ -217,3 +217,23 @@ def test_merge_to_bcf(indels, tmp_path):
     with pysam.VariantFile(str(out)) as vf, pysam.VariantFile(str(full)) as ref:
         assert [str(r) for r in vf] == [str(r) for r in ref]
     assert pathlib.Path(str(out) + ".csi").exists()
+
+
+def test_shards_of_different_score_definitions_are_refused(indels, tmp_path, capsys):
+    """A shard scored by a glrm with other score definitions (an older file has no Definitions key in its
+    ##glrm_model line) holds values that do not mean the same: merge names both files and both versions."""
+    _tmp, _full, made = indels
+    text = lines(made[3][1])
+    model = [x for x in text if x.startswith("##glrm_model=")]
+    assert len(model) == 1 and ",Definitions=2" in model[0]
+    for label, new in (("old", model[0].replace(",Definitions=2", "")),
+                       ("future", model[0].replace(",Definitions=2", ",Definitions=3"))):
+        other = tmp_path / f"{label}.vcf"
+        other.write_text("\n".join(new if x == model[0] else x for x in text) + "\n")
+        out = tmp_path / f"{label}.merged.vcf"
+        code = main(["merge", "-q", "-o", str(out), str(made[3][0]), str(other), str(made[3][2])])
+        err = capsys.readouterr().err
+        assert code != 0 and not out.exists()
+        assert "score definitions" in err and str(other) in err and "score the older shards again" in err
+        assert ("definitions 1" in err) if label == "old" else ("under 3" in err)
+        assert len(err.strip().splitlines()) == 1

@@ -67,14 +67,17 @@ def caduceus():
 
 
 def brute(m, win, k):
-    """Full unchunked forwards and the spec's sums over pairs derived from s, e, r0, a0, k' (fits mode)."""
-    w, s, e, kp = len(win.ref), win.s, win.e, win.m
-    r0, a0 = s + (e - s) // 2 - w // 2, s + kp // 2 - w // 2
+    """Full unchunked forwards and the definitions' sums over pairs derived from s, e, k' (fits mode: both
+    windows cover G[s-L : e+R])."""
+    w, s, e, kp = max(len(win.ref), len(win.alt)), win.s, win.e, win.m
+    left = (w - max(e - s, kp)) // 2
+    right = w - max(e - s, kp) - left
+    r0 = a0 = s - left
     ri, ai, dist = [], [], []
-    for g in range(r0, r0 + w):
-        if g < s and a0 <= g < a0 + w:
+    for g in range(r0, e + right):
+        if g < s:
             ri.append(g - r0), ai.append(g - a0), dist.append(s - g)
-        elif g >= e and 0 <= g - e + s + kp - a0 < w:
+        elif g >= e:
             ri.append(g - r0), ai.append(g - e + s + kp - a0), dist.append(g - e + 1)
     ri, ai, dist = torch.tensor(ri), torch.tensor(ai), torch.tensor(dist)
     with torch.no_grad():

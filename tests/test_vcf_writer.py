@@ -52,6 +52,7 @@ FIELDS = score_vcf_fields(causal=True)
 def _values(i: int, n_alt: int, scale: float = 1.0) -> dict:
     return {
         "GLRM_LLR": [scale * (i + 0.5 + j) for j in range(n_alt)],
+        "GLRM_CLLR": [scale * (i + 0.25 + j) for j in range(n_alt)],
         "GLRM_MLR": [None] * n_alt,
         "GLRM_EMB": [1e-7 * (j + 1) for j in range(n_alt)],
         "GLRM_STATUS": ["OK"] * (n_alt - 1) + ["TOO_LONG"],
@@ -91,12 +92,12 @@ def test_header_adds_each_line_once_right_before_chrom(tmp_path):
     assert header[: len(HEADER) - 1] == HEADER[:-1]  # the input header, unchanged and in order
     assert header[-1] == HEADER[-1]
     added = header[len(HEADER) - 1 : -1]
-    assert added[:4] == [f.header_line() for f in FIELDS]
-    assert added[4] == "##glrmVersion=0.1.0"
-    assert added[5].startswith("##glrmCommand=glrm score-vcf x; Date=")
-    assert added[6] == ('##glrm_model=<ID=hyenadna-tiny,Checkpoint="/models/a b,c/model.safetensors",'
+    assert added[:5] == [f.header_line() for f in FIELDS]
+    assert added[5] == "##glrmVersion=0.1.0"
+    assert added[6].startswith("##glrmCommand=glrm score-vcf x; Date=")
+    assert added[7] == ('##glrm_model=<ID=hyenadna-tiny,Checkpoint="/models/a b,c/model.safetensors",'
                         "SHA256=ab12,Window=1024,RC=mean,Precision=fp32>")
-    assert len(added) == 7
+    assert len(added) == 8
     for f in FIELDS:
         assert sum(x.startswith(f"##INFO=<ID={f.id},") for x in header) == 1
 
@@ -117,7 +118,10 @@ def test_header_needs_chrom_line():
 def test_info_descriptions_and_statuses():
     for f in FIELDS + score_sv_fields():
         assert f.number == "A" and f.description and '"' not in f.description
-    assert {f.id for f in score_vcf_fields(causal=False)} == {"GLRM_MLR", "GLRM_EMB", "GLRM_STATUS"}
+    assert [f.id for f in FIELDS] == ["GLRM_LLR", "GLRM_CLLR", "GLRM_MLR", "GLRM_EMB", "GLRM_STATUS"]
+    assert [f.id for f in score_vcf_fields(causal=False)] == ["GLRM_MLR", "GLRM_EMB", "GLRM_STATUS"]
+    # the VCF header declares every requested key, whatever the model kind
+    assert [f.id for f in score_vcf_fields()] == [f.id for f in FIELDS]
     assert [f.type for f in score_sv_fields()] == ["Float", "Float", "Integer", "Integer", "String"]
     assert STATUS_VALUES == ("OK", "REF_MISMATCH", "N_CONTENT", "TOO_LONG", "UNSUPPORTED_ALLELE",
                              "UNKNOWN_CONTIG")
@@ -140,8 +144,8 @@ def test_records_are_byte_identical_apart_from_info(tmp_path):
         assert new[: len(old)] == old  # existing INFO entries stay first, as written
         assert [e.split("=")[0] for e in new[len(old):]] == [f.id for f in FIELDS]
     first = _glrm_entries(body[0].split("\t")[7])
-    assert first == {"GLRM_LLR": "0.5,1.5", "GLRM_MLR": ".,.", "GLRM_EMB": "1e-07,2e-07",
-                     "GLRM_STATUS": "OK,TOO_LONG"}
+    assert first == {"GLRM_LLR": "0.5,1.5", "GLRM_CLLR": "0.25,1.25", "GLRM_MLR": ".,.",
+                     "GLRM_EMB": "1e-07,2e-07", "GLRM_STATUS": "OK,TOO_LONG"}
 
 
 def test_missing_values_and_formatting():
@@ -149,7 +153,7 @@ def test_missing_values_and_formatting():
     line = annotate_line(raw, FIELDS, {"GLRM_LLR": [float("nan"), -0.000123456789],
                                        "GLRM_STATUS": ["UNSUPPORTED_ALLELE", "OK"]})
     assert _glrm_entries(line.split("\t")[7]) == {
-        "GLRM_LLR": ".,-0.000123457", "GLRM_MLR": ".,.", "GLRM_EMB": ".,.",
+        "GLRM_LLR": ".,-0.000123457", "GLRM_CLLR": ".,.", "GLRM_MLR": ".,.", "GLRM_EMB": ".,.",
         "GLRM_STATUS": "UNSUPPORTED_ALLELE,OK"}
     assert format_value(GLRM_LLR, 123456789.0) == "1.23457e+08"
     assert format_value(score_sv_fields()[2], 768) == "768"
@@ -214,6 +218,7 @@ def _check_parsed(path):
     assert len(got) == len(RECORDS)
     assert [r.pos for r in got] == [100, 200, 300, 50]
     assert got[0].info["GLRM_LLR"] == pytest.approx((0.5, 1.5))
+    assert got[0].info["GLRM_CLLR"] == pytest.approx((0.25, 1.25))
     assert got[0].info["GLRM_MLR"] == (None, None)
     assert got[0].info["GLRM_STATUS"] == ("OK", "TOO_LONG")
     assert got[0].info["DP"] == 14 and got[0].info["DB"] is True
@@ -250,7 +255,8 @@ def test_output_passes_bundled_bcftools(tmp_path):
     text = pysam.bcftools.view("-H", str(out))
     assert len(text.splitlines()) == len(RECORDS)
     assert text.splitlines()[0].split("\t")[7] == (
-        "DP=14;DB;GLRM_LLR=0.5,1.5;GLRM_MLR=.,.;GLRM_EMB=1e-07,2e-07;GLRM_STATUS=OK,TOO_LONG")
+        "DP=14;DB;GLRM_LLR=0.5,1.5;GLRM_CLLR=0.25,1.25;GLRM_MLR=.,.;GLRM_EMB=1e-07,2e-07;"
+        "GLRM_STATUS=OK,TOO_LONG")
 
 
 @pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools not on PATH")
@@ -464,7 +470,11 @@ def test_round_trip_on_real_vcf(tmp_path, data_dir, name):
     got = _text(out)
     got_header = [x for x in got if x.startswith("#")]
     got_body = [x for x in got if not x.startswith("#")]
-    assert [x for x in got_header if not x.startswith(("##INFO=<ID=GLRM_", "##glrm"))] == header
+    # Number=A keys need VCF 4.1: the VCFv4.0 input (chr20_indels) is declared VCFv4.2, the others keep theirs
+    want_format = {"chr20_indels.vcf.gz": "##fileformat=VCFv4.2"}.get(name, header[0])
+    assert header[0].startswith("##fileformat=VCFv4.") and got_header[0] == want_format
+    assert [x for x in got_header if not x.startswith(("##INFO=<ID=GLRM_", "##glrm"))] == [
+        want_format, *header[1:]]
     assert len(got_body) == len(body)
     for i, (raw, new) in enumerate(zip(body, got_body, strict=True)):
         a, b = raw.split("\t"), new.split("\t")
@@ -528,3 +538,33 @@ def test_reader_to_writer_keeps_every_input_byte(tmp_path, data_dir, name):
             line = b"\t".join(cols)
         kept.append(line + b"\n")
     assert b"".join(kept) == raw_in
+
+
+@pytest.mark.parametrize("version,written", [
+    ("VCFv4.0", "VCFv4.2"),      # no Number=A before VCF 4.1: the output is declared VCFv4.2
+    ("VCFv3.3", "VCFv4.2"),
+    ("VCFv4.1", "VCFv4.1"),      # already allow Number=A: kept as written
+    ("VCFv4.2", "VCFv4.2"),
+    ("VCFv4.3", "VCFv4.3"),
+])
+def test_old_fileformat_is_declared_vcf42(tmp_path, version, written):
+    header = [f"##fileformat={version}", *HEADER[1:]]
+    out = tmp_path / "o.vcf"
+    _write(out, header=header)
+    lines = _text(out)
+    got_header = [x for x in lines if x.startswith("#")]
+    assert lines[0] == f"##fileformat={written}"
+    assert sum(x.startswith("##fileformat=") for x in got_header) == 1
+    # every other input header line unchanged and in order, glrm's lines before #CHROM
+    assert got_header[1:len(HEADER) - 1] == HEADER[1:-1] and got_header[-1] == HEADER[-1]
+    body = [x for x in lines if not x.startswith("#")]
+    assert len(body) == len(RECORDS)
+    for raw, got in zip(RECORDS, body, strict=True):     # records: only glrm's INFO entries appended
+        a, b = raw.split("\t"), got.split("\t")
+        assert a[:7] == b[:7] and a[8:] == b[8:]
+        old = [] if a[7] == "." else a[7].split(";")
+        new = b[7].split(";")
+        assert new[:len(old)] == old and [e.split("=")[0] for e in new[len(old):]] == [f.id for f in FIELDS]
+    assert build_header(header, FIELDS, version_line=False)[0] == f"##fileformat={written}"
+    with pysam.VariantFile(str(out)) as vf:      # and a VCF 4.2 reader takes the output
+        assert len(list(vf)) == len(RECORDS) and vf.header.info["GLRM_CLLR"].number == "A"

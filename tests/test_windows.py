@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import MemGenome
+from helpers import MemGenome, canonical_allele
 
 from glrm.errors import InputError
 from glrm.svwindows import Edit, edit_windows, literal, sv_windows
@@ -58,7 +58,11 @@ def test_snv_window_by_hand(W):
 
 def test_insertion_and_deletion_by_hand():
     W = 40
-    s = 1000
+    # an anchor base the insertion cannot move left of (not A, the inserted sequence's last base) and that
+    # differs from the base 5 on (so the 5-base deletion cannot move either): both are written left-aligned
+    s = next(i for i in range(1000, 1100) if SEQ[i] not in ("A", SEQ[i + 5]))
+    assert canonical_allele(GEN, "c1", s, SEQ[s], SEQ[s] + "GATTACA") == (s, SEQ[s], SEQ[s] + "GATTACA")
+    assert canonical_allele(GEN, "c1", s, SEQ[s:s + 6], SEQ[s]) == (s, SEQ[s:s + 6], SEQ[s])
     ins = allele(s + 1, SEQ[s], SEQ[s] + "GATTACA", Kind.INS)
     w = small_window(GEN, ins, W)
     g0, o, n, m = s - 20, 20, 1, 8
@@ -162,15 +166,17 @@ def test_symbolic_fits_by_hand(alt):
     if alt.startswith("<DUP"):
         s = e                                       # the copy is inserted at its end
     k, kp = e - s, len(q)
-    r0 = s + k // 2 - W // 2
-    a0 = s + kp // 2 - W // 2
-    assert w.ref == SEQ[r0:r0 + W]
-    assert w.alt == H(s, e, q)[a0:a0 + W]
-    assert (w.s, w.e, w.n, w.m, w.ref_start, w.alt_start) == (s, e, k, kp, r0, a0)
-    # aligned flanks by brute force over genome positions
-    left = [(g - r0, g - a0, s - g) for g in range(2000) if g < s and r0 <= g < r0 + W and a0 <= g < a0 + W]
-    right = [(g - r0, g - e + s + kp - a0, g - e + 1) for g in range(2000)
-             if g >= e and r0 <= g < r0 + W and 0 <= g - e + s + kp - a0 < W]
+    L = (W - max(k, kp)) // 2                       # reference bases left of the edit, in both windows
+    R = W - max(k, kp) - L                          # and right of it: one genome span G[s-L : e+R]
+    assert w.ref == SEQ[s - L:e + R] and len(w.ref) == L + k + R
+    assert w.alt == SEQ[s - L:s] + q + SEQ[e:e + R] and len(w.alt) == L + kp + R
+    assert max(len(w.ref), len(w.alt)) == W
+    assert (w.s, w.e, w.n, w.m, w.ref_start, w.alt_start, w.offset) == (s, e, k, kp, s - L, s - L, L)
+    # aligned flanks by brute force over genome positions: every reference base outside the edit
+    r0 = a0 = s - L
+    left = [(g - r0, g - a0, s - g) for g in range(2000) if r0 <= g < s]
+    right = [(g - r0, g - e + s + kp - a0, g - e + 1) for g in range(2000) if e <= g < e + R]
+    assert len(left) == L and len(right) == R
     assert list(zip(w.left.ref_idx, w.left.alt_idx, w.left.distance, strict=True)) == left
     assert list(zip(w.right.ref_idx, w.right.alt_idx, w.right.distance, strict=True)) == right
     assert left and right
@@ -208,25 +214,56 @@ def test_insertions():
     W = 64
     ins = symbolic(800, "<INS>", insseq="ggatcc")
     (w,) = sv_windows(GEN, ins, W)
-    s = 800
-    assert w.alt == H(s, s, "GGATCC")[s + 3 - 32:s + 3 + 32]
-    assert w.ref == SEQ[s - 32:s + 32]
+    s = 800                                          # L = R = (64 - 6) // 2 = 29
+    assert w.alt == H(s, s, "GGATCC")[s - 29:s + 6 + 29] and len(w.alt) == 64
+    assert w.ref == SEQ[s - 29:s + 29]
     w = sv_windows(GEN, symbolic(800, "<INS>"), W)[0]
     assert w.status is Status.UNSUPPORTED_ALLELE and "SVINSSEQ" in w.note
-    # a spelled-out insertion sharing its first base: s = POS0 + 1, q = ALT[1:]
-    (w,) = sv_windows(GEN, allele(800, SEQ[799], SEQ[799] + "GGATCC", Kind.SV_SEQUENCE), W)
-    assert (w.s, w.e, w.m) == (800, 800, 6) and w.alt == H(800, 800, "GGATCC")[771:835]
+    # a spelled-out insertion sharing its first base: s = POS0 + 1, q = ALT[1:] (once left-aligned: here the
+    # anchor is not C, the inserted sequence's last base, so it stays where it is written)
+    p0 = next(i for i in range(799, 900) if SEQ[i] != "C")
+    (w,) = sv_windows(GEN, allele(p0 + 1, SEQ[p0], SEQ[p0] + "GGATCC", Kind.SV_SEQUENCE), W)
+    assert (w.s, w.e, w.m) == (p0 + 1, p0 + 1, 6) and w.alt == H(p0 + 1, p0 + 1, "GGATCC")[p0 - 28:p0 + 36]
+
+
+def test_spelled_out_sv_in_a_repeat_scores_as_one_haplotype():
+    """A 60-bp copy of a tandem repeat deleted (or added), written at any copy and with or without extra
+    shared bases, is one haplotype: score-sv builds the very same windows for every spelling."""
+    rng = random.Random(3)
+    unit = "".join(rng.choice("ACGT") for _ in range(60))
+    flank = "".join(rng.choice("ACGT") for _ in range(700))
+    seq = flank + unit * 3 + flank[::-1]
+    gen = MemGenome({"c1": seq})
+    W, a = 512, len(flank)                           # the repeat starts at a
+    spellings = []
+    for copy in range(3):                            # delete copy 0, 1 or 2: anchor = the base before it
+        p0 = a + 60 * copy - 1
+        spellings.append((p0, seq[p0:p0 + 61], seq[p0]))
+    p0 = a + 30                                      # mid-unit, with 3 extra shared bases on the right
+    spellings.append((p0, seq[p0:p0 + 63], seq[p0] + seq[p0 + 61:p0 + 63]))
+    haplotypes = {seq[:p] + alt + seq[p + len(ref):] for p, ref, alt in spellings}
+    assert len(haplotypes) == 1
+    got = [sv_windows(gen, allele(p + 1, ref, alt, Kind.SV_SEQUENCE), W)[0] for p, ref, alt in spellings]
+    assert all(w.status is Status.OK and w.bp == 0 for w in got)
+    assert len({(w.ref, w.alt, w.s, w.e, w.ref_start) for w in got}) == 1
+    pc, rc, ac = canonical_allele(gen, "c1", *spellings[1], margin=600)   # the left-aligned spelling
+    assert (got[0].s, got[0].e, len(rc), ac) == (pc + 1, pc + 61, 61, rc[0])
+    # the insertion of one more copy, written after each copy, likewise
+    ins = [sv_windows(gen, allele(a + 60 * c, seq[a + 60 * c - 1], seq[a + 60 * c - 1] + unit,
+                                  Kind.SV_SEQUENCE), W)[0] for c in range(4)]
+    assert len({(w.ref, w.alt, w.s) for w in ins}) == 1
 
 
 def test_sequence_resolved_without_shared_base():
     W = 64
     ref = SEQ[599:609]
     alt = "T" if ref[0] != "T" else "G"
-    alt += "CCC"
+    alt += "CCC" if ref[-1] != "C" else "CCA"    # no shared first or last base: nothing to trim
     (w,) = sv_windows(GEN, allele(600, ref, alt, Kind.COMPLEX), W)
     s, e = 599, 609
     assert (w.s, w.e, w.n, w.m) == (s, e, 10, 4)
-    assert w.ref == SEQ[s + 5 - 32:s + 5 + 32] and w.alt == H(s, e, alt)[s + 2 - 32:s + 2 + 32]
+    L, R = (64 - 10) // 2, 64 - 10 - (64 - 10) // 2
+    assert w.ref == SEQ[s - L:e + R] and w.alt == SEQ[s - L:s] + alt + SEQ[e:e + R]
 
 
 def test_sv_statuses(caplog):
@@ -266,11 +303,11 @@ def test_sv_statuses(caplog):
 
 # --- BND --------------------------------------------------------------------------------------------
 
-def bnd(pos, form, mate_chrom, p0, ref=None):
-    t = SEQ[pos - 1]
+def bnd(pos, form, mate_chrom, p0, ref=None, t=None):
+    t = t or SEQ[pos - 1]
     alt = {"t[p[": f"{t}[{mate_chrom}:{p0 + 1}[", "t]p]": f"{t}]{mate_chrom}:{p0 + 1}]",
            "]p]t": f"]{mate_chrom}:{p0 + 1}]{t}", "[p[t": f"[{mate_chrom}:{p0 + 1}[{t}"}[form]
-    return allele(pos, ref or t, alt, Kind.BND, bnd=Breakend(form, mate_chrom, p0, t))
+    return allele(pos, ref or SEQ[pos - 1], alt, Kind.BND, bnd=Breakend(form, mate_chrom, p0, t))
 
 
 @pytest.mark.parametrize("W", [64, 65])
@@ -298,6 +335,37 @@ def test_bnd_four_forms_by_hand(W):
         assert all(w.ref[i] == w.alt[j] for i, j in
                    zip(np.r_[w.left.ref_idx, w.right.ref_idx], np.r_[w.left.alt_idx, w.right.alt_idx],
                        strict=True))
+
+
+@pytest.mark.parametrize("W", [64, 65])
+def test_bnd_inserted_bases_by_hand(W):
+    """VCF 4.2 section 5.4: t is the REF base plus the inserted bases S (REF + S in t[p[ and t]p], S + REF in
+    ]p]t and [p[t); S stays in the alt haplotype, between this contig's piece and the mate's."""
+    M = GEN.seqs["c2"]
+    P, p0, h, S = 999, 300, W // 2, "GATTAC"
+    d = len(S)
+    r = SEQ[P]
+    cases = {   # form: (t, J, alt window written out)
+        "t[p[": (r + S, P + 1, SEQ[P + 1 - h:P + 1] + S + M[p0:p0 + W - h - d]),
+        "t]p]": (r + S, P + 1, SEQ[P + 1 - h:P + 1] + S + revcomp(M[p0 + 1 - (W - h - d):p0 + 1])),
+        "]p]t": (S + r, P, M[p0 + 1 - (h - d):p0 + 1] + S + SEQ[P:P + W - h]),
+        "[p[t": (S + r, P, revcomp(M[p0:p0 + h - d]) + S + SEQ[P:P + W - h]),
+    }
+    for form, (t, J, alt) in cases.items():
+        (w,) = sv_windows(GEN, bnd(P + 1, form, "c2", p0, t=t, ref=r), W)
+        assert w.status is Status.OK and w.bp == 1, form
+        assert w.ref == SEQ[J - h:J - h + W] and len(w.alt) == W, form
+        assert w.alt == alt, form
+        own = slice(0, h) if form in ("t[p[", "t]p]") else slice(h, W)   # this contig's bases: unchanged
+        assert w.alt[own] == w.ref[own], form
+        assert len(w.left) + len(w.right) == (h if form in ("t[p[", "t]p]") else W - h), form
+    # lower-case inserted bases read as upper case; more than W // 8 inserted bases is TOO_LONG
+    (w,) = sv_windows(GEN, bnd(P + 1, "t[p[", "c2", p0, t=r + "gattac", ref=r), W)
+    assert w.alt == cases["t[p["][2]
+    (w,) = sv_windows(GEN, bnd(P + 1, "t[p[", "c2", p0, t=r + "A" * (W // 8 + 1), ref=r), W)
+    assert w.status is Status.TOO_LONG and str(W // 8) in w.note
+    (w,) = sv_windows(GEN, bnd(P + 1, "t[p[", "c2", p0, t=r + "A" * (W // 8), ref=r), W)
+    assert w.status is Status.OK
 
 
 def test_bnd_statuses():

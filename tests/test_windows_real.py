@@ -6,6 +6,7 @@ from __future__ import annotations
 import pathlib
 
 import pytest
+from helpers import canonical_allele
 
 from glrm.io.fasta import Fasta
 from glrm.io.vcf import VcfReader
@@ -36,19 +37,23 @@ def alleles(path):
 def test_chr20_indels_small_rules(chr20, data_dir, W):
     found = alleles(data_dir / "chr20_indels.vcf.gz")
     assert len(found) >= 194
-    n_ok = 0
+    n_ok = moved = 0
     for a in found:
         w = small_window(chr20, a, W)
-        s, n, m = a.pos - 1, len(a.ref), len(a.alt)
+        # windows are built from the left-aligned, trimmed allele (vt's file holds unnormalised ones)
+        s, ref, alt = canonical_allele(chr20, "20", a.pos - 1, a.ref.upper(), a.alt.upper())
+        moved += (s, ref, alt) != (a.pos - 1, a.ref.upper(), a.alt.upper())
+        n, m = len(ref), len(alt)
         if max(n, m) > W // 4:
             assert w.status is Status.TOO_LONG, a
             continue
         assert w.status is Status.OK, (a, w.note)          # REF matches the FASTA for all of them
         g0, o = s - W // 2, W // 2
+        assert (w.s, w.n, w.m) == (s, n, m)
         assert w.ref == chr20.fetch("20", g0, g0 + W)
-        assert w.alt == chr20.fetch("20", g0, s) + a.alt.upper() + chr20.fetch("20", s + n, s + n + W - o - m)
+        assert w.alt == chr20.fetch("20", g0, s) + alt + chr20.fetch("20", s + n, s + n + W - o - m)
         n_ok += 1
-    assert n_ok >= 190
+    assert n_ok >= 190 and moved >= 50                     # vt's test input: many are not left-aligned
 
 
 def test_chr20_indel_statuses(chr20, data_dir):
@@ -70,9 +75,10 @@ def test_manta_deletions_fits_and_breakpoints(chr20, data_dir):
         ws = allele_windows(chr20, a, W, sv=True, max_n_frac=1.0)
         if k + 2 * (W // 8) <= W:
             (w,) = ws
-            r0, a0 = s + k // 2 - h, s - h
-            assert w.bp == 0 and w.ref == chr20.fetch("20", r0, r0 + W)
-            assert w.alt == chr20.fetch("20", a0, s) + chr20.fetch("20", e, e + a0 + W - s)
+            L = (W - k) // 2                               # one genome span G[s-L : e+R] in both windows
+            R = W - k - L
+            assert w.bp == 0 and w.ref == chr20.fetch("20", s - L, e + R) and len(w.ref) == W
+            assert w.alt == chr20.fetch("20", s - L, s) + chr20.fetch("20", e, e + R)
         else:
             w1, w2 = ws
             assert (w1.bp, w2.bp) == (1, 2)
@@ -91,14 +97,18 @@ def test_manta_deletions_fits_and_breakpoints(chr20, data_dir):
 def test_manta_spelled_out_deletion(chr20, data_dir):
     a = next(x for x in alleles(data_dir / "colo829_manta.vcf.gz") if x.pos == 48395962)
     assert a.kind is Kind.SV_SEQUENCE and len(a.ref) == 329 and a.alt == "C"
-    s, e = a.pos, a.pos - 1 + len(a.ref)                   # shared first base: s = POS0 + 1, q = ALT[1:] = ""
+    # left-aligned first (shared first base: s = POS0 + 1, q = ALT[1:] = "")
+    p0, ref, alt = canonical_allele(chr20, "20", a.pos - 1, a.ref, a.alt)
+    assert (len(ref), alt) == (329, ref[0])
+    s, e = p0 + 1, p0 + 329
     for W, mode in [(512, [0]), (384, [1, 2])]:            # 328 + 2 * (W // 8) <= W ?
         ws = allele_windows(chr20, a, W, sv=True)
         assert [w.bp for w in ws] == mode and all(w.ok for w in ws)
     (w,) = allele_windows(chr20, a, 512, sv=True)
-    r0, a0 = s + 328 // 2 - 256, s - 256
-    assert w.ref == chr20.fetch("20", r0, r0 + 512)
-    assert w.alt == chr20.fetch("20", a0, s) + chr20.fetch("20", e, e + (a0 + 512 - s))
+    L, R = (512 - 328) // 2, 512 - 328 - (512 - 328) // 2
+    assert (w.s, w.e) == (s, e)
+    assert w.ref == chr20.fetch("20", s - L, e + R)
+    assert w.alt == chr20.fetch("20", s - L, s) + chr20.fetch("20", e, e + R) and len(w.alt) == 512 - 328
     # score-vcf rules: a small-variant window, TOO_LONG unless W // 4 >= 329
     assert small_window(chr20, a, 1024).status is Status.TOO_LONG
     assert small_window(chr20, a, 1316).status is Status.OK
@@ -108,7 +118,7 @@ def test_gridss_breakends(chr20, data_dir):
     W, h = 256, 128
     bnds = alleles(data_dir / "colo829_gridss.vcf.gz")
     assert len(bnds) == 12 and all(a.kind is Kind.BND for a in bnds)
-    checked = 0
+    checked = inserted = 0
     for a in bnds:
         (w,) = allele_windows(chr20, a, W, sv=True)
         assert w.bp == 1
@@ -117,17 +127,18 @@ def test_gridss_breakends(chr20, data_dir):
             continue
         P, p0 = a.pos - 1, a.bnd.mate_pos0
         assert w.status is Status.OK, (a, w.note)
-        if a.bnd.form == "t[p[":
-            J = P + 1
-            alt = chr20.fetch("20", J - h, J) + chr20.fetch("20", p0, p0 + W - h)
+        if a.bnd.form == "t[p[":                           # ALT = t[p[ with t = REF + inserted bases S
+            J, S = P + 1, a.alt[:a.alt.index("[")][len(a.ref):]
+            alt = chr20.fetch("20", J - h, J) + S + chr20.fetch("20", p0, p0 + W - h - len(S))
         else:
-            assert a.bnd.form == "]p]t"
-            J = P
-            alt = chr20.fetch("20", p0 + 1 - h, p0 + 1) + chr20.fetch("20", P, P + W - h)
+            assert a.bnd.form == "]p]t"                    # ALT = ]p]t with t = S + REF
+            J, S = P, a.alt[a.alt.rindex("]") + 1:][:-len(a.ref)]
+            alt = chr20.fetch("20", p0 + 1 - (h - len(S)), p0 + 1) + S + chr20.fetch("20", P, P + W - h)
+        inserted += bool(S)
         assert w.ref == chr20.fetch("20", J - h, J - h + W)
         assert w.alt == alt
         checked += 1
-    assert checked == 10
+    assert checked == 10 and inserted >= 1                 # e.g. AAAT[20:32180189[ inserts AAT
 
 
 def test_gridss_junction_equals_manta_deletion(chr20, data_dir):
@@ -206,19 +217,22 @@ def test_ecoli_simulated_svs(ecoli, data_dir):
         if kind == "DUP":
             s = e
         k, kp = e - s, len(q)
+        hap = ecoli.fetch(c, 0, s) + q + ecoli.fetch(c, e, e + W)
         if max(k, kp) + 2 * (W // 8) <= W:
             (w,) = ws
-            r0, a0 = s + k // 2 - h, s + kp // 2 - h
+            L = (W - max(k, kp)) // 2                       # one genome span G[s-L : e+R] in both windows
+            R = W - max(k, kp) - L
+            r0 = a0 = s - L
+            wr, wa = L + k + R, L + kp + R
         else:
             w, w2 = ws
             r0 = a0 = s - h
+            wr = wa = W
             assert w2.ref == ecoli.fetch(c, e - h, e - h + W)
-            hap = ecoli.fetch(c, 0, s) + q + ecoli.fetch(c, e, e + W)
             assert w2.alt == hap[s + kp - h:s + kp - h + W]
         assert w.status is Status.OK, (a, w.note)
-        assert w.ref == ecoli.fetch(c, r0, r0 + W)
-        hap = ecoli.fetch(c, 0, s) + q + ecoli.fetch(c, e, e + W)
-        assert w.alt == hap[a0:a0 + W]
+        assert w.ref == ecoli.fetch(c, r0, r0 + wr)
+        assert w.alt == hap[a0:a0 + wa]
     assert seen["INS"] == {(0, Status.UNSUPPORTED_ALLELE)}
     assert seen["DEL"] == {(0, Status.OK)} and seen["INV"] == {(0, Status.OK)}
     assert seen["DUP"] == {(0, Status.OK), (1, Status.OK), (2, Status.OK)}

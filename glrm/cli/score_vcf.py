@@ -38,8 +38,9 @@ def score_vcf(
                                 "(one pass for RC-equivariant checkpoints)."),
     emb_flank: int = typer.Option(768, "--emb-flank", metavar="K",
                                   help="GLRM_EMB averages embeddings over the variant +- K bases."),
-    scores: str = typer.Option("llr,mlr,emb", "--scores", metavar="LIST",
-                               help="Scores to compute and write: a subset of llr,mlr,emb. GLRM_STATUS is "
+    scores: str = typer.Option("llr,cllr,mlr,emb", "--scores", metavar="LIST",
+                               help="Scores to compute and write: glrm's llr,cllr,mlr,emb and the published "
+                                    "recipes evo2,gpn_llr,gpn_cos,gpn_euc (docs/scores.md). GLRM_STATUS is "
                                     "always written."),
     device: str = DEVICE,
     precision: str = PRECISION,
@@ -71,7 +72,8 @@ def score_vcf(
     """Score every ALT allele of a VCF with a DNA language model; write the VCF with GLRM_* INFO keys.
 
     Records are written in input order and otherwise unchanged. Each ALT gets GLRM_STATUS, and
-    GLRM_LLR (causal models), GLRM_MLR (SNV/MNV) and GLRM_EMB where defined ('.' otherwise).
+    GLRM_LLR and GLRM_CLLR (causal models), GLRM_MLR (SNV/MNV) and GLRM_EMB where defined ('.' otherwise).
+    Alleles are left-aligned and trimmed against the FASTA before scoring (the record stays as written).
 
     Symbolic and breakend alleles get UNSUPPORTED_ALLELE: score them with score-sv.
 

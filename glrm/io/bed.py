@@ -1,4 +1,4 @@
-"""The BED writer: one row per ALT allele, for small variants and SVs alike (spec: "Outputs").
+"""The BED writer: one row per ALT allele, for small variants and SVs alike (docs/definitions.md, "Outputs").
 
 Columns (`glrm.io.fields.bed_columns`): `chrom start end name score strand`, one column per score key, then
 GLRM_STATUS. The first line is a header starting with `#`. `start`/`end` is the REF span, 0-based half-open;

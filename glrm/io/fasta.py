@@ -1,7 +1,8 @@
 """Reference genome access: an indexed FASTA (plain or BGZF) read through pysam/htslib.
 
-`Fasta.fetch` returns the reference as the spec defines `G[a:b]`: 0-based half-open, positions outside the
-contig read as 'N', upper-cased, and every code other than A/C/G/T (IUPAC codes, '-', ...) reads as 'N'.
+`Fasta.fetch` returns the reference as docs/definitions.md defines `G[a:b]`: 0-based half-open, positions
+outside the contig read as 'N', upper-cased, and every code other than A/C/G/T (IUPAC codes, '-', ...) reads
+as 'N'.
 `Fasta.resolve` reconciles contig names between a VCF and the FASTA ('chr20' <-> '20', 'chrM' <-> 'MT' <->
 'chrMT'), but only when exactly one FASTA contig matches; otherwise the contig counts as unknown.
 

@@ -1,8 +1,10 @@
-"""The output vocabulary of glrm as data: INFO keys, status values and BED columns (spec: "Outputs").
+"""The output vocabulary of glrm as data: INFO keys, the scores behind them, status values and BED columns
+(docs/definitions.md).
 
-`score-vcf` adds GLRM_LLR (causal models only), GLRM_MLR, GLRM_EMB and GLRM_STATUS; `score-sv` adds
-GLRM_SV_EMB, GLRM_SV_LLR, GLRM_SV_REACH, GLRM_SV_BP and GLRM_STATUS. Every key is `Number=A`: one value per
-ALT allele. The writers in `vcf_writer` and `bed` take these definitions; nothing here reads files.
+`score-vcf` adds the keys of the `--scores` asked for (SCORE_FIELDS: GLRM_LLR, GLRM_CLLR, GLRM_MLR, GLRM_EMB
+and the published recipes GLRM_EVO2, GLRM_GPN_LLR, GLRM_GPN_COS, GLRM_GPN_EUC) and GLRM_STATUS; `score-sv`
+adds GLRM_SV_EMB, GLRM_SV_LLR, GLRM_SV_REACH, GLRM_SV_BP and GLRM_STATUS. Every key is `Number=A`: one value
+per ALT allele. The writers in `vcf_writer` and `bed` take these definitions; nothing here reads files.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ GLRM_LLR = InfoField(
     "GLRM_LLR", "A", "Float",
     "glrm: log-likelihood ratio of the alt and ref haplotype windows (causal models; natural log)",
 )
+GLRM_CLLR = InfoField(
+    "GLRM_CLLR", "A", "Float",
+    "glrm: centred log-likelihood ratio: GLRM_LLR with each allele base's log-probability taken relative to "
+    "its expected value under the model, so indels of different lengths rank together (causal models; "
+    "natural log)",
+)
 GLRM_MLR = InfoField(
     "GLRM_MLR", "A", "Float",
     "glrm: log-ratio of the alt and ref alleles at the variant positions given the ref context "
@@ -55,6 +63,26 @@ GLRM_STATUS = InfoField(
     "GLRM_STATUS", "A", "String",
     f"glrm: scoring outcome per ALT; scores are set only for OK ({_STATUS_LIST})",
 )
+GLRM_EVO2 = InfoField(
+    "GLRM_EVO2", "A", "Float",
+    "glrm recipe evo2 (Evo 2 delta): mean log-likelihood of the alt window minus that of the ref window, "
+    "over "    "positions 1..W-1 with the full vocabulary (causal models; natural log)",
+)
+GLRM_GPN_LLR = InfoField(
+    "GLRM_GPN_LLR", "A", "Float",
+    "glrm recipe gpn_llr (GPN LLR): logit of ALT minus logit of REF at the masked variant position, mean "
+    "of both strands of the window (masked models; SNVs only; natural log)",
+)
+GLRM_GPN_COS = InfoField(
+    "GLRM_GPN_COS", "A", "Float",
+    "glrm recipe gpn_cos (GPN cosine distance): 1 - cos of the last hidden states of the whole ref and alt "
+    "windows, flattened, mean of both strands (SNVs and MNVs)",
+)
+GLRM_GPN_EUC = InfoField(
+    "GLRM_GPN_EUC", "A", "Float",
+    "glrm recipe gpn_euc (GPN Euclidean distance): distance between the last hidden states of the whole ref "
+    "and alt windows, flattened, mean of both strands (SNVs and MNVs)",
+)
 GLRM_SV_EMB = InfoField(
     "GLRM_SV_EMB", "A", "Float",
     "glrm: cosine distance between mean last-layer embeddings of ref and alt over aligned flank positions",
@@ -72,16 +100,56 @@ GLRM_SV_BP = InfoField(
     "glrm: breakpoint whose windows gave the values (1 = left, 2 = right; 1 for one-window events and BND)",
 )
 
+# --scores names -> INFO keys, in output order; the kinds of model each is defined for
+SCORE_FIELDS: dict[str, InfoField] = {
+    "llr": GLRM_LLR, "cllr": GLRM_CLLR, "mlr": GLRM_MLR, "emb": GLRM_EMB,
+    "evo2": GLRM_EVO2, "gpn_llr": GLRM_GPN_LLR, "gpn_cos": GLRM_GPN_COS, "gpn_euc": GLRM_GPN_EUC,
+}
+DEFAULT_SCORES: tuple[str, ...] = ("llr", "cllr", "mlr", "emb")
+RECIPES: tuple[str, ...] = ("evo2", "gpn_llr", "gpn_cos", "gpn_euc")   # published recipes, by name
+CAUSAL_ONLY = frozenset({"llr", "cllr", "evo2"})
+MASKED_ONLY = frozenset({"gpn_llr"})
+BOTH_STRANDS = frozenset({"gpn_llr", "gpn_cos", "gpn_euc"})   # recipes that always average both strands
+
+# The version of the score and window definitions (docs/definitions.md) a file was scored under, written as
+# `Definitions=` in ##glrm_model; `glrm merge` refuses shards of different versions. Files without the key
+# were scored under version 1 (glrm before left-alignment, GLRM_CLLR and same-span SV windows).
+DEFINITIONS_VERSION = 2
+
 ALL_FIELDS: dict[str, InfoField] = {
     f.id: f
-    for f in (GLRM_LLR, GLRM_MLR, GLRM_EMB, GLRM_STATUS, GLRM_SV_EMB, GLRM_SV_LLR, GLRM_SV_REACH, GLRM_SV_BP)
+    for f in (*SCORE_FIELDS.values(), GLRM_STATUS, GLRM_SV_EMB, GLRM_SV_LLR, GLRM_SV_REACH, GLRM_SV_BP)
 }
 
 
-def score_vcf_fields(causal: bool) -> list[InfoField]:
-    """INFO keys written by score-vcf, in output order. GLRM_LLR exists only for causal models."""
-    scores = [GLRM_LLR, GLRM_MLR, GLRM_EMB] if causal else [GLRM_MLR, GLRM_EMB]
-    return [*scores, GLRM_STATUS]
+def defined_for(name: str, causal: bool) -> bool:
+    """Whether the score `name` (a --scores name) is defined for a causal (True) or masked (False) model."""
+    return name not in (MASKED_ONLY if causal else CAUSAL_ONLY)
+
+
+def needs_mirror(scores, rc: str, n: int, m: int) -> bool:
+    """Whether an allele of REF length n and ALT length m is scored on the reverse strand too: always with
+    --rc mean, and for SNVs/MNVs when a both-strand recipe (BOTH_STRANDS) is among `scores`."""
+    return rc == "mean" or (n == m and bool(BOTH_STRANDS.intersection(scores)))
+
+
+def tile_conflict(scores) -> str | None:
+    """Why `--tile` cannot give these scores (the published recipes score windows centred on the variant,
+    as their authors did), or None."""
+    recipes = [s for s in scores if s in RECIPES]
+    if not recipes:
+        return None
+    return (f"--tile with --scores {','.join(recipes)}: the published recipes score windows centred on the "
+            "variant, as their authors did; drop --tile for them")
+
+
+def score_vcf_fields(causal: bool | None = None,
+                     scores: tuple[str, ...] = DEFAULT_SCORES) -> list[InfoField]:
+    """INFO keys written by score-vcf, in output order, GLRM_STATUS last: the `scores` asked for, only those
+    defined for the model kind when `causal` is given (True or False)."""
+    names = [n for n in SCORE_FIELDS if n in scores]
+    picked = [SCORE_FIELDS[n] for n in names if causal is None or defined_for(n, causal)]
+    return [*picked, GLRM_STATUS]
 
 
 def score_sv_fields() -> list[InfoField]:
@@ -93,10 +161,11 @@ BED_FIXED_COLUMNS: tuple[str, ...] = ("chrom", "start", "end", "name", "score", 
 
 
 def main_score(fields: list[InfoField]) -> str:
-    """The key in the BED `score` column: GLRM_SV_EMB for SVs, else GLRM_LLR if present, else GLRM_MLR,
-    else GLRM_EMB (a score-vcf run with `--scores emb` only)."""
+    """The key in the BED `score` column: GLRM_SV_EMB for SVs, else the first present of GLRM_CLLR (causal
+    models: ranks indels of every length together), GLRM_LLR, GLRM_MLR, GLRM_EMB, then the recipes."""
     ids = [f.id for f in fields]
-    for key in ("GLRM_SV_EMB", "GLRM_LLR", "GLRM_MLR", "GLRM_EMB"):
+    for key in ("GLRM_SV_EMB", "GLRM_CLLR", "GLRM_LLR", "GLRM_MLR", "GLRM_EMB", "GLRM_EVO2", "GLRM_GPN_LLR",
+                "GLRM_GPN_COS", "GLRM_GPN_EUC"):
         if key in ids:
             return key
     raise ValueError(f"no main score among {ids}")

@@ -1,4 +1,5 @@
-"""The VCF annotator: the input VCF, byte for byte, with glrm's INFO keys spliced in (spec: "Outputs").
+"""The VCF annotator: the input VCF, byte for byte, with glrm's INFO keys spliced in (docs/definitions.md,
+"Outputs").
 
 It takes raw text: the input's header lines and each record's line (as `glrm.io.vcf` reads them, without
 newlines), so nothing is parsed and re-printed except the INFO column.
@@ -56,6 +57,8 @@ _LENGTH_RE = re.compile(r"[<,]length=(\d+)")
 _META_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _NEEDS_QUOTES = re.compile(r'[\s,<>="\\]')
 _FLUSH_BYTES = 1 << 16
+_OLD_FORMAT = re.compile(r"^##fileformat=VCFv(4\.0|3\.\d+)\s*$")   # before Number=A (VCF 4.1)
+FILEFORMAT = "##fileformat=VCFv4.2"
 
 
 def infer_out_type(path: str | os.PathLike) -> str:
@@ -110,14 +113,21 @@ def default_command() -> str:
 
 def build_header(header_lines: Sequence[str], infos: Sequence[InfoField], *, version_line: bool = True,
                  command: str | None = None, model_meta: Mapping[str, object] | None = None) -> list[str]:
-    """The output header lines (no newlines): the input's, with glrm's lines added before `#CHROM`."""
+    """The output header lines (no newlines): the input's, with glrm's lines added before `#CHROM`.
+
+    `Number=A` (one value per ALT) came with VCF 4.1: an input declared as VCFv4.0 or VCFv3.x that gains such
+    a key is written as `##fileformat=VCFv4.2`, so that validators accept the output."""
     if not header_lines or not header_lines[-1].startswith("#CHROM"):
         raise ValueError("header_lines must end with the #CHROM line")
     wanted = {f.id: f for f in infos}
     placed: set[str] = set()
     out: list[str] = []
+    bump = any(f.number == "A" for f in infos)
     for line in header_lines[:-1]:
-        if line.startswith("##INFO=") and header_id(line) in wanted:
+        if bump and _OLD_FORMAT.match(line):
+            log.info("%s declares no Number=A; the output is written as VCFv4.2", line.strip())
+            out.append(FILEFORMAT + ("\r" if line.endswith("\r") else ""))
+        elif line.startswith("##INFO=") and header_id(line) in wanted:
             key = header_id(line)
             if key not in placed:  # a second definition of the same key is dropped: one key, one line
                 out.append(wanted[key].header_line())

@@ -3,7 +3,8 @@
 Columns: chrom pos id ref alt status bp ref_window alt_window. One row per ALT allele; an SV in breakpoint
 mode gets one row per breakpoint (bp 1, 2). bp is 0 for small variants and fits-mode SVs, 1 for BND.
 Rows whose status is not OK show `.` for both windows. Without `sv` the score-vcf rules apply, with it
-the score-sv rules (spec: "Which rules apply").
+the score-sv rules (docs/definitions.md, "Small-variant windows" and "Structural variants"). Windows are built
+from the left-aligned, trimmed allele ("One haplotype, one form"); the pos/ref/alt columns are as written.
 """
 
 from __future__ import annotations

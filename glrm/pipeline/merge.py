@@ -5,7 +5,9 @@ anything is written, merge checks that every shard is a glrm shard, that all agr
 1..n are each given exactly once (the command line may list them in any order: they are joined by Index,
 so a shell glob that sorts shard10 before shard2 is fine), that they tile the records (Start of each = Start
 + Records of the one before; the last ends at N), and that their headers are equal apart from the
-`##glrmShard` line and the `##glrmCommand` lines (those name the shard, the output and the date).
+`##glrmShard` line and the `##glrmCommand` lines (those name the shard, the output and the date); shards
+scored under different score definitions (`Definitions=` in ##glrm_model, docs/definitions.md) are refused
+with a message of their own.
 Then it copies the records, shard by shard, untouched, and checks each shard held the records its header
 promises (fewer or a cut-off last line: a truncated shard). The output header is shard 1's without its
 `##glrmShard` line. The output goes through the project's writer (glrm.io.vcf_writer): atomic, indexed,
@@ -17,6 +19,7 @@ from __future__ import annotations
 import gzip
 import io
 import itertools
+import re
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -123,6 +126,13 @@ def check_shards(shards: Sequence[ShardFile]) -> list[ShardFile]:
         at = s.range.end
     if at != of:
         raise InputError(f"the shards hold {at} records, their run had {of}; score them again")
+    version = {s.path: definitions_version(s.header) for s in ordered}
+    old, new = min(version, key=version.get), max(version, key=version.get)
+    if version[old] != version[new]:
+        raise InputError(f"{old}: was scored under glrm's score definitions {version[old]}, {new} under "
+                         f"{version[new]} "
+                         "(docs/definitions.md); their values do not mean the same, so score the older "
+                         "shards again with this glrm")
     ref = first.comparable_header()
     for s in ordered:
         other = s.comparable_header()
@@ -131,6 +141,19 @@ def check_shards(shards: Sequence[ShardFile]) -> list[ShardFile]:
             raise InputError(f"{s.path}: header differs from {first.path} ({diff[1][:60]!r} vs "
                              f"{diff[0][:60]!r}): not shards of one run; score them with the same options")
     return ordered
+
+
+_DEFINITIONS = re.compile(r"[<,]Definitions=([^,>]+)")
+
+
+def definitions_version(header: Sequence[str]) -> int:
+    """The score-definitions version in a header's ##glrm_model line (glrm.io.fields.DEFINITIONS_VERSION);
+    1 when the line has no Definitions key (glrm before version 2 wrote none)."""
+    for line in header:
+        if line.startswith("##glrm_model="):
+            m = _DEFINITIONS.search(line)
+            return int(m.group(1)) if m and m.group(1).isdigit() else 1
+    return 1
 
 
 def merge(shard_paths: Sequence[str], output: str, out_type: str | None = None) -> int:

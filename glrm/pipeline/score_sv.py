@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glrm.errors import InputError, OutputError
-from glrm.io.fields import GLRM_STATUS, score_sv_fields
+from glrm.io.fields import DEFINITIONS_VERSION, GLRM_STATUS, score_sv_fields
 from glrm.io.vcf import Record
 from glrm.pipeline.progress import RunSummary
 from glrm.pipeline.score_vcf import (
@@ -219,7 +219,7 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
         fields = score_sv_fields()
         meta: dict[str, object] = {"ID": model.name, "Checkpoint": model.checkpoint, "SHA256": model.sha256,
                                    "Window": window, "RC": opts.rc, "Precision": opts.precision,
-                                   "EmbFlank": opts.emb_flank}
+                                   "EmbFlank": opts.emb_flank, "Definitions": DEFINITIONS_VERSION}
         if chunk is not None:
             # the option as given: an auto chunk depends on the machine's free memory, and shards scored on
             # different GPUs must keep identical headers for `glrm merge` (the summary line names the chunk)

@@ -11,9 +11,11 @@ Order of work (everything a user can get wrong fails before the model loads):
    BED row per ALT. Nothing is dropped, reordered or rewritten; non-OK ALTs get their status and '.'.
 Output files are atomic: an error or Ctrl-C leaves no partial VCF, index or BED.
 
-`--scores` picks the score keys: only the requested ones are declared in the header and written; GLRM_STATUS
-is always written. GLRM_LLR is declared for masked models too (with '.' values) so that every model gives the
-same header; the BED drops the LLR column for masked models (its score column is then GLRM_MLR).
+`--scores` picks the score keys (glrm.io.fields.SCORE_FIELDS: glrm's llr, cllr, mlr, emb and the published
+recipes evo2, gpn_llr, gpn_cos, gpn_euc): only the requested ones are declared in the header and written;
+GLRM_STATUS is always written. A key is declared whatever the model kind (with '.' values where it is not
+defined), so that every model gives the same header; the BED drops the columns the model kind cannot fill
+(for masked models its score column is then GLRM_MLR).
 """
 
 from __future__ import annotations
@@ -26,7 +28,20 @@ from dataclasses import dataclass
 
 from glrm.errors import InputError, OutputError
 from glrm.io.atomic import check_writable
-from glrm.io.fields import GLRM_MLR, GLRM_MLR_TILE, GLRM_STATUS, InfoField, score_vcf_fields
+from glrm.io.fields import (
+    BOTH_STRANDS,
+    DEFAULT_SCORES,
+    DEFINITIONS_VERSION,
+    GLRM_MLR,
+    GLRM_MLR_TILE,
+    GLRM_STATUS,
+    SCORE_FIELDS,
+    InfoField,
+    defined_for,
+    needs_mirror,
+    score_vcf_fields,
+    tile_conflict,
+)
 from glrm.io.vcf import Record
 from glrm.io.vcf_writer import check_output
 from glrm.pipeline.progress import RunSummary
@@ -37,7 +52,7 @@ from glrm.windows import Window, check_window, small_window
 
 log = logging.getLogger(__name__)
 
-SCORE_KEYS = {"llr": "GLRM_LLR", "mlr": "GLRM_MLR", "emb": "GLRM_EMB"}
+SCORE_KEYS = {name: f.id for name, f in SCORE_FIELDS.items()}   # --scores name -> INFO key
 RC_MODES = ("none", "mean")
 PRECISIONS = ("fp32", "bf16")
 REF_MISMATCH_MODES = ("status", "error")
@@ -58,7 +73,7 @@ class ScoreVcfOptions:
     window: int | None = None            # None = the model's trained context
     rc: str = "none"
     emb_flank: int = 768
-    scores: tuple[str, ...] = ("llr", "mlr", "emb")
+    scores: tuple[str, ...] = DEFAULT_SCORES
     device: str = "auto"
     precision: str = "fp32"
     batch_size: int | None = None        # None = auto
@@ -130,6 +145,8 @@ def check_options(opts: ScoreVcfOptions) -> str:
         raise InputError(f"--ref-mismatch {opts.ref_mismatch!r}: use status or error")
     if not opts.scores or any(s not in SCORE_KEYS for s in opts.scores):
         raise InputError(f"--scores {','.join(opts.scores)}: give a subset of {','.join(SCORE_KEYS)}")
+    if opts.tile and tile_conflict(opts.scores):
+        raise InputError(tile_conflict(opts.scores))
     if not 0.0 <= opts.max_n_frac <= 1.0:
         raise InputError(f"--max-n-frac {opts.max_n_frac:g} is not a fraction; give a value from 0 to 1")
     if opts.emb_flank < 0:
@@ -235,9 +252,11 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
 
         ckpt = inspect_checkpoint(opts.model)   # missing files, unknown format: before any weights load
         causal = ckpt.family != "caduceus"
-        if not causal and opts.scores == ("llr",):
-            raise InputError(f"--scores llr: GLRM_LLR is defined for causal models only and {ckpt.name} is "
-                             "a masked model (Caduceus); ask for mlr and/or emb")
+        if not any(defined_for(name, causal) for name in opts.scores):
+            kind = "a causal model (HyenaDNA, Mamba)" if causal else "a masked model (Caduceus)"
+            usable = ",".join(n for n in SCORE_KEYS if defined_for(n, causal))
+            raise InputError(f"--scores {','.join(opts.scores)}: none of these is defined for {ckpt.name}, "
+                             f"{kind}; ask for some of {usable}")
         window = model_window(ckpt, opts.window)
         set_threads(opts.threads)
         device = resolve_device(opts.device)
@@ -255,10 +274,10 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
             scores=opts.scores, rc=opts.rc, emb_flank=opts.emb_flank, batch_size=opts.batch_size,
             chunk_size=chunk, precision=opts.precision, tile=opts.tile), device)
 
-        vcf_fields = fields_for(opts.scores, causal=True, tile=opts.tile)   # the same header for every model
+        vcf_fields = fields_for(opts.scores, causal=None, tile=opts.tile)   # the same header for every model
         bed_fields = fields_for(opts.scores, causal=model.kind == "causal", tile=opts.tile)
         meta = {"ID": model.name, "Checkpoint": model.checkpoint, "SHA256": model.sha256, "Window": window,
-                "RC": opts.rc, "Precision": opts.precision}
+                "RC": opts.rc, "Precision": opts.precision, "Definitions": DEFINITIONS_VERSION}
         if opts.tile:
             meta["Mode"], meta["TileStride"] = "tile", window // 2
         out = open_outputs(opts, stack, inp, out_type, vcf_fields, bed_fields, meta)
@@ -285,9 +304,10 @@ class _Run:
         self.bed_keys = [f.id for f in bed_fields]
         self.vcf_out, self.bed_out, self.summary, self.progress = vcf_out, bed_out, summary, progress
         # the engine gets both strands of an RC-equivariant (masked) checkpoint from one pass; others need
-        # the mirrored windows
-        one_pass = getattr(model, "rc_equivariant", False) and model.kind == "masked"
-        self.mirror = opts.rc == "mean" and not one_pass
+        # the mirrored windows (with --rc mean, and for SNVs/MNVs with GPN's both-strand recipes)
+        self.one_pass = getattr(model, "rc_equivariant", False) and model.kind == "masked"
+        both = opts.rc == "mean" or bool(BOTH_STRANDS.intersection(opts.scores))
+        self.mirror = both and not self.one_pass
         self.checkpoint = checkpoint
         cap = int(os.environ.get("GLRM_BLOCK_JOBS", BLOCK_JOBS))   # smaller blocks: for tests of --resume
         self.block_jobs = max(1, min(cap, BLOCK_BASES // (2 * window * (2 if self.mirror else 1))))
@@ -313,7 +333,7 @@ class _Run:
                 f"{w.note} Use the FASTA the VCF was called against, or --ref-mismatch status to mark "
                 "such ALTs REF_MISMATCH and go on"
             )
-        if not (self.mirror and w.ok):
+        if not (self.mirror and w.ok and needs_mirror(self.opts.scores, self.opts.rc, w.n, w.m)):
             return w, None
         from glrm.windows import mirror_small_window
 
@@ -348,10 +368,10 @@ class _Run:
         self.progress.advance(len(block))
 
 
-def fields_for(scores: tuple[str, ...], causal: bool, tile: bool = False) -> list[InfoField]:
-    """The INFO keys a run with `scores` declares (GLRM_STATUS always last); `--tile` labels GLRM_MLR."""
-    wanted = {SCORE_KEYS[s] for s in scores}
-    out = [f for f in score_vcf_fields(causal=causal) if f.id in wanted or f is GLRM_STATUS]
+def fields_for(scores: tuple[str, ...], causal: bool | None, tile: bool = False) -> list[InfoField]:
+    """The INFO keys a run with `scores` declares (GLRM_STATUS always last): all of them (causal None), or
+    those defined for a causal (True) or masked (False) model; `--tile` labels GLRM_MLR."""
+    out = score_vcf_fields(causal=causal, scores=scores)
     return [GLRM_MLR_TILE if tile and f is GLRM_MLR else f for f in out]
 
 

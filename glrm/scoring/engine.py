@@ -1,10 +1,14 @@
 """The small-variant scoring engine: which model passes to run, deduplicated and batched, and their reduction
-into GLRM_LLR / GLRM_MLR / GLRM_EMB with the pure functions of `glrm.scoring.scores`. No file I/O.
+into the score-vcf scores (docs/definitions.md) with the pure functions of `glrm.scoring.scores`. No file I/O.
 
-Passes (issue 4 decisions), each over one W-token window with no special tokens:
-- causal models (HyenaDNA, Mamba LM): the ref window (l_ref, MLR, u of EMB) and the alt window (l_alt, v).
-- masked models (Caduceus): the ref window with positions [o, o+n) set to [MASK] jointly (MLR; SNV/MNV only),
-  the unmasked ref window (u) and the alt window (v). LLR is not defined for masked models.
+Passes, each over one W-token window with no special tokens:
+- causal models (HyenaDNA, Mamba LM): the ref window (l_ref and H_ref for LLR/CLLR, MLR, u of EMB, the Evo 2
+  mean) and the alt window (l_alt, H_alt, v, the Evo 2 mean).
+- masked models (Caduceus): the ref window with positions [o, o+n) set to [MASK] jointly (MLR, SNV/MNV only;
+  GPN's LLR, SNVs only), the unmasked ref window (u) and the alt window (v). LLR, CLLR and Evo 2's delta are
+  not defined for masked models.
+- GPN's whole-window embedding distances (SNV/MNV) read the ref and alt hidden states together: the first of
+  the two passes to finish is kept until the other has run.
 A pass is only planned when one of its scores was requested and is defined for the allele.
 
 Within one `score()` call, passes with the same token sequence and the same mask span run once, whoever asks
@@ -13,15 +17,16 @@ same REF span). Passes are batched in order of first request; after each batch e
 (a few sums and an (H,) mean) is taken and the batch's (B, W, V) logits and (B, W, H) hidden states are
 dropped, so memory is bounded by one batch, whatever the number of jobs.
 
-`--rc mean`: each score is the mean of its forward value and its value on the mirrored reverse-complement
-windows (`glrm.windows.mirror_small_window`, `Job.rc_window`), which run as passes of their own. An
-RC-equivariant checkpoint (Caduceus-ps) is never run twice: its outputs on revcomp(x) are, exactly, the
-position-flipped outputs on x with the vocabulary complement-permuted (logits) or the channels reversed
-(hidden states), so the RC values are computed from the forward passes through that identity, as scores of
-revcomp(ref) and revcomp(alt). For SNVs and MNVs these are the spec's mirrored windows. For an indel the
-spec's mirrored windows shift one of the two windows by |n - m| bases; reaching that would take a second
-pass, so for RC-equivariant checkpoints the RC strand is revcomp of the forward windows, and `Job.rc_window`
-is not used.
+The reverse strand: with `--rc mean` each score is the mean of its forward value and its value on the
+mirrored reverse-complement windows (`glrm.windows.mirror_small_window`, `Job.rc_window`), which run as
+passes of their own; GPN's recipes (BOTH_STRANDS) always average the two strands, as GPN does, so for them
+the SNV/MNV mirror runs with `--rc none` too. An RC-equivariant checkpoint (Caduceus-ps) is never run twice:
+its outputs on revcomp(x) are, exactly, the position-flipped outputs on x with the vocabulary
+complement-permuted (logits) or the channels reversed (hidden states), so the RC values are computed from
+the forward passes through that identity, as scores of revcomp(ref) and revcomp(alt). For SNVs and MNVs
+these are the mirrored windows. For an indel the mirrored windows shift one of the two windows by |n - m|
+bases; reaching that would take a second pass, so for RC-equivariant checkpoints the RC strand is revcomp of
+the forward windows, and `Job.rc_window` is not used (docs/definitions.md, "Both strands").
 
 Results do not depend on the batch size, chunk size, torch threads or the order of the jobs beyond float
 rounding (tested to a relative 1e-5): every pass is the same computation whichever batch it lands in, and
@@ -38,6 +43,7 @@ from dataclasses import dataclass, field
 import torch
 
 from glrm.errors import InputError
+from glrm.io.fields import BOTH_STRANDS, DEFAULT_SCORES, SCORE_FIELDS, needs_mirror, tile_conflict
 from glrm.models.base import GenomicLM
 from glrm.models.tokenizer import MASK, complement_map, encode, revcomp_ids
 from glrm.scoring import scores as S
@@ -45,8 +51,8 @@ from glrm.windows import Window
 
 log = logging.getLogger(__name__)
 
-SCORES = ("llr", "mlr", "emb")
-KEYS = {"llr": "GLRM_LLR", "mlr": "GLRM_MLR", "emb": "GLRM_EMB"}
+SCORES = tuple(SCORE_FIELDS)                               # --scores names, in output order
+KEYS = {name: f.id for name, f in SCORE_FIELDS.items()}   # --scores name -> INFO key
 RC_MODES = ("none", "mean")
 PRECISIONS = ("fp32", "bf16")
 
@@ -62,7 +68,7 @@ TILE_CACHE = 2         # tile mode: ref tile passes kept across score() calls (a
 
 @dataclass
 class EngineConfig:
-    scores: tuple[str, ...] = SCORES
+    scores: tuple[str, ...] = DEFAULT_SCORES
     rc: str = "none"                 # "none" | "mean"
     emb_flank: int = 768             # K
     batch_size: int | None = None    # None = auto (see `auto_batch_size`)
@@ -78,7 +84,10 @@ class EngineConfig:
         self.scores = tuple(self.scores)
         bad = [s for s in self.scores if s not in SCORES]
         if bad or not self.scores:
-            raise InputError(f"--scores {','.join(self.scores)}: use a comma-separated subset of llr,mlr,emb")
+            raise InputError(f"--scores {','.join(self.scores)}: use a comma-separated subset of "
+                             f"{','.join(SCORES)}")
+        if self.tile and tile_conflict(self.scores):
+            raise InputError(tile_conflict(self.scores))
         if self.rc not in RC_MODES:
             raise InputError(f"--rc {self.rc}: use none or mean")
         if self.precision not in PRECISIONS:
@@ -94,7 +103,10 @@ class EngineConfig:
 @dataclass
 class Job:
     window: Window                   # an OK small-variant window (glrm.windows.small_window)
-    rc_window: Window | None = None  # its mirror (glrm.windows.mirror_small_window) when rc == "mean"
+    # its mirror (glrm.windows.mirror_small_window), for models without the RC identity: with rc == "mean",
+    # and for an SNV/MNV when a both-strand recipe (BOTH_STRANDS) is asked for
+    rc_window: Window | None = None
+
 
 
 # --- memory -----------------------------------------------------------------------------------------
@@ -169,6 +181,7 @@ class _View:
     w: int
     ref_allele: torch.Tensor   # (n,) token ids
     alt_allele: torch.Tensor   # (m,)
+    want: frozenset = frozenset()   # the scores this strand contributes to
     mirrored: bool = False     # read from the forward passes through the RC-equivariance identity
 
 
@@ -187,19 +200,19 @@ class _Pass:
         return x
 
 
-def _view(win: Window) -> _View:
+def _view(win: Window, want: frozenset) -> _View:
     o, n, m = win.offset, win.n, win.m
     if win.ref is None or win.alt is None or not win.ok:
         raise ValueError(f"the engine scores OK windows only, got status {win.status.value}")
     if len(win.ref) != len(win.alt):
         raise ValueError(f"ref and alt windows differ in length ({len(win.ref)} vs {len(win.alt)})")
-    return _View(o, o, n, m, len(win.ref), encode(win.ref[o:o + n]), encode(win.alt[o:o + m]))
+    return _View(o, o, n, m, len(win.ref), encode(win.ref[o:o + n]), encode(win.alt[o:o + m]), want)
 
 
-def _mirror(v: _View) -> _View:
+def _mirror(v: _View, want: frozenset) -> _View:
     """The RC strand of a forward view: revcomp(ref) has REF' at W - o - n, revcomp(alt) ALT' at W - o - m."""
     return _View(v.w - v.o_ref - v.n, v.w - v.o_alt - v.m, v.n, v.m, v.w,
-                 revcomp_ids(v.ref_allele), revcomp_ids(v.alt_allele), mirrored=True)
+                 revcomp_ids(v.ref_allele), revcomp_ids(v.alt_allele), want, mirrored=True)
 
 
 class SmallVariantEngine:
@@ -222,7 +235,7 @@ class SmallVariantEngine:
         model.eval()
         self.kind = model.kind
         # the identity is exact for masked RC-equivariant checkpoints (Caduceus-ps), the only ones there are
-        self.rc_identity = config.rc == "mean" and model.rc_equivariant and model.kind == "masked"
+        self.rc_identity = model.rc_equivariant and model.kind == "masked"
         self.hidden, self.vocab = model_dims(model)
         self.passes_run = 0
         self.passes_deduped = 0
@@ -243,6 +256,8 @@ class SmallVariantEngine:
         return auto_batch(self.model, w, self.device)
 
     def score(self, jobs: Sequence[Job]) -> list[dict[str, float | None]]:
+        """One dict per job: the INFO key of each requested score -> its value, None where the score is not
+        defined for the model kind or the allele."""
         views, passes = self._plan(jobs)
         acc: list[list[dict]] = [[{} for _ in v] for v in views]
         self._run(passes, views, acc)
@@ -250,21 +265,26 @@ class SmallVariantEngine:
 
     # --- planning -----------------------------------------------------------------------------
     def _plan(self, jobs: Sequence[Job]) -> tuple[list[list[_View]], list[_Pass]]:
-        want = set(self.config.scores)
+        want = frozenset(self.config.scores)
+        # the reverse strand: every score with --rc mean, else only the both-strand recipes (SNV/MNV)
+        want_rc = want if self.config.rc == "mean" else want & BOTH_STRANDS
         table: dict[tuple[str, tuple[int, int] | None], _Pass] = {}
         requests = 0
         all_views = []
         for j, job in enumerate(jobs):
-            fwd = _view(job.window)
+            fwd = _view(job.window, want)
             views = [fwd]
             windows = [job.window]
-            if self.config.rc == "mean":
+            mirrored: set[str] = set()   # roles the RC identity strand reads from the forward passes
+            if needs_mirror(want_rc, self.config.rc, fwd.n, fwd.m):
                 if self.rc_identity:
-                    views.append(_mirror(fwd))
+                    views.append(_mirror(fwd, want_rc))
+                    mirrored = {role for _s, _m, role in self._requests(job.window, views[1], want_rc)}
                 else:
                     if job.rc_window is None:
-                        raise ValueError("rc='mean' needs Job.rc_window (glrm.windows.mirror_small_window)")
-                    rv = _view(job.rc_window)
+                        raise ValueError("the reverse strand needs Job.rc_window (glrm.windows."
+                                         "mirror_small_window)")
+                    rv = _view(job.rc_window, want_rc)
                     if (rv.n, rv.m, rv.w) != (fwd.n, fwd.m, fwd.w):
                         raise ValueError("Job.rc_window does not mirror Job.window (allele/window lengths)")
                     views.append(rv)
@@ -272,11 +292,11 @@ class SmallVariantEngine:
             all_views.append(views)
             for strand, win in enumerate(windows):
                 ref_pass = None
-                for seq, mask, role in self._requests(win, views[strand], want):
+                for seq, mask, role in self._requests(win, views[strand], views[strand].want):
                     requests += 1
                     p = table.setdefault((seq, mask), _Pass(seq, mask))
                     p.consumers.append((j, strand, role, False))
-                    if self.rc_identity:
+                    if role in mirrored:
                         p.consumers.append((j, 1, role, True))
                     if role == "ref":
                         ref_pass = p
@@ -286,20 +306,21 @@ class SmallVariantEngine:
         self.passes_deduped += requests - len(table)
         return all_views, list(table.values())
 
-    def _requests(self, win: Window, v: _View, want: set[str]):
+    def _requests(self, win: Window, v: _View, want: frozenset):
         """(sequence, mask span, role) of each pass this strand needs for the requested, defined scores."""
         snv = v.n == v.m
+        flat = snv and bool(want & {"gpn_cos", "gpn_euc"})    # whole-window embeddings, position by position
         if self.kind == "causal":
-            if want & {"llr", "emb"} or ("mlr" in want and snv):
+            if want & {"llr", "cllr", "emb", "evo2"} or ("mlr" in want and snv) or flat:
                 yield win.ref, None, "ref"
-            if want & {"llr", "emb"}:
+            if want & {"llr", "cllr", "emb", "evo2"} or flat:
                 yield win.alt, None, "alt"
             return
-        if "mlr" in want and snv and not self.config.tile:
+        if ("mlr" in want and snv and not self.config.tile) or ("gpn_llr" in want and v.n == v.m == 1):
             yield win.ref, (v.o_ref, v.o_ref + v.n), "mref"
-        if "emb" in want or ("mlr" in want and snv and self.config.tile):
+        if "emb" in want or ("mlr" in want and snv and self.config.tile) or flat:
             yield win.ref, None, "uref"   # tile mode: also the wild-type marginal MLR
-        if "emb" in want:
+        if "emb" in want or flat:
             yield win.alt, None, "alt"
 
     # --- running ------------------------------------------------------------------------------
@@ -401,21 +422,32 @@ class SmallVariantEngine:
         return revcomp_ids(ids), logits.flip(0)[:, self._cmap], hidden.flip(0).flip(-1)  # (W,), (W,V), (W,H)
 
     def _reduce_one(self, role: str, v: _View, ids, logits, hidden, out: dict, cache: dict) -> None:
-        want = set(self.config.scores)
+        want = v.want
         k_flank, eq = self.config.emb_flank, self.model.rc_equivariant
         snv = v.n == v.m
+        flat = snv and bool(want & {"gpn_cos", "gpn_euc"})
         big_m = S.downstream_pairs(v.w, v.o_ref, v.n, v.m)
         if role in ("ref", "alt") and self.kind == "causal":
             o, k = (v.o_ref, v.n) if role == "ref" else (v.o_alt, v.m)
-            if "llr" in want:
+            if want & {"llr", "cllr"}:
                 if "l" not in cache:
                     cache["l"] = S.causal_token_logprobs(logits, ids)  # (W,)
                 out["llr_" + role] = S.llr_side(cache["l"], o, k, big_m)
+            if "cllr" in want:
+                if "H" not in cache:
+                    cache["H"] = S.causal_entropies(logits, ids)       # (W,)
+                out["h_" + role] = float(cache["H"][o:o + k].sum())
             if role == "ref" and "mlr" in want and snv and "mlr" not in out:   # else: _mlr_together
                 rows = self._lp(cache, logits)[v.o_ref - 1:v.o_ref + v.n - 1]  # (n, 4) predict o..o+n-1
                 out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
+            if "evo2" in want:
+                if "ev" not in cache:
+                    cache["ev"] = S.mean_full_vocab_ll(logits, ids)
+                out["ev_" + role] = cache["ev"]
             if "emb" in want:
                 out["u" if role == "ref" else "v"] = S.emb_mean(hidden, o, k, k_flank, eq).cpu()
+            if flat:
+                self._flat(out, role, hidden, cache)
         elif role == "mref":
             rows = S.nucleotide_logprobs(logits[v.o_ref:v.o_ref + v.n])  # (n, 4), masked positions
             out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
@@ -425,10 +457,27 @@ class SmallVariantEngine:
                 out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
             if "emb" in want:
                 out["u"] = S.emb_mean(hidden, v.o_ref, v.n, k_flank, eq).cpu()
+            if flat:
+                self._flat(out, "ref", hidden, cache)
         elif role == "alt":
-            out["v"] = S.emb_mean(hidden, v.o_alt, v.m, k_flank, eq).cpu()
+            if "emb" in want:
+                out["v"] = S.emb_mean(hidden, v.o_alt, v.m, k_flank, eq).cpu()
+            if flat:
+                self._flat(out, "alt", hidden, cache)
         else:  # pragma: no cover - roles come from _requests
             raise AssertionError(role)
+
+    @staticmethod
+    def _flat(out: dict, side: str, hidden: torch.Tensor, cache: dict) -> None:
+        """GPN's whole-window embedding scores need the ref and the alt hidden states together: the first
+        of the two to arrive is kept (one copy per pass, shared by its requesters) until the other comes."""
+        if "gpn_cos" in out:                   # a slice re-run after a CUDA OOM: already reduced
+            return
+        if "h_copy" not in cache:
+            cache["h_copy"] = hidden.clone()   # (W, H): a row of the batch's output would keep the batch
+        out["flat_" + side] = cache["h_copy"]
+        if "flat_ref" in out and "flat_alt" in out:
+            out["gpn_cos"], out["gpn_euc"] = S.flat_distances(out.pop("flat_ref"), out.pop("flat_alt"))
 
     def _mlr_together(self, p: _Pass, logits, views, acc, cache: dict) -> None:
         """GLRM_MLR of all the pass's forward SNV/MNV requesters in one gather (a tile holds thousands):
@@ -439,7 +488,7 @@ class SmallVariantEngine:
         sel = []
         for j, strand, role, mirrored in p.consumers:
             v = views[j][strand]
-            if mirrored or v.n != v.m:
+            if mirrored or v.n != v.m or "mlr" not in v.want:
                 continue
             if role == "ref" and self.kind == "causal":
                 sel.append((j, strand, v, v.o_ref - 1))
@@ -468,17 +517,29 @@ class SmallVariantEngine:
 
     # --- results ------------------------------------------------------------------------------
     def _combine(self, views: list[_View], acc: list[dict]) -> dict[str, float | None]:
+        """The requested scores of one job from its strands' accumulators: the mean over the strands the
+        score uses (the forward one; both with --rc mean, and always both for BOTH_STRANDS recipes)."""
+        causal = self.kind == "causal"
         per_strand = []
-        for a in acc:
-            vals: dict[str, float | None] = {}
-            vals["llr"] = a["llr_alt"] - a["llr_ref"] if "llr_alt" in a and "llr_ref" in a else None
-            vals["mlr"] = a.get("mlr")
-            vals["emb"] = S.cosine_distance(a["u"], a["v"]) if "u" in a and "v" in a else None
-            per_strand.append(vals)
+        for v, a in zip(views, acc, strict=True):
+            both = "llr_alt" in a and "llr_ref" in a
+            per_strand.append({
+                "llr": a["llr_alt"] - a["llr_ref"] if both else None,
+                "cllr": (a["llr_alt"] + a["h_alt"]) - (a["llr_ref"] + a["h_ref"])
+                if both and "h_alt" in a and "h_ref" in a else None,
+                "mlr": a.get("mlr"),
+                "emb": S.cosine_distance(a["u"], a["v"]) if "u" in a and "v" in a else None,
+                "evo2": a["ev_alt"] - a["ev_ref"] if "ev_alt" in a and "ev_ref" in a else None,
+                "gpn_llr": a.get("mlr") if not causal and v.n == v.m == 1 else None,
+                "gpn_cos": a.get("gpn_cos"),
+                "gpn_euc": a.get("gpn_euc"),
+            })
+        strands_rc = 2 if self.config.rc == "mean" else 1
         result = {}
-        for name in SCORES:
-            got = [s[name] for s in per_strand]
-            result[KEYS[name]] = None if any(x is None for x in got) else sum(got) / len(got)
+        for name in self.config.scores:
+            got = [s[name] for s in per_strand[:2 if name in BOTH_STRANDS else strands_rc]]
+            ok = got and len(got) == (2 if name in BOTH_STRANDS else strands_rc) and None not in got
+            result[KEYS[name]] = sum(got) / len(got) if ok else None
         return result
 
 

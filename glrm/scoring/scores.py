@@ -1,4 +1,4 @@
-"""Pure score functions for small variants (spec: "Log-probabilities", "Small-variant scores").
+"""Pure score functions for small variants (docs/definitions.md, "Log-probabilities", "Small-variant scores").
 
 No I/O, no model calls, no batching: tensors in, numbers out. `glrm.scoring.engine` runs the model and feeds
 these functions one pass at a time; the pieces are split so that each pass can be reduced right after it ran
@@ -9,7 +9,7 @@ these functions one pass at a time; the pieces are split so that each pass can b
 
 `llr`, `emb_distance` are the whole-window forms of the same formulas.
 
-Conventions (all from the spec):
+Conventions (docs/definitions.md):
 - Log-softmax is taken over the nucleotide tokens A, C, G, T only (ids 7-10) and renormalised over them.
 - A position whose token is not A/C/G/T (N, [MASK], ...) contributes 0 to every log-probability sum. For
   GLRM_MLR this applies to each log-probability on its own: log p(a_i) counts 0 when a_i is N, and
@@ -53,7 +53,8 @@ def causal_token_logprobs(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tens
 
 
 def downstream_pairs(w: int, o: int, n: int, m: int) -> int:
-    """M = W - o - max(n, m): the number of aligned downstream pairs (spec: "Small-variant windows")."""
+    """M = W - o - max(n, m): the number of aligned downstream pairs (docs/definitions.md, "Small-variant
+    windows")."""
     return w - o - max(n, m)
 
 
@@ -125,3 +126,45 @@ def emb_distance(h_ref: torch.Tensor, h_alt: torch.Tensor, o: int, n: int, m: in
     clipped to [0, W); RC-equivariant hidden states are combined strand-symmetrically first."""
     return cosine_distance(emb_mean(h_ref, o, n, flank, rc_equivariant),
                            emb_mean(h_alt, o, m, flank, rc_equivariant))
+
+
+# --- GLRM_CLLR: the length-balanced causal score -----------------------------------------------------
+
+def causal_entropies(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """Causal models: H[t] = -sum_b p_t(b) log p_t(b), the entropy (nats) of the model's A/C/G/T prediction
+    for position t (the logits at t - 1), i.e. the expected value of -l[t]. logits (L, V), ids (L,) -> (L,)
+    float64; H[0] = 0 and H[t] = 0 where x[t] is not A/C/G/T, as for l."""
+    lp = nucleotide_logprobs(logits[..., :-1, :]).double()                 # (L-1, 4)
+    h = -(lp.exp() * lp).sum(-1)                                            # (L-1,)
+    h = torch.where(_is_nuc(ids[..., 1:]), h, torch.zeros_like(h))
+    return torch.cat([torch.zeros_like(h[..., :1]), h], dim=-1)            # (L,)
+
+
+def cllr_side(l: torch.Tensor, big_h: torch.Tensor, o: int, k: int, big_m: int) -> float:
+    """One window's share of GLRM_CLLR: `llr_side` plus sum(H[o : o + k]), the allele's k bases each taken
+    relative to its expected log-probability (docs/definitions.md, "GLRM_CLLR"). CLLR is the alt side minus
+    the ref side, so CLLR = LLR + sum(H_alt[o:o+m]) - sum(H_ref[o:o+n])."""
+    return llr_side(l, o, k, big_m) + float(big_h[o:o + k].double().sum())
+
+
+# --- published recipes (docs/scores.md, "Relation to published recipes") -----------------------------
+
+def mean_full_vocab_ll(logits: torch.Tensor, ids: torch.Tensor) -> float:
+    """Evo 2's sequence score: the mean over positions t = 1 .. L-1 of log p(x[t] | x[:t]) with the softmax
+    over the model's whole vocabulary (every logit column, N and special tokens included). logits (L, V),
+    ids (L,)."""
+    lp = torch.log_softmax(logits[:-1].float(), dim=-1)                     # (L-1, V)
+    got = lp.gather(-1, ids[1:, None].to(lp.device))[:, 0]                  # (L-1,)
+    return float(got.double().mean())
+
+
+def flat_distances(h_ref: torch.Tensor, h_alt: torch.Tensor) -> tuple[float, float]:
+    """GPN's embedding scores of one strand: (1 - cos, Euclidean distance) between the whole windows' last
+    hidden states (L, H) flattened to one vector each, as torch's cosine_similarity (norm product floored at
+    1e-8) and pairwise_distance (eps 1e-6 added to the difference) give them; float64."""
+    x, y = h_ref.reshape(-1).double(), h_alt.reshape(-1).double()
+    dot = torch.dot(x, y)
+    norms = torch.linalg.vector_norm(x) * torch.linalg.vector_norm(y)
+    cos = dot / torch.clamp(norms, min=1e-8)
+    euc = torch.linalg.vector_norm(x - y + 1e-6)
+    return float(1 - cos), float(euc)

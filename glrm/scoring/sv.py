@@ -1,10 +1,10 @@
-"""The structural-variant scoring engine (spec: "Structural variants (score-sv)"; issue 5). No file I/O.
+"""The structural-variant scoring engine (docs/definitions.md, "Structural variants (score-sv)"). No file I/O.
 
 API (as built)::
 
     from glrm.scoring.sv import SVEngine, SVScores, auto_chunk_size
     engine = SVEngine(model, emb_flank=768, rc="none", chunk_size=None, precision="fp32",
-                      device=torch.device("cpu"), want_track=False, batch_size=None)
+                      device=torch.device("cpu"), want_track=False, batch_size=None, prefix_reuse=None)
     res = engine.score_allele(windows)   # windows: allele_windows(genome, allele, W, sv=True), all OK
     res.emb, res.llr, res.reach, res.bp, res.track   # track = (genome positions, d values) or None
     engine.passes_run                      # model passes run so far (int)
@@ -15,6 +15,16 @@ API (as built)::
 `batch_size`: passes per forward; None = auto (`engine.auto_batch`: 1 on CPU, else from free memory), so on
 a GPU the ref and alt windows of one allele run together when memory allows and one by one for long
 windows. Results do not depend on batch size or chunk size beyond float rounding (tested to 1e-5).
+
+Window lengths: breakpoint and BND windows have W bases each; a fits-mode pair covers one genome span, so its
+ref and alt windows differ by k' - k bases (the longer has W). Masked models run each at its own length
+(batches never mix lengths). A causal model never reads what follows a position, so for it the shorter window
+runs N-padded at its end to W: the same outputs on its own bases, and ref and alt share a batch.
+Causal prefix reuse (`prefix_reuse`, default on unless GLRM_PREFIX_REUSE=0; HyenaDNA with hyena_order 2 and
+the Mamba LM, `glrm.scoring.prefix.supports_prefix_reuse`): when a strand's alt window starts with the same
+o >= 1 tokens as its ref window (fits mode: at least the left flank; left breakpoint and t[p[ / t]p]
+breakends: at least W // 2), the alt pass starts from the ref pass's state after them (`run_linked`), so its
+outputs there are the ref pass's, bit for bit: a causal model's left flank is exactly unchanged.
 
 Scores of one window (pairs (ri, ai) = the aligned flank positions, `Window.left`/`right`, both flanks):
 - l[t]: causal models log p(x_t | x_<t); masked models the wild-type marginal lw[t] (unmasked pass,
@@ -31,12 +41,12 @@ Scores of one window (pairs (ri, ai) = the aligned flank positions, `Window.left
   mode and BND have one window, bp 0 is reported as 1); its EMB, LLR, REACH (and track) are reported.
 
 `--rc mean`: causal models and Caduceus-ph run revcomp(ref) and revcomp(alt) as extra passes; forward index i
-is index W-1-i there, so each pair (ri, ai) reads (W-1-ri, W-1-ai). LLR and EMB are the means of the two
-strands' values; d is averaged per pair over the strands, and REACH (and the track) come from that mean d.
-RC-equivariant checkpoints (Caduceus-ps) never run a second pass: their outputs on revcomp(x) are the
-position-flipped outputs on x with the vocabulary complement-permuted and the channels reversed, and the
-strand-symmetric combination is invariant under channel reversal, so every RC-strand value (lw, combined h,
-hence d, EMB, LLR, REACH) equals the forward value exactly; the mean is the forward value.
+of a window of L bases is index L-1-i there, so each pair (ri, ai) reads (Lr-1-ri, La-1-ai). LLR and EMB are
+the means of the two strands' values; d is averaged per pair over the strands, and REACH (and the track) come
+from that mean d. RC-equivariant checkpoints (Caduceus-ps) never run a second pass: their outputs on
+revcomp(x) are the position-flipped outputs on x with the vocabulary complement-permuted and the channels
+reversed, and the strand-symmetric combination is invariant under channel reversal, so every RC-strand value
+(lw, combined h, hence d, EMB, LLR, REACH) equals the forward value exactly; the mean is the forward value.
 
 Identical ref and alt sequences (e.g. an edit with q == G[s:e]) run once, so such an allele scores exactly 0.
 Memory: per window only one strand's ref outputs are held while its alt outputs are reduced; logits are
@@ -46,6 +56,7 @@ dropped as soon as l is taken, and d is computed over pair blocks (`PAIR_BLOCK`)
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +74,7 @@ from glrm.scoring.engine import (
     free_memory_bytes,
     model_dims,
 )
+from glrm.scoring.prefix import supports_prefix_reuse
 from glrm.windows import FlankMap, Window, revcomp
 
 log = logging.getLogger(__name__)
@@ -124,9 +136,10 @@ def reach(d: np.ndarray, distance: np.ndarray, ref_norm: float = 0.0) -> int:
     return int(distance[d >= REACH_FRACTION * top].max())
 
 
-def _mirror(fm: FlankMap, w: int) -> FlankMap:
-    """The same pairs on the reverse-complement strand (index i -> W-1-i), in reversed pair order."""
-    return FlankMap(w - fm.ref_start - fm.length, w - fm.alt_start - fm.length, fm.length,
+def _mirror(fm: FlankMap, wr: int, wa: int) -> FlankMap:
+    """The same pairs on the reverse-complement strand (ref index i -> wr-1-i, alt index i -> wa-1-i, for
+    windows of wr and wa bases), in reversed pair order."""
+    return FlankMap(wr - fm.ref_start - fm.length, wa - fm.alt_start - fm.length, fm.length,
                     fm.dist_start + fm.dist_step * (fm.length - 1), -fm.dist_step)
 
 
@@ -150,14 +163,14 @@ class _Strand:
 
 
 def reduce_strand(maps: list[FlankMap], near: list[FlankMap], l_ref, l_alt, h_ref, h_alt, eq: bool,
-                  mirrored: bool) -> _Strand:
-    """One strand's LLR, EMB means and d from the ref and alt outputs: l (W,), h (W, H). `maps`: the
-    window's flank runs; `near`: the same within K. `mirrored`: outputs are of the revcomp windows."""
-    w = l_ref.shape[0]
+                  mirrored: bool, wr: int, wa: int) -> _Strand:
+    """One strand's LLR, EMB means and d from the ref and alt outputs: l (L,), h (L, H), L at least the
+    window's wr (ref) and wa (alt) bases. `maps`: the window's flank runs; `near`: the same within K.
+    `mirrored`: outputs are of the revcomp windows."""
     llr, ref_norm = 0.0, 0.0
     ds = []
     for fm in maps:
-        g = _mirror(fm, w) if mirrored else fm
+        g = _mirror(fm, wr, wa) if mirrored else fm
         llr += float(l_alt[g.alt_slice].double().sum()) - float(l_ref[g.ref_slice].double().sum())
         parts = []
         for i in range(0, g.length, PAIR_BLOCK):
@@ -173,7 +186,7 @@ def reduce_strand(maps: list[FlankMap], near: list[FlankMap], l_ref, l_alt, h_re
     if count:
         su = sv = 0.0
         for fm in near:
-            g = _mirror(fm, w) if mirrored else fm
+            g = _mirror(fm, wr, wa) if mirrored else fm
             for i in range(0, g.length, PAIR_BLOCK):
                 n = min(PAIR_BLOCK, g.length - i)
                 su = su + _rows(h_ref, g.ref_start + i, g.ref_start + i + n, eq).sum(0)  # (H',)
@@ -202,7 +215,7 @@ class SVEngine:
     def __init__(self, model: GenomicLM, *, emb_flank: int = 768, rc: str = "none",
                  chunk_size: int | str | None = None, precision: str = "fp32",
                  device: torch.device | str = torch.device("cpu"), want_track: bool = False,
-                 batch_size: int | None = None):
+                 batch_size: int | None = None, prefix_reuse: bool | None = None):
         if rc not in RC_MODES:
             raise InputError(f"--rc {rc}: use none or mean")
         if precision not in PRECISIONS:
@@ -222,6 +235,11 @@ class SVEngine:
         self.kind = model.kind
         self.eq = bool(model.rc_equivariant)
         self.second_pass = rc == "mean" and not (self.eq and model.kind == "masked")
+        # causal models: an alt pass that shares its first o tokens with its ref pass starts from the ref
+        # pass's state there (glrm.scoring.prefix), so the shared prefix's outputs are the ref's exactly
+        if prefix_reuse is None:
+            prefix_reuse = os.environ.get("GLRM_PREFIX_REUSE", "1") != "0"
+        self.prefix_reuse = prefix_reuse and supports_prefix_reuse(model)
         self.passes_run = 0
         self.batch_sizes: list[int] = []   # forwards' batch sizes, over the engine's lifetime (logs, tests)
         self.chunk_sizes: list[int | None] = []
@@ -254,11 +272,10 @@ class SVEngine:
         for win in windows:
             if not win.ok or win.ref is None or win.alt is None:
                 raise ValueError(f"the SV engine scores OK windows only, got status {win.status.value}")
-            if len(win.ref) != len(win.alt):
-                raise ValueError(f"ref and alt windows differ in length ({len(win.ref)} vs {len(win.alt)})")
-            if self.model.family == "hyenadna" and len(win.ref) > self.model.max_length:
-                raise InputError(f"--window {len(win.ref)} is longer than this HyenaDNA checkpoint's "
-                                 f"trained length {self.model.max_length} (its positional embedding cannot "
+            if self.model.family == "hyenadna" and max(len(win.ref), len(win.alt)) > self.model.max_length:
+                raise InputError(f"--window {max(len(win.ref), len(win.alt))} is longer than this HyenaDNA "
+                                 f"checkpoint's trained length {self.model.max_length} (its positional "
+                                 "embedding cannot "
                                  "extrapolate); use --window <= that length or a Caduceus/Mamba model")
         results = [self._score_window(win) for win in windows]
         best = 0
@@ -276,46 +293,93 @@ class SVEngine:
         return SVScores(emb, llr, rch, max(1, win.bp), track)
 
     def _score_window(self, win: Window):
-        w = len(win.ref)
+        wr, wa = len(win.ref), len(win.alt)
         maps = _pairs(win)
         near = [m for m in (fm.within(self.emb_flank) for fm in maps) if m.length > 0]
-        strands_seqs = [(win.ref, win.alt, False)]
+        strands = [(win.ref, win.alt, False)]
         if self.second_pass:
-            strands_seqs.append((revcomp(win.ref), revcomp(win.alt), True))
-        # planned passes, in order: (strand, role, sequence); alt == ref reuses the ref pass
-        plan = []
-        for si, (ref, alt, _) in enumerate(strands_seqs):
-            plan.append((si, "ref", ref))
-            if alt != ref:
-                plan.append((si, "alt", alt))
+            strands.append((revcomp(win.ref), revcomp(win.alt), True))
+        if self.kind == "causal" and wr != wa:
+            # a causal model never reads what follows a position, so the shorter window of a fits-mode pair
+            # runs N-padded at its end to the longer one's length: the same outputs on its own bases, and
+            # both passes of a strand can share a batch and a prefix
+            width = max(wr, wa)
+            strands = [(r + "N" * (width - len(r)), a + "N" * (width - len(a)), mir) for r, a, mir in strands]
         held: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
         done: dict[int, _Strand] = {}
-        bo = self._backoff(w)
-        log.debug("SV window %s:%d bp %d, W=%d: %d passes, batch %d, chunk %s",
-                  win.chrom, win.ref_start, win.bp, w, len(plan), bo.batch, bo.chunk)
 
-        def step(batch, chunk):   # re-runnable after a CUDA OOM: stores overwrite, strands reduce once
-            ids = torch.stack([encode(seq) for _, _, seq in batch]).to(self.device)  # (B, W)
-            with torch.inference_mode():
-                out = self.model(ids, chunk_size=chunk)
-            for b, (si, role, _) in enumerate(batch):
-                if si in done:   # a slice retried after an OOM may hold passes of a strand already reduced
-                    continue
-                held[(si, role)] = (token_logprobs(self.kind, out.logits[b], ids[b]), out.hidden_states[b])
-            del out, ids
-            for si, (ref, alt, mirrored) in enumerate(strands_seqs):
+        def hold(si: int, role: str, ids, logits, hidden) -> None:
+            if si not in done:   # a slice retried after an OOM may hold passes of a strand already reduced
+                held[(si, role)] = (token_logprobs(self.kind, logits, ids), hidden)
+
+        def reduce_ready() -> None:
+            for si, (ref, alt, mirrored) in enumerate(strands):
                 alt_key = (si, "alt") if alt != ref else (si, "ref")
                 if si in done or (si, "ref") not in held or alt_key not in held:
                     continue
-                l_a, h_a = held[alt_key]
-                l_r, h_r = held[(si, "ref")]
-                done[si] = reduce_strand(maps, near, l_r, l_a, h_r, h_a, self.eq, mirrored)
-                held.pop(alt_key)
-                held.pop((si, "ref"), None)
-                del l_r, h_r, l_a, h_a
-            self.passes_run += len(batch)
-            self.batch_sizes.append(len(batch))
-            self.chunk_sizes.append(chunk)
+                l_r, h_r = held.pop((si, "ref"))
+                l_a, h_a = held.pop(alt_key) if alt != ref else (l_r, h_r)
+                done[si] = reduce_strand(maps, near, l_r, l_a, h_r, h_a, self.eq, mirrored, wr, wa)
 
-        bo.run(plan, step)
-        return window_scores(win, [done[si] for si in range(len(strands_seqs))])
+        def step(batch, chunk):   # plain passes (si, role, seq) of one length; re-runnable after a CUDA OOM
+            ids = torch.stack([encode(seq) for _, _, seq in batch]).to(self.device)  # (B, L)
+            with torch.inference_mode():
+                out = self.model(ids, chunk_size=chunk)
+            for b, (si, role, _) in enumerate(batch):
+                hold(si, role, ids[b], out.logits[b], out.hidden_states[b])
+            del out, ids
+            reduce_ready()
+            self._count(len(batch), len(batch), chunk)
+
+        def step_linked(batch, chunk):   # strands (si, o) whose alt shares its first o tokens with its ref
+            from glrm.scoring.prefix import run_linked
+
+            refs = [encode(strands[si][0]) for si, _ in batch]                      # each (L,)
+            alts = [(i, encode(strands[si][1]), o) for i, (si, o) in enumerate(batch)]
+            with torch.inference_mode():
+                run_linked(self.model, refs, alts, self._backoff(max(wr, wa)).batch, chunk,
+                           emit_ref=lambda i, *out: hold(batch[i][0], "ref", *out),
+                           emit_alt=lambda i, *out: hold(batch[i][0], "alt", *out))
+            reduce_ready()
+            self._count(2 * len(batch), len(batch), chunk)
+
+        linked, plain = [], []
+        for si, (ref, alt, _) in enumerate(strands):
+            o = _shared_prefix(ref, alt) if self.prefix_reuse and alt != ref else 0
+            if o >= 1:
+                linked.append((si, o))
+            else:
+                plain.extend([(si, "ref", ref)] + ([(si, "alt", alt)] if alt != ref else []))
+        log.debug("SV window %s:%d bp %d, %d + %d bases: %d strands from a shared prefix, %d plain passes",
+                  win.chrom, win.ref_start, win.bp, wr, wa, len(linked), len(plain))
+        if linked:
+            self._backoff(max(wr, wa)).run(linked, step_linked)
+        # batches never mix lengths; sizes come from the window's longer side (W): what fits W fits the
+        # shorter side of a fits-mode pair, and one back-off per W keeps a reduced size for all the run's SVs
+        for group in _equal_length_runs(plain):
+            self._backoff(max(wr, wa)).run(group, step)
+        return window_scores(win, [done[si] for si in range(len(strands))])
+
+    def _count(self, passes: int, batch: int, chunk: int | None) -> None:
+        self.passes_run += passes
+        self.batch_sizes.append(batch)
+        self.chunk_sizes.append(chunk)
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    """The number of leading characters two equal-length strings share (numpy: windows reach 1 Mbp)."""
+    x = np.frombuffer(a.encode("ascii"), np.uint8)
+    y = np.frombuffer(b.encode("ascii"), np.uint8)
+    diff = np.flatnonzero(x != y)
+    return int(diff[0]) if diff.size else len(a)
+
+
+def _equal_length_runs(passes: list[tuple[int, str, str]]) -> list[list[tuple[int, str, str]]]:
+    """Consecutive passes grouped while their sequences have the same length (input order kept)."""
+    runs: list[list[tuple[int, str, str]]] = []
+    for p in passes:
+        if runs and len(runs[-1][0][2]) == len(p[2]):
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    return runs
