@@ -1,5 +1,5 @@
 """Left-align and trim a spelled-out allele against the reference, as `bcftools norm -f` does
-(docs/definitions.md, "One haplotype, one score").
+(docs/definitions.md, "One haplotype, one form").
 
 A VCF may write the same haplotype in several ways: an indel anywhere along the repeat it falls in
 (`CAC -> C` at the first base or `ACA -> A` at the second of `CACACA` both leave `CACA`), with extra shared

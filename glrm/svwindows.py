@@ -189,18 +189,22 @@ def edit_windows(genome: Genome, edit: Edit, w: int, max_n_frac: float = 0.05) -
     return out
 
 
-def inserted_bases(allele: Allele) -> str:
-    """The bases S a breakend inserts at its junction (VCF 4.2 section 5.4): its `t` is the REF base(s) and
-    then S in the forms t[p[ and t]p], S and then the REF base(s) in ]p]t and [p[t. When `t` does not start
-    (end) with REF as written, its first (last) base is taken as the anchor. Upper-case, non-ACGT -> N."""
-    assert allele.bnd is not None
+def _bnd_anchor(allele: Allele) -> int:
+    """How many bases of a breakend's `t` are its own contig's REF bases: all of REF when `t` starts (for
+    t[p[, t]p]) or ends (]p]t, [p[t) with REF as written, else one base (docs/definitions.md, "Breakends")."""
     t = normalize(allele.bnd.bases)
     ref = normalize(allele.ref) if allele.ref not in ("", ".") else ""
-    if allele.bnd.form in ("t[p[", "t]p]"):
-        anchor = len(ref) if ref and t.startswith(ref) else 1
-        return t[anchor:]
-    anchor = len(ref) if ref and t.endswith(ref) else 1
-    return t[:len(t) - anchor]
+    own_left = allele.bnd.form in ("t[p[", "t]p]")
+    return len(ref) if ref and (t.startswith(ref) if own_left else t.endswith(ref)) else 1
+
+
+def inserted_bases(allele: Allele) -> str:
+    """The bases S a breakend inserts at its junction (VCF 4.2 section 5.4): its `t` is the REF base(s) and
+    then S in the forms t[p[ and t]p], S and then the REF base(s) in ]p]t and [p[t (`_bnd_anchor` says how
+    many REF bases). Upper-case, non-ACGT -> N."""
+    assert allele.bnd is not None
+    t, anchor = normalize(allele.bnd.bases), _bnd_anchor(allele)
+    return t[anchor:] if allele.bnd.form in ("t[p[", "t]p]") else t[:len(t) - anchor]
 
 
 def bnd_window(genome: Genome, chrom: str, allele: Allele, w: int, max_n_frac: float = 0.05) -> Window:
@@ -224,7 +228,7 @@ def bnd_window(genome: Genome, chrom: str, allele: Allele, w: int, max_n_frac: f
         return fail(Status.TOO_LONG, f"breakend {allele.alt} inserts {d} bases at its junction, above "
                     f"W//8 = {w // 8} for window {w}; use a longer --window", 1, chrom)
     own_left = b.form in ("t[p[", "t]p]")
-    j = p + 1 if own_left else p
+    j = p + _bnd_anchor(allele) if own_left else p   # own contig kept up to and including its REF bases
     r0 = j - h
     ref = genome.fetch(chrom, r0, r0 + w)
     note = n_content_note(ref, max_n_frac)

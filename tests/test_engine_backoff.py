@@ -82,3 +82,46 @@ def test_out_of_memory_at_batch_one_and_the_smallest_chunk_is_a_clear_error():
     eng = SmallVariantEngine(model, EngineConfig(emb_flank=K, batch_size=2), "cpu")
     with pytest.raises(GpuMemoryError, match=r"out of GPU memory even at batch 1.*--window"):
         eng.score(jobs_for())
+
+
+def oom_at_call(real, n: int):
+    """`real`, except that its n-th call raises CUDA's out-of-memory error: an allocation refused while the
+    outputs of a batch are reduced, not in the model's forward. The retried slice then needs the passes that
+    earlier slices left held."""
+    calls = []
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        return real(*args, **kwargs)
+    wrapped.calls = calls
+    return wrapped
+
+
+@pytest.mark.parametrize("reuse,batch", [(True, 4), (False, 3)])
+@pytest.mark.parametrize("n", [1, 2])
+def test_sv_engine_recovers_from_an_oom_while_reducing(reuse, batch, n, monkeypatch):
+    import glrm.scoring.sv as sv
+
+    ws = wins(48395962, 1024)                 # fits mode: windows of two lengths, alt sharing a prefix
+    kw = dict(emb_flank=K, rc="mean", want_track=True, batch_size=batch, prefix_reuse=reuse)
+    want = SVEngine(fixture_model("mamba-lm-tiny"), **kw).score_allele(ws)
+    monkeypatch.setattr(sv, "reduce_strand", oom_at_call(sv.reduce_strand, n))
+    eng = SVEngine(fixture_model("mamba-lm-tiny"), **kw)
+    same(eng.score_allele(ws), want)          # a retried slice finds the passes of earlier slices still held
+    assert len(sv.reduce_strand.calls) > n
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_whole_window_embedding_scores_recover_from_an_oom_while_reducing(n, monkeypatch):
+    import glrm.scoring.engine as engine
+
+    jobs, cfg = jobs_for(rc=True), dict(emb_flank=K, batch_size=3, scores=("gpn_cos", "gpn_euc"))
+    want = SmallVariantEngine(fixture_model("caduceus-ph-tiny"), EngineConfig(**cfg), "cpu").score(jobs)
+    monkeypatch.setattr(engine.S, "flat_distances", oom_at_call(engine.S.flat_distances, n))
+    got = SmallVariantEngine(fixture_model("caduceus-ph-tiny"), EngineConfig(**cfg), "cpu").score(jobs)
+    for g, w in zip(got, want, strict=True):
+        for key in ("GLRM_GPN_COS", "GLRM_GPN_EUC"):
+            assert g[key] == (None if w[key] is None else pytest.approx(w[key], rel=1e-5, abs=1e-6)), key
+    assert sum(g["GLRM_GPN_COS"] is not None for g in got) >= 3     # SNVs and MNVs get values

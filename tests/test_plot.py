@@ -11,7 +11,7 @@ import pytest
 from glrm.cli.main import main
 from glrm.errors import InputError
 from glrm.io.bedgraph import TrackMeta, write_bedgraph
-from glrm.pipeline.plot import check_png, plot_track
+from glrm.pipeline.plot import check_png, plot_track, reach_sides
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -76,3 +76,17 @@ def test_long_tracks_keep_their_peaks():
     xs, ys = _envelope(x, y, 4000)
     assert len(xs) <= 4001 and ys.max() == 5.0 and xs[ys.argmax()] <= 777_777 < xs[ys.argmax()] + 251
     assert _envelope(x[:10], y[:10], 4000)[0] is not None and len(_envelope(x[:10], y[:10], 4000)[0]) == 10
+
+
+def test_reach_is_marked_only_on_flanks_that_change(tmp_path):
+    """A causal model's left flank is exactly 0 in fits mode: no REACH line is drawn there."""
+    from glrm.io.bedgraph import read_bedgraph
+
+    assert reach_sides(read_bedgraph(track(tmp_path, "fits"))) == (True, True)
+    m = TrackMeta(name="causal", chrom="20", window_start=0, window_end=100, event_start=40, event_end=50,
+                  mode="fits", bp=1, sv="DEL", vcf_id="x", vcf_pos=40, model="tiny", emb=0.05, reach=3)
+    pos = np.r_[0:40, 50:100]
+    change = np.where(pos < 40, 0.0, np.exp(-(pos - 50) / 2.0))
+    path = write_bedgraph(tmp_path / "causal.bedgraph", m, pos, change)
+    assert reach_sides(read_bedgraph(path)) == (False, True)
+    assert check_png(plot_track(path, tmp_path / "causal.png", log_distance=True))

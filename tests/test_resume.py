@@ -136,6 +136,12 @@ def test_resume_with_other_arguments_is_refused(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "other arguments" in err and "delete" in err and "--resume" in err
     assert _score("score-vcf", INDELS, out, "--resume", "--scores", "llr") != 0
+    newer = resume_mod.DEFINITIONS_VERSION + 1
+    for name, other in (("DEFINITIONS_VERSION", newer), ("__version__", "0.0.1")):
+        with monkeypatch.context() as m:     # finished records scored by another glrm are not reused
+            m.setattr(resume_mod, name, other)
+            assert _score("score-vcf", INDELS, out, "--resume") != 0
+        assert "another glrm version" in capsys.readouterr().err
     assert folder.is_dir() and not out.exists()     # the checkpoint is kept for the right arguments
     assert _score("score-vcf", INDELS, out, "--resume") == 0
     assert not folder.exists() and out.exists()

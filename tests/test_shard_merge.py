@@ -234,6 +234,6 @@ def test_shards_of_different_score_definitions_are_refused(indels, tmp_path, cap
         code = main(["merge", "-q", "-o", str(out), str(made[3][0]), str(other), str(made[3][2])])
         err = capsys.readouterr().err
         assert code != 0 and not out.exists()
-        assert "score definitions" in err and str(other) in err and "score the older shards again" in err
+        assert "score definitions" in err and str(other) in err and "score every shard with one glrm" in err
         assert ("definitions 1" in err) if label == "old" else ("under 3" in err)
         assert len(err.strip().splitlines()) == 1

@@ -143,6 +143,21 @@ def test_auto_chunk_size_formula(monkeypatch):
     assert sv.MIN_CHUNK < auto_chunk_size(m, 1_000_000, "cpu") < sv.MAX_CHUNK
 
 
+@pytest.mark.parametrize("name", ["hyenadna-hf-tiny", "mamba-lm-tiny"])
+def test_causal_models_see_a_t_p_breakend_only_on_the_reverse_strand(name):
+    """In t[p[ and t]p] this contig's side (the only one aligned) precedes the junction: a left-to-right model
+    reads it without the junction, so --rc none gives exactly 0 (docs/scores.md), and --rc mean, whose
+    reverse strand reads the junction first, gives a change."""
+    with VcfReader(str(HERE / "data" / "colo829_gridss.vcf.gz")) as reader:
+        a = next(a for rec in reader for a in rec.alleles if rec.id == "gridss273fb_7674o")
+    assert a.bnd.form == "t[p["
+    ws = allele_windows(chr20(), a, 512, sv=True)
+    none = SVEngine(model(name), emb_flank=K, rc="none", want_track=True).score_allele(ws)
+    assert none.emb == 0 and none.llr == 0 and none.reach == 0 and not np.any(none.track[1])
+    mean = SVEngine(model(name), emb_flank=K, rc="mean").score_allele(ws)
+    assert mean.emb > 0 and mean.llr != 0 and mean.reach > 0
+
+
 def test_errors():
     m = model("hyenadna-hf-tiny")
     for kwargs in ({"rc": "both"}, {"precision": "fp16"}, {"emb_flank": -1}, {"chunk_size": 0},

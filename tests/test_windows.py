@@ -368,6 +368,33 @@ def test_bnd_inserted_bases_by_hand(W):
     assert w.status is Status.OK
 
 
+@pytest.mark.parametrize("W", [64, 65])
+def test_bnd_with_a_multi_base_ref_keeps_every_ref_base(W):
+    """A REF of n bases that `t` starts (ends) with is n anchor bases on this contig: all of them stay in the
+    alt haplotype, and the junction follows the last of them (t[p[, t]p]); a `t` that does not carry REF as
+    written has a one-base anchor and the rest of `t` inserted."""
+    M = GEN.seqs["c2"]
+    P, p0, h, S = 999, 300, W // 2, "GAT"
+    r3 = SEQ[P:P + 3]
+    cases = {   # form: (t, J, alt window written out)
+        "t[p[": (r3 + S, P + 3, SEQ[P + 3 - h:P + 3] + S + M[p0:p0 + W - h - 3]),
+        "t]p]": (r3 + S, P + 3, SEQ[P + 3 - h:P + 3] + S + revcomp(M[p0 + 1 - (W - h - 3):p0 + 1])),
+        "]p]t": (S + r3, P, M[p0 + 1 - (h - 3):p0 + 1] + S + SEQ[P:P + W - h]),
+        "[p[t": (S + r3, P, revcomp(M[p0:p0 + h - 3]) + S + SEQ[P:P + W - h]),
+    }
+    for form, (t, J, alt) in cases.items():
+        (w,) = sv_windows(GEN, bnd(P + 1, form, "c2", p0, t=t, ref=r3), W)
+        assert w.status is Status.OK and w.ref == SEQ[J - h:J - h + W], form
+        assert w.alt == alt and w.m == 3, form
+        if form in ("t[p[", "t]p]"):
+            assert r3 in w.alt[:h] and list(w.left.distance)[-1] == 1
+    # REF not at the start of t: one anchor base, the rest of t inserted
+    other = "C" if SEQ[P + 1] != "C" else "G"
+    (w,) = sv_windows(GEN, bnd(P + 1, "t[p[", "c2", p0, t=SEQ[P] + other + S, ref=r3), W)
+    assert w.status is Status.OK and w.m == 4 and w.alt[:h] == SEQ[P + 1 - h:P + 1]
+    assert w.alt[h:h + 4] == other + S
+
+
 def test_bnd_statuses():
     W = 64
     assert sv_windows(GEN, bnd(1000, "t[p[", "chrZ", 10), W)[0].status is Status.UNKNOWN_CONTIG

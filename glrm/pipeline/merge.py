@@ -130,9 +130,8 @@ def check_shards(shards: Sequence[ShardFile]) -> list[ShardFile]:
     old, new = min(version, key=version.get), max(version, key=version.get)
     if version[old] != version[new]:
         raise InputError(f"{old}: was scored under glrm's score definitions {version[old]}, {new} under "
-                         f"{version[new]} "
-                         "(docs/definitions.md); their values do not mean the same, so score the older "
-                         "shards again with this glrm")
+                         f"{version[new]} (docs/definitions.md); their values do not mean the same, so score "
+                         "every shard with one glrm version")
     ref = first.comparable_header()
     for s in ordered:
         other = s.comparable_header()

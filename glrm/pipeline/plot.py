@@ -3,9 +3,10 @@
 The picture: the embedding change ||h_alt - h_ref|| along the genome over the ref window (x: genome position
 in Mb or kb; y: the change), the left flank and the right flank in two colours, the event drawn from the
 track's `#glrm` line (a shaded span for the replaced bases G[s:e], a vertical line at each breakpoint or
-junction; for BND the side joined to the mate is hatched), GLRM_SV_REACH marked as dotted lines, and a
-title naming the SV. `log_distance` draws the change against the distance to the event instead (log scale,
-left flank mirrored to negative values), which shows how far the effect reaches on both flanks.
+junction; for BND the side joined to the mate is hatched), GLRM_SV_REACH marked as dotted lines on the flanks
+that carry the change, and a title naming the SV. `log_distance` draws the change against the distance to the
+event instead (log scale, left flank mirrored to negative values), which shows how far the effect reaches on
+both flanks.
 
 matplotlib is an optional dependency (`pip install 'glrm[plot]'`), imported only here, with the Agg backend.
 A plain bedGraph without the `#glrm` line is drawn too, without the event.
@@ -108,7 +109,7 @@ def _draw_genome(ax, track: Track) -> None:
                 xs, ys = _envelope(x[mask], track.value[mask], max(2, int(share * mask.sum())))
                 ax.fill_between(xs, ys, step="mid", color=colour, alpha=0.25, lw=0)
                 ax.plot(xs, ys, color=colour, lw=0.8, label=label)
-        _draw_event(ax, m, scale, has_left=bool(left.any()), has_right=bool(right.any()))
+        _draw_event(ax, m, scale, *reach_sides(track))
     ax.set_xlim(lo / scale, hi / scale)
     ax.set_xlabel(f"position on {track.chrom} ({unit}, 0-based)")
     ax.ticklabel_format(axis="x", useOffset=False, style="plain")
@@ -124,7 +125,19 @@ def _envelope(x, y, n: int):
     return x[starts], np.maximum.reduceat(y, starts)
 
 
-def _draw_event(ax, m, scale: float, has_left: bool, has_right: bool) -> None:
+def reach_sides(track: Track) -> tuple[bool, bool]:
+    """Whether the left and the right flank carry the effect GLRM_SV_REACH measures: a change of at least 10%
+    of the track's largest. The REACH line is drawn only there (a causal model's left flank, exactly 0, gets
+    none)."""
+    m = track.meta
+    if m is None or len(track.value) == 0:
+        return False, False
+    level = 0.1 * float(np.max(track.value))
+    strong = track.value >= level if level > 0 else np.zeros(len(track.value), bool)
+    return bool(strong[track.start < m.event_start].any()), bool(strong[track.start >= m.event_end].any())
+
+
+def _draw_event(ax, m, scale: float, reach_left: bool, reach_right: bool) -> None:
     lo, hi = m.window_start, m.window_end
     s, e = max(m.event_start, lo), min(m.event_end, hi)
     if m.mode == "bnd":
@@ -143,7 +156,7 @@ def _draw_event(ax, m, scale: float, has_left: bool, has_right: bool) -> None:
                 ax.axvline(g / scale, color="black", lw=1.0, ls="-", label=label)
                 label = None
     if m.reach:   # distance s - g on the left flank, g - e + 1 on the right
-        for g, side in ((m.event_start - m.reach, has_left), (m.event_end + m.reach - 1, has_right)):
+        for g, side in ((m.event_start - m.reach, reach_left), (m.event_end + m.reach - 1, reach_right)):
             if side and lo <= g <= hi:
                 ax.axvline(g / scale, color="#2ca02c", lw=1.0, ls=":")
         ax.plot([], [], color="#2ca02c", ls=":", label=f"reach {m.reach:,} bp")
@@ -165,8 +178,10 @@ def _draw_distance(ax, track: Track) -> None:
     ax.set_xscale("symlog", linthresh=1)
     ax.axvline(0, color="black", lw=1.0, label="event")
     if m.reach:
-        ax.axvline(-m.reach, color="#2ca02c", lw=1.0, ls=":", label=f"reach {m.reach:,} bp")
-        ax.axvline(m.reach, color="#2ca02c", lw=1.0, ls=":")
+        for sign, drawn in zip((-1, 1), reach_sides(track), strict=True):
+            if drawn:
+                ax.axvline(sign * m.reach, color="#2ca02c", lw=1.0, ls=":")
+        ax.plot([], [], color="#2ca02c", ls=":", label=f"reach {m.reach:,} bp")
     ax.set_xlabel("distance to the event (bp; left flank negative, log scale)")
 
 

@@ -4,10 +4,11 @@ The checkpoint is the folder `OUT.glrm-resume/` next to the output `OUT`:
 - `records.jsonl`: one JSON line per finished record: its raw input line and the values the run gave to the
   writer (`VcfAnnotator.write(raw, values)`), and one per BED row (`BedWriter.write_row` arguments), so a
   restart replays exactly what the killed run wrote;
-- `state.json`: the key of the run (a hash of its options and of the identity of its input, FASTA and model
-  files: path, size and mtime), the number of finished records and the byte length of `records.jsonl` that
-  holds them. It is replaced atomically after each block, once the block's lines are on disk (fsync), so a
-  kill at any moment leaves a consistent checkpoint (bytes past the recorded length are cut on restart).
+- `state.json`: the key of the run (a hash of its options, of the identity of its input, FASTA and model
+  files: path, size and mtime, and of glrm's version and score definitions version), the number of finished
+  records and the byte length of `records.jsonl` that holds them. It is replaced atomically after each block,
+  once the block's lines are on disk (fsync), so a kill at any moment leaves a consistent checkpoint (bytes
+  past the recorded length are cut on restart).
 
 A restart with --resume and the same arguments replays the finished records into a fresh (atomic) output,
 skips them in the input and scores the rest; on success the output is committed and the folder removed. The
@@ -27,8 +28,10 @@ import shutil
 from enum import Enum
 from pathlib import Path
 
+from glrm import __version__
 from glrm.errors import InputError, OutputError
 from glrm.io.atomic import remove_stale_temps
+from glrm.io.fields import DEFINITIONS_VERSION
 
 SUFFIX = ".glrm-resume"
 _SKIP_KEYS = {"quiet", "command", "threads", "resume"}   # options that cannot change the output bytes
@@ -61,13 +64,16 @@ def _file_identity(path: str) -> object:
 
 
 def run_key(opts) -> str:
-    """SHA-256 over the options that shape the output and the identity of the files the run reads."""
+    """SHA-256 over the options that shape the output, the identity of the files the run reads, and glrm's
+    version and score definitions version."""
     fields = {k: v for k, v in dataclasses.asdict(opts).items() if k not in _SKIP_KEYS}
     files = {name: _file_identity(getattr(opts, name)) for name in ("input", "fasta", "model")}
     for name in ("regions_file",):
         if getattr(opts, name, None):
             files[name] = _file_identity(getattr(opts, name))
-    text = json.dumps({"options": fields, "files": files}, sort_keys=True, default=str)
+    # another glrm, or other score definitions, may give other values for the finished records
+    made_by = {"glrm": __version__, "definitions": DEFINITIONS_VERSION}
+    text = json.dumps({"options": fields, "files": files, "made_by": made_by}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -111,8 +117,9 @@ class Checkpoint:
                 raise InputError(f"{ck.state_path}: unreadable checkpoint ({e}); delete {ck.folder} or drop "
                                  "--resume") from None
             if key != ck.key:
-                raise InputError(f"{ck.folder}: the checkpoint was made with other arguments or other input/"
-                                 f"FASTA/model files; delete {ck.folder} to start over, or drop --resume")
+                raise InputError(f"{ck.folder}: the checkpoint was made with other arguments, other input/"
+                                 f"FASTA/model files or another glrm version; delete {ck.folder} to start "
+                                 "over, or drop --resume")
             if not ck.part.exists() or ck.part.stat().st_size < size:
                 raise InputError(f"{ck.part}: shorter than its checkpoint says (damaged); delete {ck.folder} "
                                  "to start over")

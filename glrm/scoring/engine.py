@@ -108,7 +108,6 @@ class Job:
     rc_window: Window | None = None
 
 
-
 # --- memory -----------------------------------------------------------------------------------------
 
 def free_memory_bytes(device: torch.device) -> int:
@@ -477,7 +476,9 @@ class SmallVariantEngine:
             cache["h_copy"] = hidden.clone()   # (W, H): a row of the batch's output would keep the batch
         out["flat_" + side] = cache["h_copy"]
         if "flat_ref" in out and "flat_alt" in out:
-            out["gpn_cos"], out["gpn_euc"] = S.flat_distances(out.pop("flat_ref"), out.pop("flat_alt"))
+            # dropped only once computed: an OOM inside flat_distances leaves both for the retry
+            out["gpn_cos"], out["gpn_euc"] = S.flat_distances(out["flat_ref"], out["flat_alt"])
+            del out["flat_ref"], out["flat_alt"]
 
     def _mlr_together(self, p: _Pass, logits, views, acc, cache: dict) -> None:
         """GLRM_MLR of all the pass's forward SNV/MNV requesters in one gather (a tile holds thousands):

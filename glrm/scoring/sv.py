@@ -317,9 +317,11 @@ class SVEngine:
                 alt_key = (si, "alt") if alt != ref else (si, "ref")
                 if si in done or (si, "ref") not in held or alt_key not in held:
                     continue
-                l_r, h_r = held.pop((si, "ref"))
-                l_a, h_a = held.pop(alt_key) if alt != ref else (l_r, h_r)
+                l_r, h_r = held[(si, "ref")]
+                l_a, h_a = held[alt_key]
+                # popped only once reduced: an OOM inside reduce_strand leaves the passes for the retry
                 done[si] = reduce_strand(maps, near, l_r, l_a, h_r, h_a, self.eq, mirrored, wr, wa)
+                held.pop((si, "ref")), held.pop(alt_key, None)
 
         def step(batch, chunk):   # plain passes (si, role, seq) of one length; re-runnable after a CUDA OOM
             ids = torch.stack([encode(seq) for _, _, seq in batch]).to(self.device)  # (B, L)
