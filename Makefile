@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/glrm score-vcf -i $(DEMO)/demo.vcf.gz -f $(DEMO)/chr20_demo.fa.gz -m $(DEMO)/model --device cpu -o demo-out/demo.scored.vcf.gz --bed demo-out/demo.scored.bed
 	@echo
 	@echo "Scored VCF: demo-out/demo.scored.vcf.gz (+ .tbi)   BED: demo-out/demo.scored.bed   Scores: docs/scores.md"
-	@echo "First records of the scored VCF (INFO gains GLRM_LLR, GLRM_MLR, GLRM_EMB, GLRM_STATUS):"
+	@echo "First records of the scored VCF (INFO gains GLRM_LLR, GLRM_CLLR, GLRM_MLR, GLRM_EMB, GLRM_STATUS):"
 	@$(BIN)/python -c "import gzip, itertools; rows = (l for l in gzip.open('demo-out/demo.scored.vcf.gz', 'rt') if not l.startswith('##')); print(''.join(itertools.islice(rows, 6)), end='')"
 
 lint: $(STAMP)
