@@ -8,19 +8,25 @@ STAMP   := $(VENV)/.installed
 
 install: $(STAMP)
 
-# torch is installed first and pinned through constraints.txt, so no later step can
-# swap the CPU wheel for a multi-gigabyte CUDA build.
+# torch 2.13.0 is installed first, from TORCH_INDEX if set, and then pinned through constraints.txt, so no later
+# step can swap it for another build. Which build it is depends on the index: from PyPI on Linux it is the CUDA
+# build (about 2.7 GB with its NVIDIA wheels); TORCH_INDEX=https://download.pytorch.org/whl/cpu takes the
+# CPU-only build (about 190 MB). Empty (the default): pip's configured index, which on this project's machines
+# offers a local copy of the CPU wheel. It matters only while .venv/ has no torch (a fresh clone, `make clean`).
+TORCH_INDEX ?=
+TORCH_PIP   := $(if $(strip $(TORCH_INDEX)),--index-url $(strip $(TORCH_INDEX)))
+
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q torch==2.13.0 $(TORCH_PIP)
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,plot]'
 	touch $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# Offline demo: score real chr20 variants with the small demo checkpoint (CPU, well under a minute).
+# Offline demo: score real chr20 variants with the small demo checkpoint (CPU, about a minute on 2 cores).
 DEMO    := examples/demo
 demo: $(STAMP)
 	@mkdir -p demo-out

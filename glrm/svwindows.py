@@ -23,6 +23,7 @@ from glrm.windows import (
     flanks,
     n_content_note,
     normalize,
+    past_end_note,
     ref_mismatch_note,
     revcomp,
 )
@@ -219,7 +220,11 @@ def bnd_window(genome: Genome, chrom: str, allele: Allele, w: int, max_n_frac: f
     if mate is None:
         return fail(Status.UNKNOWN_CONTIG, f"mate contig {b.mate_chrom} of breakend {allele.alt} is not in "
                     "the FASTA", 1, chrom)
-    note = _ref_ok(genome, chrom, allele)
+    note = (_ref_ok(genome, chrom, allele)
+            or past_end_note(genome, chrom, allele.pos - 1, allele.pos - 1 + max(len(allele.ref), 1),
+                             f"breakend {allele.alt}", telomere=True)
+            or past_end_note(genome, mate, b.mate_pos0, b.mate_pos0 + 1,
+                             f"the mate of breakend {allele.alt}", telomere=True))
     if note:
         return fail(Status.REF_MISMATCH, note, 1, chrom)
     ins = inserted_bases(allele)
@@ -273,7 +278,11 @@ def sv_windows(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,
     if isinstance(edit, str):
         return [fail(Status.UNSUPPORTED_ALLELE, edit, 0, chrom)]
     bps = (0,) if fits(edit.k, edit.kp, w) else (1, 2)
-    note = _ref_ok(genome, chrom, allele)
+    if allele.kind is Kind.SV_SYMBOLIC:     # 1-based: the event's last base, or the padding base
+        what, end = allele.alt, max(edit.e, allele.pos)
+    else:
+        what, end = "REF", allele.pos - 1 + len(allele.ref)
+    note = _ref_ok(genome, chrom, allele) or past_end_note(genome, chrom, allele.pos - 1, end, what)
     if note:
         return [fail(Status.REF_MISMATCH, note, bp, chrom) for bp in bps]
     if max(edit.k, edit.kp) > max_sv_len:

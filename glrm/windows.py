@@ -195,8 +195,27 @@ def n_content_note(ref: str, max_n_frac: float) -> str | None:
     return None
 
 
+def past_end_note(genome: Genome, chrom: str, start: int, end: int, what: str,
+                  telomere: bool = False) -> str | None:
+    """The REF_MISMATCH reason when `what` (the REF, an SV event, a breakend or its mate) at [start, end)
+    (0-based, half-open) reaches past the end of the FASTA contig, else None. Such a record exists only on
+    another assembly (e.g. a VCF whose ##contig length differs from the FASTA's, accepted with
+    --ignore-contig-length); its windows would be N padding. `telomere`: position N + 1 of a contig of N
+    bases is allowed (VCF 4.2's telomere, for breakends)."""
+    size = genome.length(chrom)
+    if end <= size + (1 if telomere else 0):
+        return None
+    span = f"{chrom}:{start + 1}" + (f"-{end}" if end > start + 1 else "")
+    where = "is past" if start >= size else "runs past"
+    return (f"{what} at {span} {where} the end of {chrom} ({size:,} bp in the FASTA); is this VCF on another "
+            "assembly?")
+
+
 def ref_mismatch_note(genome: Genome, chrom: str, ref: str, start: int) -> str | None:
     """Compare the (normalised) REF with the FASTA at `start`; the REF_MISMATCH reason, or None."""
+    past = past_end_note(genome, chrom, start, start + len(ref), "REF")
+    if past:
+        return past
     have = genome.fetch(chrom, start, start + len(ref))
     if have == ref:
         return None

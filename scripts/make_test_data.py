@@ -3,7 +3,8 @@
 The FASTA slices keep every contig at its full real length, so real VCF coordinates and ##contig lengths
 stay valid: the real sequence (original case) is copied within FLANK bp of every variant position named by
 the VCFs below (POS..POS+len(REF), INFO/END, BND mate positions on the same contig) and every other base
-is 'N'. VCFs are copied byte for byte, except ecoli_sim_svs.fixed.vcf, which is derived (see README).
+is 'N'. VCFs are copied byte for byte, except ecoli_sim_svs.fixed.vcf and ecoli_sim_svs.sites.vcf, which are
+derived (see README).
 
 Run from the repository root:  .venv/bin/python scripts/make_test_data.py [SHARED_DATA_DIR]
 """
@@ -92,12 +93,14 @@ def write_masked_fasta(src: Path, contig: str, keep: list[tuple[int, int]], dest
     return sum(e - s for s, e in keep)
 
 
-def fix_ecoli_vcf(src: Path, dest: Path, length: int) -> None:
-    """Drop the FORMAT/sample columns (the #CHROM line names no sample) and correct the ##contig length."""
+def fix_ecoli_vcf(src: Path, dest: Path, length: int | None) -> None:
+    """Drop the FORMAT/sample columns (the #CHROM line names no sample) and, when `length` is given, correct
+    the ##contig length (None keeps SURVIVOR's simulated-genome length: `cut -f1-8`)."""
     with open(src) as fh, open(dest, "w") as out:
         for line in fh:
             if line.startswith("##contig="):
-                line = re.sub(r"length=\d+", f"length={length}", line)
+                if length is not None:
+                    line = re.sub(r"length=\d+", f"length={length}", line)
             elif not line.startswith("##"):
                 line = "\t".join(line.rstrip("\n").split("\t")[:8]) + "\n"
             out.write(line)
@@ -124,6 +127,7 @@ def main(shared: Path) -> None:
     with pysam.FastaFile(str(ecoli / "MG1655-K12.fa.gz")) as fa:
         length = fa.get_reference_length(contig)
     fix_ecoli_vcf(sim, OUT / "ecoli_sim_svs.fixed.vcf", length)
+    fix_ecoli_vcf(sim, OUT / "ecoli_sim_svs.sites.vcf", None)
     kept = write_masked_fasta(
         ecoli / "MG1655-K12.fa.gz", contig, merge(variant_spans(sim, contig), FLANK, length),
         OUT / "ecoli_slice.fa.gz", 70,

@@ -1,6 +1,14 @@
+import os
 import pathlib
 
 import pytest
+
+from glrm.pipeline.resources import passive_openmp
+
+# As the CLI does: idle OpenMP threads sleep (the tests share their cores), set before torch loads. Plain
+# progress lines (stderr is no TTY here) come only where a test asks for them with a short interval.
+passive_openmp()
+os.environ.setdefault("GLRM_LOG_INTERVAL", "3600")
 
 HERE = pathlib.Path(__file__).parent
 DATA = HERE / "data"

@@ -152,7 +152,7 @@ def test_download_rejects_unknown_names(capsys):
 def test_download_without_huggingface_hub_says_what_to_install(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # import now raises ImportError
     assert main(["models", "download", "caduceus-ph-1k"]) == 2
-    assert "pip install 'glrm[hub]'" in capsys.readouterr().err
+    assert "pip install -e '.[hub]'" in capsys.readouterr().err
 
 
 def test_info_by_name_reads_the_offline_cache(hub, capsys):

@@ -61,7 +61,7 @@ def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)      # import matplotlib -> ImportError
-    with pytest.raises(InputError, match=r"pip install 'glrm\[plot\]'"):
+    with pytest.raises(InputError, match=r"\.venv/bin/pip install -e '\.\[plot\]'"):
         plot_track(track(tmp_path, "fits"), tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
 

@@ -165,3 +165,115 @@ def test_resume_refusals(tmp_path, capsys, cmd, extra, what):
     assert main(args) != 0
     assert what in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+# --- checkpoints by time (GLRM_CHECKPOINT_SECONDS) ----------------------------------------------------------
+
+@pytest.mark.slow
+def test_time_checkpoints_let_a_killed_run_resume_inside_one_block(tmp_path):
+    """The demo's 201 records are one block of score-vcf (512 jobs); with a checkpoint interval of 0 s the
+    run commits after every record, so a SIGKILL mid-block loses nothing, and the rerun says how many records
+    it took from the checkpoint."""
+    plain = [a for a in demo_args(tmp_path / "ref.vcf.gz") if a != "--resume"]
+    subprocess.run([*GLRM, *plain], check=True, cwd=tmp_path)   # uninterrupted, no checkpoint, full blocks
+    env = {k: v for k, v in os.environ.items() if k != "GLRM_BLOCK_JOBS"}
+    env["GLRM_CHECKPOINT_SECONDS"] = "0"
+    out = tmp_path / "out.vcf.gz"
+    state = pathlib.Path(str(out) + ".glrm-resume") / "state.json"
+    proc = subprocess.Popen([*GLRM, *demo_args(out)], env=env, cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if json.loads(state.read_text())["records"] >= 10:
+                proc.send_signal(signal.SIGKILL)
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.005)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    done = json.loads(state.read_text())["records"]
+    assert 10 <= done < 201 and not out.exists()    # fewer records than the one block: cut by time
+    rerun = [a for a in demo_args(out) if a != "-q"]
+    res = subprocess.run([*GLRM, *rerun], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert out.read_bytes() == (tmp_path / "ref.vcf.gz").read_bytes()
+    first = next(x for x in res.stderr.splitlines() if " records, " in x)
+    assert first.startswith(f"glrm score-vcf: {201 - done} records, ")
+    assert first.endswith(f"; {done} more records resumed from the checkpoint (201 in all)")
+
+
+def _block_sizes(monkeypatch, seconds):
+    monkeypatch.setenv("GLRM_CHECKPOINT_SECONDS", seconds)
+    sizes = []
+    real = resume_mod.Checkpoint.commit
+
+    def commit(self, n):
+        sizes.append(n)
+        real(self, n)
+
+    monkeypatch.setattr(resume_mod.Checkpoint, "commit", commit)
+    return sizes
+
+
+def test_checkpoint_interval_sets_the_blocks(tmp_path, monkeypatch):
+    monkeypatch.delenv("GLRM_BLOCK_JOBS", raising=False)
+    ref = tmp_path / "ref.vcf"
+    assert _score("score-vcf", INDELS, ref) == 0
+    total = sum(1 for x in text(ref).splitlines() if not x.startswith("#"))
+    with monkeypatch.context() as m:      # 0 s: a commit after every record
+        sizes = _block_sizes(m, "0")
+        assert _score("score-vcf", INDELS, tmp_path / "a.vcf", "--resume") == 0
+    assert sizes == [1] * total
+    with monkeypatch.context() as m:      # a long interval: blocks start at one job and double
+        sizes = _block_sizes(m, "3600")
+        assert _score("score-vcf", INDELS, tmp_path / "b.vcf", "--resume") == 0
+    assert sum(sizes) == total and sizes[0] == 1 and sizes[1] <= 3 and len(sizes) <= 10
+    assert (tmp_path / "a.vcf").read_bytes() == (tmp_path / "b.vcf").read_bytes() == ref.read_bytes()
+
+
+def test_resumed_count_in_the_summary(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GLRM_BLOCK_JOBS", "16")
+    out = tmp_path / "out.vcf"
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 3)
+        with pytest.raises(_Stop):
+            _score("score-vcf", INDELS, out, "--resume")
+    done = json.loads((pathlib.Path(str(out) + ".glrm-resume") / "state.json").read_text())["records"]
+    capsys.readouterr()
+    args = ["score-vcf", "-i", INDELS, "-f", FASTA, "-m", HYENA, "--window", "128", "-o", str(out),
+            "--no-version", "--resume"]
+    assert main(args) == 0
+    first = capsys.readouterr().err.splitlines()[-4:]
+    assert any(x.endswith(f"; {done} more records resumed from the checkpoint (194 in all)") for x in first)
+    out.unlink()
+    assert main(args) == 0          # a --resume run that found no checkpoint says nothing of one
+    assert "from the checkpoint" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan", "inf"])
+def test_bad_checkpoint_interval_is_one_line(tmp_path, monkeypatch, capsys, value):
+    monkeypatch.setenv("GLRM_CHECKPOINT_SECONDS", value)
+    assert _score("score-vcf", INDELS, tmp_path / "o.vcf", "--resume") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"GLRM_CHECKPOINT_SECONDS={value!r}" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_batches_of_several_windows_resume_to_the_same_bytes(tmp_path, monkeypatch):
+    """With --batch-size 4 the windows of a block share batches, and another grouping could round
+    differently: blocks are then a fixed number of alleles in every run (--resume or not), and a killed run
+    continues from a block end, with the bytes of a plain run."""
+    monkeypatch.delenv("GLRM_BLOCK_JOBS", raising=False)
+    monkeypatch.setenv("GLRM_CHECKPOINT_SECONDS", "0")
+    ref = tmp_path / "ref.vcf"
+    assert _score("score-vcf", INDELS, ref, "--batch-size", "4", "--rc", "mean") == 0
+    out = tmp_path / "out.vcf"
+    with monkeypatch.context() as m:
+        sizes = _block_sizes(m, "0")
+        _interrupt_after(m, 5)
+        with pytest.raises(_Stop):
+            _score("score-vcf", INDELS, out, "--batch-size", "4", "--rc", "mean", "--resume")
+    assert len(sizes) == 5 and max(sizes) <= 4      # blocks of 4 batches of 4 windows: 4 alleles each
+    assert _score("score-vcf", INDELS, out, "--batch-size", "4", "--rc", "mean", "--resume") == 0
+    assert out.read_bytes() == ref.read_bytes()

@@ -29,3 +29,7 @@ RESUME = typer.Option(False, "--resume",
 OUTPUT_TYPE = typer.Option(None, "--output-type", "-O", metavar="v|z|b|u",
                            help="v VCF, z bgzipped VCF, b BCF, u uncompressed BCF. Default: from the output "
                                 "name.")
+IGNORE_CONTIG_LENGTH = typer.Option(False, "--ignore-contig-length",
+                                    help="Accept ##contig lengths that differ from the FASTA's (SURVIVOR "
+                                         "writes its simulated genome's): warn instead of stopping. Windows "
+                                         "come from the FASTA; ALTs past a contig's end get REF_MISMATCH.")

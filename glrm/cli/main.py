@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
-import click
 import typer
 
 from glrm import __version__
 from glrm.errors import GlrmError
+from glrm.pipeline.resources import passive_openmp
 
 app = typer.Typer(
     name="glrm",
@@ -63,10 +64,55 @@ INTERRUPTED = ("glrm: interrupted; no output was left behind (a --resume checkpo
 LAST_ARGV: list[str] | None = None  # the arguments of the running `main` call (for ##glrmCommand)
 
 
+def _ignore_sigxfsz() -> None:
+    """Past a file-size limit (ulimit -f) a write then fails with EFBIG, which glrm reports in one line after
+    removing its temporary files, instead of SIGXFSZ killing the process and leaving them behind."""
+    import signal
+
+    if hasattr(signal, "SIGXFSZ"):
+        try:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        except ValueError:  # main() called from another thread: signals belong to the main thread
+            pass
+
+
+def _click_exceptions(name: str) -> tuple[type[BaseException], ...]:
+    """Click's exception class `name`, from every click typer may raise it from: typer >= 0.26 bundles its own
+    copy of click (`typer._click`), older typer uses the `click` package. Both are caught, so a usage error is
+    one line whichever typer pip picked."""
+    found: list[type[BaseException]] = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if cls is not None and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+_NO_ARGS = _click_exceptions("NoArgsIsHelpError")  # bare `glrm`, `glrm models` (click >= 8.2)
+_USAGE = _click_exceptions("UsageError")  # unknown command or option, missing or bad value
+_CLICK = _click_exceptions("ClickException")
+_ABORT = (typer.Abort, *_click_exceptions("Abort"))  # typer >= 0.29 defines its own Abort and Exit
+_EXIT = (typer.Exit, *_click_exceptions("Exit"))
+USAGE_EXIT = 2  # a usage error, and a bare `glrm` or `glrm models` (after their help), exit with 2
+
+
+def _usage_line(exc: BaseException) -> str:
+    """`glrm: error: MESSAGE (see 'glrm COMMAND --help')`, on one line."""
+    message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "glrm"
+    return f"glrm: error: {message} (see '{path} --help')"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; turn GlrmError into one line on stderr and a non-zero exit."""
+    """Run the CLI; turn GlrmError and usage errors into one line on stderr and a non-zero exit."""
     global LAST_ARGV
     LAST_ARGV = list(sys.argv[1:] if argv is None else argv)
+    _ignore_sigxfsz()
+    passive_openmp()   # before anything imports torch: idle OpenMP threads sleep instead of spinning
     try:
         code = app(args=argv, prog_name="glrm", standalone_mode=False)
         if code == 130:  # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns it
@@ -78,14 +124,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         return 130
-    except click.ClickException as exc:  # usage errors: click prints them with the usage line
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except _NO_ARGS as exc:  # a group without its command: its help (typer's rich help prints it itself)
+        text = exc.format_message()  # type: ignore[attr-defined]
+        if text.strip():
+            print(text, file=sys.stderr)
+        return USAGE_EXIT
+    except _USAGE as exc:
+        print(_usage_line(exc), file=sys.stderr)
+        return USAGE_EXIT
+    except _CLICK as exc:
+        print(f"glrm: error: {exc.format_message()}", file=sys.stderr)  # type: ignore[attr-defined]
+        return exc.exit_code  # type: ignore[attr-defined]
+    except _ABORT:
         print("glrm: aborted", file=sys.stderr)
         return 130
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
+    except _EXIT as exc:
+        return exc.exit_code  # type: ignore[attr-defined]
     return 0
 
 

@@ -80,6 +80,9 @@ def download(
     dir: Path | None = typer.Option(
         None, "--dir", help="Download into this folder instead of the Hugging Face cache."
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Download every file again, even one already there (a damaged or cut copy)."
+    ),
 ) -> None:
     """Download a checkpoint (config.json + weights) from the Hugging Face Hub; prints the folder."""
     known = registry.KNOWN_MODELS.get(name.lower())
@@ -96,17 +99,20 @@ def download(
         from huggingface_hub import snapshot_download
     except ImportError:
         raise GlrmError(
-            "`glrm models download` needs huggingface_hub: pip install 'glrm[hub]'"
+            "`glrm models download` needs huggingface_hub; install it from the glrm checkout with "
+            ".venv/bin/pip install -e '.[hub]'"
         ) from None
     local_dir = str(dir) if dir is not None else None
     typer.echo(f"glrm: downloading {repo} ...", err=True)
     try:
         # safetensors first; the pickle-based files only when a repo has no safetensors
         first = ["config.json", "model.safetensors"]
-        folder = Path(snapshot_download(repo, allow_patterns=first, local_dir=local_dir))
+        folder = Path(snapshot_download(repo, allow_patterns=first, local_dir=local_dir,
+                                        force_download=force))
         if not (folder / "model.safetensors").is_file():
             fallback = ["config.json", "pytorch_model.bin", "weights.ckpt"]
-            folder = Path(snapshot_download(repo, allow_patterns=fallback, local_dir=local_dir))
+            folder = Path(snapshot_download(repo, allow_patterns=fallback, local_dir=local_dir,
+                                            force_download=force))
     except Exception as exc:  # network, auth, missing repo, offline mode: one line, with the fix
         endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
         detail = (str(exc).strip().splitlines() or [""])[0][:160]

@@ -28,7 +28,8 @@ def plan(
                                    help="Time one short forward on the device to predict run times "
                                         "(--no-calibrate: memory only)."),
     threads: int = typer.Option(None, "--threads", metavar="N",
-                                help="CPU threads for torch, as the run's --threads. Default: torch's."),
+                                help="CPU threads for torch, as the run's --threads. Default: the run's "
+                                "default (the CPUs this process may use)."),
 ) -> None:
     """Print the predicted peak memory of one batch, the batch and chunk a run picks, and the time per window
     and per 1,000 variants, for MODEL at window W on the device (a table on stdout; docs/plan.md).

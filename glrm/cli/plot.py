@@ -20,7 +20,8 @@ def plot(
 ) -> None:
     """Draw the per-position embedding change of one SV: the window, the event, both flanks.
 
-    Needs matplotlib: pip install 'glrm[plot]'.
+    Needs matplotlib: make install includes it; else, in the glrm checkout,
+    .venv/bin/pip install -e '.\\[plot]'.
 
     Example: glrm plot tracks/MantaDEL_1.bedgraph -o MantaDEL_1.png
     """

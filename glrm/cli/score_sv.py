@@ -11,6 +11,7 @@ import typer
 
 from glrm.cli._options import (
     DEVICE,
+    IGNORE_CONTIG_LENGTH,
     NO_VERSION,
     OUTPUT_TYPE,
     PRECISION,
@@ -57,11 +58,13 @@ def score_sv(
                                           "window is N."),
     regions: str = REGIONS,
     regions_file: str = REGIONS_FILE,
-    threads: int = typer.Option(None, "--threads", metavar="N", help="CPU threads for torch."),
+    threads: int = typer.Option(None, "--threads", metavar="N",
+                                help="CPU threads for torch. Default: the CPUs this process may use."),
     quiet: bool = QUIET,
     no_version: bool = NO_VERSION,
     shard: str = SHARD,
     resume: bool = RESUME,
+    ignore_contig_length: bool = IGNORE_CONTIG_LENGTH,
 ) -> None:
     """Score every structural-variant ALT of a VCF; write the VCF with GLRM_SV_* INFO keys.
 
@@ -83,4 +86,5 @@ def score_sv(
         track_dir=track_dir, rc=rc, device=device, precision=precision, max_n_frac=max_n_frac,
         regions=regions, regions_file=regions_file, threads=threads, quiet=quiet, no_version=no_version,
         command=shlex.join(["glrm", *argv]) if argv is not None else None, shard=shard, resume=resume,
+        ignore_contig_length=ignore_contig_length,
     ))

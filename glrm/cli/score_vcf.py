@@ -9,7 +9,17 @@ import shlex
 
 import typer
 
-from glrm.cli._options import DEVICE, NO_VERSION, PRECISION, QUIET, REGIONS, REGIONS_FILE, RESUME, SHARD
+from glrm.cli._options import (
+    DEVICE,
+    IGNORE_CONTIG_LENGTH,
+    NO_VERSION,
+    PRECISION,
+    QUIET,
+    REGIONS,
+    REGIONS_FILE,
+    RESUME,
+    SHARD,
+)
 
 
 def score_vcf(
@@ -59,7 +69,8 @@ def score_vcf(
     regions: str = REGIONS,
     regions_file: str = REGIONS_FILE,
     threads: int = typer.Option(None, "--threads", metavar="N",
-                                help="CPU threads for torch (intra- and inter-op). Default: torch's."),
+                                help="CPU threads for torch (intra- and inter-op). Default: the CPUs this "
+                                "process may use (affinity, SLURM_CPUS_PER_TASK, cgroup quota)."),
     quiet: bool = QUIET,
     no_version: bool = NO_VERSION,
     shard: str = SHARD,
@@ -68,6 +79,7 @@ def score_vcf(
                               help="Tile mode: windows are tiles of W with stride W/2 (each variant at least "
                                    "W/4 from a tile edge) and one ref pass per tile scores all its variants; "
                                    "fastest for dense SNVs with --scores mlr (docs/performance.md)."),
+    ignore_contig_length: bool = IGNORE_CONTIG_LENGTH,
 ) -> None:
     """Score every ALT allele of a VCF with a DNA language model; write the VCF with GLRM_* INFO keys.
 
@@ -91,5 +103,5 @@ def score_vcf(
         ref_mismatch=ref_mismatch, max_n_frac=max_n_frac, regions=regions, regions_file=regions_file,
         threads=threads, quiet=quiet,
         no_version=no_version, command=shlex.join(["glrm", *argv]) if argv is not None else None,
-        shard=shard, resume=resume, tile=tile,
+        shard=shard, resume=resume, tile=tile, ignore_contig_length=ignore_contig_length,
     ))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from glrm.cli._options import REGIONS, REGIONS_FILE
+from glrm.cli._options import IGNORE_CONTIG_LENGTH, REGIONS, REGIONS_FILE
 
 
 def windows(
@@ -23,6 +23,7 @@ def windows(
                                      help="N_CONTENT above this fraction of N in a ref window."),
     max_sv_len: int = typer.Option(10_000_000, "--max-sv-len", metavar="N",
                                    help="TOO_LONG for SV edits longer than this (bp)."),
+    ignore_contig_length: bool = IGNORE_CONTIG_LENGTH,
 ) -> None:
     """Write each ALT allele's ref/alt windows as a TSV, to inspect them without a model.
 
@@ -37,4 +38,4 @@ def windows(
     from glrm.pipeline.inspect import write_windows
 
     write_windows(input, fasta, output, window, sv=sv, regions=regions, regions_file=regions_file,
-                  max_n_frac=max_n_frac, max_sv_len=max_sv_len)
+                  max_n_frac=max_n_frac, max_sv_len=max_sv_len, ignore_contig_length=ignore_contig_length)

@@ -24,7 +24,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from glrm.io.atomic import AtomicWriter, check_writable
+from glrm.io.atomic import AtomicWriter, check_writable, close_quietly, write_error, write_failure
 from glrm.io.fields import GLRM_STATUS, InfoField, bed_columns, format_value, main_score
 from glrm.variants import Allele
 
@@ -78,7 +78,7 @@ class BedWriter(AtomicWriter):
 
     def _flush(self) -> None:
         if self._buf:
-            self._fh.write("".join(self._buf).encode("utf-8", "surrogateescape"))
+            self._write("".join(self._buf).encode("utf-8", "surrogateescape"))
             self._buf.clear()
 
     def write_row(self, chrom: str, start: int, end: int, name: str, values: Mapping[str, object]) -> None:
@@ -127,6 +127,8 @@ class BedWriter(AtomicWriter):
                                       csi=kind == "csi", force=True)
                 except (OSError, ValueError) as e:
                     index.discard()
+                    if write_failure(index.target, e, index.path).no_room:   # a full disk fails the run
+                        raise write_error(index.target, e, index.path) from None
                     kind = index = None
                     log.warning("%s: the file is complete but could not be indexed (%s); index it with "
                                 "tabix -p bed", self.out, str(e).strip().replace(str(data.path), self.out))
@@ -134,9 +136,6 @@ class BedWriter(AtomicWriter):
 
     def _cleanup(self) -> None:
         if self._fh is not None and self._fh is not sys.stdout.buffer:
-            try:
-                self._fh.close()
-            except Exception:  # a half-written handle may fail to close; its file is deleted anyway
-                pass
+            close_quietly(self._fh, [t.path for t in self._temps])   # its file is deleted anyway
         for t in self._temps:
             t.discard()

@@ -13,6 +13,7 @@ A plain-gzip FASTA cannot be indexed; the error says how to recompress it with `
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from pathlib import Path
 
@@ -30,6 +31,11 @@ _TO_ACGTN = bytes(_TO_ACGTN)
 
 # Names that all mean the mitochondrial genome.
 _MITO = ("chrM", "chrMT", "MT")
+
+# The option that accepts ##contig lengths differing from the FASTA's (named in the error and the warning).
+IGNORE_CONTIG_LENGTH_FLAG = "--ignore-contig-length"
+
+log = logging.getLogger(__name__)
 
 
 def normalize_sequence(seq: str) -> str:
@@ -159,8 +165,14 @@ class Fasta:
         right = end - start - left - len(core)
         return "N" * left + core + "N" * right
 
-    def check_contigs(self, vcf_contigs: dict[str, int | None], vcf_path) -> None:
-        """Fail when a VCF ##contig length differs from the FASTA's for a shared contig (wrong assembly)."""
+    def check_contigs(self, vcf_contigs: dict[str, int | None], vcf_path,
+                      ignore_length: bool = False) -> None:
+        """Fail when a VCF ##contig length differs from the FASTA's for a shared contig (wrong assembly).
+
+        With `ignore_length` (--ignore-contig-length) the differences are accepted and logged as one warning
+        line naming the contigs: the windows come from the FASTA either way, and an allele past the FASTA
+        contig's end gets REF_MISMATCH (glrm.windows.past_end_note)."""
+        diffs = []   # (name as shown, VCF length, FASTA length)
         for name, vcf_len in vcf_contigs.items():
             if vcf_len is None:
                 continue
@@ -168,11 +180,23 @@ class Fasta:
             if fa_name is None or self.contigs[fa_name] == vcf_len:
                 continue
             shown = name if fa_name == name else f"{name} (FASTA: {fa_name})"
+            diffs.append((shown, vcf_len, self.contigs[fa_name]))
+        if not diffs:
+            return
+        if not ignore_length:
+            shown, vcf_len, fa_len = diffs[0]
+            more = f" (and {len(diffs) - 1} more contigs)" if len(diffs) > 1 else ""
             raise InputError(
-                f"{vcf_path}: ##contig {shown} has length {vcf_len:,} but {self.path} has "
-                f"{self.contigs[fa_name]:,} - wrong assembly? Use the FASTA the VCF was called against "
-                "(or fix the VCF's ##contig lines)"
+                f"{vcf_path}: ##contig {shown} has length {vcf_len:,} but {self.path} has {fa_len:,}{more} - "
+                "wrong assembly? Use the FASTA the VCF was called against; if only the ##contig lengths are "
+                f"wrong (SURVIVOR writes the simulated genome's), add {IGNORE_CONTIG_LENGTH_FLAG}"
             )
+        named = ", ".join(f"{shown} ({vcf_len:,} in the VCF, {fa_len:,} in the FASTA)"
+                          for shown, vcf_len, fa_len in diffs[:10])
+        more = f" and {len(diffs) - 10} more" if len(diffs) > 10 else ""
+        log.warning("%s: ##contig lengths differ from %s for %s%s; going on (%s): windows come from the "
+                    "FASTA, and alleles past a FASTA contig's end get REF_MISMATCH",
+                    vcf_path, self.path, named, more, IGNORE_CONTIG_LENGTH_FLAG)
 
     # ---- lifetime ----------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -41,11 +41,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 
 from glrm import __version__
 from glrm.errors import OutputError
-from glrm.io.atomic import AtomicWriter, TempOutput, check_writable
+from glrm.io.atomic import (
+    AtomicWriter,
+    TempOutput,
+    check_writable,
+    close_quietly,
+    write_error,
+    write_failure,
+)
 from glrm.io.fields import InfoField, format_value
 
 log = logging.getLogger(__name__)
@@ -287,7 +295,7 @@ class VcfAnnotator(AtomicWriter):
 
     def _flush(self) -> None:
         if self._buf:
-            self._fh.write(b"".join(self._buf))
+            self._write(b"".join(self._buf))
             self._buf.clear()
             self._buf_bytes = 0
 
@@ -361,6 +369,8 @@ class VcfAnnotator(AtomicWriter):
                                   force=True)
         except (pysam.utils.SamtoolsError, OSError, ValueError) as e:
             index.discard()
+            if write_failure(index.target, e, index.path).no_room:   # a full disk fails the run
+                raise write_error(index.target, e, index.path) from None
             log.warning("%s: the file is complete but could not be indexed (%s); check that the ##contig "
                         "lengths cover every record, then index it with bcftools index", self.out,
                         str(e).strip().replace(str(data.path), self.out))
@@ -394,6 +404,8 @@ class VcfAnnotator(AtomicWriter):
             pysam.bcftools.view("--no-version", f"-O{self.out_type}", "-o", str(target), str(text),
                                 catch_stdout=False)
         except pysam.utils.SamtoolsError as e:
+            if write_failure(self.out, e, target).no_room:
+                raise write_error(self.out, e, target) from None
             raise OutputError(f"{self.out}: could not write BCF ({e}); write VCF instead (-O v or -O z)"
                               ) from e
         if self._stdout:
@@ -410,14 +422,13 @@ class VcfAnnotator(AtomicWriter):
     def _cleanup(self) -> None:
         fh = getattr(self, "_fh", None)
         if fh is not None and fh is not sys.stdout.buffer:
-            try:
-                fh.close()
-            except Exception:  # closing a half-written handle may fail; the file is deleted anyway
-                pass
+            close_quietly(fh, [t.path for t in self._temps] + self._scratch)   # the file is deleted anyway
         for t in self._temps:
             t.discard()
         for p in self._scratch:
-            p.unlink(missing_ok=True)
+            with suppress(OSError):    # a folder made read-only during the run
+                p.unlink(missing_ok=True)
         for t in self._temps:  # tools may leave their own side files next to a temp
             for side in (".tbi", ".csi"):
-                Path(str(t.path) + side).unlink(missing_ok=True)
+                with suppress(OSError):
+                    Path(str(t.path) + side).unlink(missing_ok=True)

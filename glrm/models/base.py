@@ -5,6 +5,8 @@ Architectures live one per file beside this one (hyenadna.py, mamba.py, caduceus
 
 from __future__ import annotations
 
+import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +37,14 @@ class GenomicLM(nn.Module):
 # --- weight files (the names glrm reads are in registry.WEIGHT_FILES) -----------------------------
 
 
+class DamagedWeights(InputError):
+    """A weight file that is incomplete or damaged (glrm.models.loading adds how to get a good copy)."""
+
+
+class WeightsMismatch(InputError):
+    """Weights whose names or shapes do not fit the model config.json describes (loading adds the fix)."""
+
+
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a weight file safely: safetensors, or torch.load with weights_only=True (never full pickle).
 
@@ -42,11 +52,14 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """
     path = Path(path)
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path), device="cpu")
+        return _read_safetensors(path)
+    _check_zip(path)
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except PermissionError as exc:
+        raise _unreadable(path, exc) from None
+    except (OSError, EOFError, RuntimeError) as exc:   # a cut or damaged file (the old, non-zip format)
+        raise DamagedWeights(f"{path}: damaged or incomplete ({_first_line(exc)})") from None
     except Exception as exc:  # UnpicklingError for anything that is not plain tensors and containers
         raise InputError(
             f"{path}: cannot be read as a weights-only checkpoint ({type(exc).__name__}: "
@@ -58,6 +71,79 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict):
         raise InputError(f"{path}: holds a {type(obj).__name__}, not a state dict")
     return dict(obj)
+
+
+def _first_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
+
+
+def _unreadable(path: Path, exc: OSError) -> InputError:
+    return InputError(f"{path}: cannot be read ({exc.strerror or _first_line(exc)}); check its permissions")
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except PermissionError as exc:
+        raise _unreadable(path, exc) from None
+    except Exception as exc:  # safetensors.SafetensorError: a cut file or a damaged header
+        raise DamagedWeights(f"{path}: {_safetensors_problem(path, exc)}") from None
+
+
+SAFETENSORS_MAX_HEADER = 100_000_000   # the safetensors format's own limit on its JSON header
+
+
+def _safetensors_problem(path: Path, exc: Exception) -> str:
+    """What is wrong with a safetensors file the library refused, in words (the file is: 8 bytes giving
+    the header length N, N bytes of JSON listing each tensor's byte span, then the tensor bytes)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            return f"incomplete: {size} bytes, too short for a safetensors file (an interrupted download?)"
+        n = int.from_bytes(head, "little")
+        if n > SAFETENSORS_MAX_HEADER:
+            return f"damaged header: its first 8 bytes give a header of {n:,} bytes"
+        if 8 + n > size:
+            return (f"incomplete: {size:,} bytes, shorter than its own {n:,}-byte header (an interrupted "
+                    "download?)")
+        try:
+            header = json.loads(fh.read(n))
+            spans = [v["data_offsets"] for k, v in header.items() if k != "__metadata__"]
+            need = 8 + n + max((int(end) for _start, end in spans), default=0)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return f"damaged header: not the JSON list of tensors it should be ({_first_line(exc)})"
+    if size < need:
+        return f"incomplete: {size:,} of {need:,} bytes (an interrupted download?)"
+    if size > need:
+        return f"damaged: {size - need:,} bytes past the last tensor its header lists"
+    return f"damaged ({_first_line(exc)})"
+
+
+def _check_zip(path: Path) -> None:
+    """A weight file in torch.save's zip format must be a complete zip whose members match their CRC-32
+    (torch.load checks neither, so a cut or overwritten file could load as wrong weights). Files in the old
+    pickle format carry no checksum; torch.load finds what damage it can."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":
+                return
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.CRC == 0:        # torch can save without checksums; nothing to compare then
+                    continue
+                with zf.open(info) as member:
+                    while member.read(1 << 24):
+                        pass
+    except PermissionError as exc:
+        raise _unreadable(path, exc) from None
+    except Exception as exc:  # zipfile.BadZipFile (cut: no central directory; Bad CRC-32), zlib.error, EOF
+        if str(exc) == "File is not a zip file":   # zipfile's words for a missing end (central directory)
+            raise DamagedWeights(f"{path}: incomplete: the end of its zip archive is missing (an interrupted "
+                                 "download?)") from None
+        raise DamagedWeights(f"{path}: damaged ({_first_line(exc)})") from None
 
 
 def load_strict(module: nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:
@@ -82,9 +168,9 @@ def load_strict(module: nn.Module, state: dict[str, torch.Tensor], source: str |
             parts.append(f"unexpected keys {_short(unexpected)}")
         if shapes:
             parts.append(f"shape mismatches {_short(shapes)}")
-        raise InputError(
+        raise WeightsMismatch(
             f"{source}: weights do not match config.json: " + "; ".join(parts)
-            + " (is config.json from the same checkpoint?)"
+            + " (config.json and the weights come from different checkpoints, or one of them is damaged)"
         )
     with torch.no_grad():
         for k, v in own.items():

@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from glrm.errors import InputError
-from glrm.models.base import GenomicLM, ModelOutput, load_strict
+from glrm.models.base import GenomicLM, ModelOutput, WeightsMismatch, load_strict
 from glrm.models.hyena_filter import HyenaFilter, causal_fft_conv_
 
 # --- configuration -------------------------------------------------------------------------------
@@ -392,9 +392,9 @@ def _fill_shared_sin(state: dict[str, torch.Tensor], cfg: HyenaDNAConfig, source
             continue  # load_strict reports the missing keys
         for other in present[1:]:
             if other.shape != present[0].shape or not torch.equal(other, present[0]):
-                raise InputError(f"{source}: layer {i} has different Sin frequencies at different positions "
-                                 "of implicit_filter; HyenaDNA shares one Sin module, so this is not a "
-                                 "HyenaDNA checkpoint (or it was edited)")
+                raise WeightsMismatch(f"{source}: layer {i} has different Sin frequencies at different "
+                                      "positions of implicit_filter; HyenaDNA shares one Sin module, so this "
+                                      "is not a HyenaDNA checkpoint (or it was edited or damaged)")
         for p in _sin_positions(cfg):
             state.setdefault(f"{prefix}{p}.freq", present[0])
 

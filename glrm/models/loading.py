@@ -9,7 +9,9 @@ The folder's format is detected from its config.json and files:
   mamba           no model_type; MambaConfig (d_model, n_layer,      model.safetensors, pytorch_model.bin
                   ssm_cfg)
 
-Weights are read with `read_state_dict` (safetensors, else weights-only torch.load: never full pickle). The
+Weights are read with `read_state_dict` (safetensors, else weights-only torch.load: never full pickle). A
+cut or damaged weight file, or weights that do not fit config.json, is one error naming the file and how to
+get a good copy again (`redownload_hint`: `glrm models download NAME --force`). The
 model carries metadata for output headers: `name`, `checkpoint` (folder), `weights_file`, `sha256` (of the
 weight file read), `format`, `stored_dtype`, `max_length` and `max_length_source`.
 
@@ -22,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +33,7 @@ import torch
 
 from glrm.errors import InputError
 from glrm.models import registry
-from glrm.models.base import GenomicLM, read_state_dict
+from glrm.models.base import DamagedWeights, GenomicLM, WeightsMismatch, read_state_dict
 from glrm.models.registry import DEFAULT_MAX_LENGTH, WEIGHT_FILES, KnownModel
 
 FORMATS = ("hyenadna-hf", "hyenadna-orig", "caduceus", "mamba")
@@ -153,6 +157,32 @@ def file_sha256(path: Path, block: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def redownload_hint(ckpt: Checkpoint) -> str:
+    """How to get a good copy of a damaged checkpoint: the `glrm models download` command for it."""
+    folder = ckpt.folder.resolve()
+    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
+        repo = folder.parent.parent.name[len("models--"):].replace("--", "/", 1)
+        name = ckpt.known.name if ckpt.known else repo
+        return f"download it again with `glrm models download {name} --force`"
+    where = shlex.quote(str(ckpt.folder))
+    if ckpt.known is not None:
+        return f"download it again with `glrm models download {ckpt.known.name} --dir {where} --force`"
+    return (f"download or copy the checkpoint again (from the Hugging Face Hub: `glrm models download REPO "
+            f"--dir {where} --force`)")
+
+
+_BLOB = re.compile(r"[0-9a-f]{64}")
+
+
+def check_cached_blob(ckpt: Checkpoint, digest: str) -> None:
+    """In a Hugging Face cache, a weight file is a link to `blobs/<its SHA-256>`: a blob whose bytes hash to
+    something else was damaged after the download."""
+    real = ckpt.weights.resolve()
+    if real.parent.name == "blobs" and _BLOB.fullmatch(real.name) and real.name != digest:
+        raise InputError(f"{ckpt.weights}: damaged: its SHA-256 is {digest[:12]}..., the Hugging Face cache "
+                         f"stored it as {real.name[:12]}...; {redownload_hint(ckpt)}")
+
+
 def checkpoint_max_length(ckpt: Checkpoint) -> tuple[int, str]:
     """The trained context in tokens, and where it came from."""
     cfg = ckpt.config
@@ -243,14 +273,24 @@ def load_model(
     dev = parse_device(device)
     dt = parse_dtype(dtype)
     ckpt = inspect_checkpoint(path_or_name)
-    digest = file_sha256(ckpt.weights)
-    state = read_state_dict(ckpt.weights)
+    try:
+        digest = file_sha256(ckpt.weights)
+    except OSError as exc:
+        raise InputError(f"{ckpt.weights}: cannot be read ({exc.strerror}); check its permissions") from None
+    try:
+        state = read_state_dict(ckpt.weights)
+    except DamagedWeights as exc:
+        raise InputError(f"{exc}; {redownload_hint(ckpt)}") from None
+    check_cached_blob(ckpt, digest)
     bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise InputError(
             f"{ckpt.weights}: entries that are not tensors: {', '.join(bad[:5])}; not a state dict"
         )
-    model = build(ckpt, state)
+    try:
+        model = build(ckpt, state)
+    except WeightsMismatch as exc:
+        raise InputError(f"{exc}: {redownload_hint(ckpt)}") from None
     model.stored_dtype = _stored_dtype(state)
     del state
     model.max_length, model.max_length_source = checkpoint_max_length(ckpt)

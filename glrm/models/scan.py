@@ -42,7 +42,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-try:  # optional CUDA kernels (pip install glrm[cuda]); never needed for correctness
+try:  # optional CUDA kernels (the `cuda` extra, README's Set-up); never needed for correctness
     from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
 except (ImportError, OSError):  # pragma: no cover - not installed, or built for another CUDA/torch
     selective_scan_fn = None
@@ -72,7 +72,8 @@ def use_kernels(x: torch.Tensor) -> bool:
     if x.is_cuda and selective_scan_fn is None and not _warned:
         _warned = True
         log.warning("mamba-ssm CUDA kernels not importable; using glrm's pure-PyTorch scan on the GPU "
-                    "(slower; install glrm[cuda] for the kernels)")
+                    "(slower; for the kernels, install the cuda extra from the glrm checkout: "
+                    "pip install --no-build-isolation -e '.[cuda]')")
     return False
 
 

@@ -52,16 +52,17 @@ def _write(rows: Iterator[tuple[str, ...]], out: TextIO) -> int:
 
 def write_windows(vcf: str, fasta: str, output: str | None, window: int, sv: bool = False,
                   regions: str | None = None, regions_file: str | None = None, max_n_frac: float = 0.05,
-                  max_sv_len: int = 10_000_000) -> int:
+                  max_sv_len: int = 10_000_000, ignore_contig_length: bool = False) -> int:
     """Write the windows TSV to `output` (a file, written atomically) or stdout (`None` or '-').
 
-    The VCF's ##contig lengths are checked against the FASTA first. Returns the number of rows written.
+    The VCF's ##contig lengths are checked against the FASTA first (with `ignore_contig_length`, a
+    difference is a warning, not an error). Returns the number of rows written.
     """
     check_options(window, max_n_frac, max_sv_len)
     check_not_input(output, vcf, fasta, regions_file)
     to_stdout = output in (None, "-")
     with Fasta(fasta) as fa, VcfReader(vcf, regions=regions, regions_file=regions_file) as reader:
-        fa.check_contigs(reader.contigs, vcf)
+        fa.check_contigs(reader.contigs, vcf, ignore_length=ignore_contig_length)
         rows = window_rows(reader, fa, window, sv, max_n_frac, max_sv_len)
         if to_stdout:
             try:

@@ -44,7 +44,7 @@ class PlanOptions:
     device: str = "auto"
     precision: str = "fp32"
     calibrate: bool = True
-    threads: int | None = None             # torch CPU threads, as score-vcf --threads (None: torch's)
+    threads: int | None = None             # torch CPU threads, as score-vcf --threads (None: its default)
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,8 @@ def check_options(opts: PlanOptions) -> None:
     if opts.window is not None:
         check_window(opts.window)
     if opts.threads is not None and opts.threads < 1:
-        raise InputError(f"--threads {opts.threads}: give 1 or more, or leave it out (torch's default)")
+        raise InputError(f"--threads {opts.threads}: give 1 or more, or leave it out (the CPUs this process "
+                         "may use)")
     if opts.batch_size is not None and opts.batch_size < 1:
         raise InputError(f"--batch-size {opts.batch_size}: give 'auto' or 1 or more")
     chunk = opts.chunk_size
@@ -177,7 +178,8 @@ def make_plan(opts: PlanOptions) -> Plan:
     import torch
 
     from glrm.models.loading import inspect_checkpoint, load_model
-    from glrm.pipeline.score_vcf import model_window, resolve_device, set_threads
+    from glrm.pipeline.resources import set_threads
+    from glrm.pipeline.score_vcf import model_window, resolve_device
 
     ckpt = inspect_checkpoint(opts.model)
     w = model_window(ckpt, opts.window)

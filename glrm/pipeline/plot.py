@@ -8,7 +8,8 @@ that carry the change, and a title naming the SV. `log_distance` draws the chang
 event instead (log scale, left flank mirrored to negative values), which shows how far the effect reaches on
 both flanks.
 
-matplotlib is an optional dependency (`pip install 'glrm[plot]'`), imported only here, with the Agg backend.
+matplotlib is an optional dependency (the `plot` extra: `pip install -e '.[plot]'` in the checkout), imported
+only here, with the Agg backend.
 A plain bedGraph without the `#glrm` line is drawn too, without the event.
 """
 
@@ -30,8 +31,8 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise InputError("glrm plot needs matplotlib, which is not installed; install it with "
-                         "pip install 'glrm[plot]'") from None
+        raise InputError("glrm plot needs matplotlib, which is not installed; install it from the glrm "
+                         "checkout with .venv/bin/pip install -e '.[plot]'") from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 

@@ -10,6 +10,10 @@ The checkpoint is the folder `OUT.glrm-resume/` next to the output `OUT`:
   once the block's lines are on disk (fsync), so a kill at any moment leaves a consistent checkpoint (bytes
   past the recorded length are cut on restart).
 
+Blocks are cut by time as well as by size: score-vcf commits at least every `checkpoint_seconds()` of work
+(GLRM_CHECKPOINT_SECONDS, default 60), so a killed long-window run loses at most about that; score-sv commits
+after every record.
+
 A restart with --resume and the same arguments replays the finished records into a fresh (atomic) output,
 skips them in the input and scores the rest; on success the output is committed and the folder removed. The
 output is byte for byte what an uninterrupted run writes (the ##glrmCommand date aside). A restart whose
@@ -30,10 +34,11 @@ from pathlib import Path
 
 from glrm import __version__
 from glrm.errors import InputError, OutputError
-from glrm.io.atomic import remove_stale_temps
+from glrm.io.atomic import remove_stale_temps, write_failure
 from glrm.io.fields import DEFINITIONS_VERSION
 
 SUFFIX = ".glrm-resume"
+CHECKPOINT_SECONDS = 60.0   # commit finished records at least this often (seconds of work)
 _SKIP_KEYS = {"quiet", "command", "threads", "resume"}   # options that cannot change the output bytes
 
 
@@ -41,8 +46,24 @@ def checkpoint_dir(output: str) -> Path:
     return Path(str(output) + SUFFIX)
 
 
+def checkpoint_seconds() -> float:
+    """Seconds of work between checkpoints at most: GLRM_CHECKPOINT_SECONDS, else CHECKPOINT_SECONDS."""
+    text = os.environ.get("GLRM_CHECKPOINT_SECONDS", "").strip()
+    if not text:
+        return CHECKPOINT_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < float("inf"):
+        raise InputError(f"GLRM_CHECKPOINT_SECONDS={text!r}: give a number of seconds, 0 or more (default "
+                         f"{CHECKPOINT_SECONDS:g}), or unset it")
+    return value
+
+
 def check_resume(opts) -> None:
     """Refuse --resume where it cannot work, before anything is read."""
+    checkpoint_seconds()
     if opts.output == "-":
         raise OutputError("--resume needs an output file (-o OUT): the checkpoint is kept beside it")
     if opts.input == "-":
@@ -101,6 +122,7 @@ class Checkpoint:
         self.part = self.folder / "records.jsonl"
         self.state_path = self.folder / "state.json"
         self.done = 0
+        self.resumed: int | None = None   # records found in an existing checkpoint (None: a new one)
         self._bytes = 0
         self._pending: list[bytes] = []
         self._pending_records = 0
@@ -126,6 +148,7 @@ class Checkpoint:
             with open(ck.part, "r+b") as fh:
                 fh.truncate(size)   # a block half-appended when the run was killed is dropped
             ck.done, ck._bytes = done, size
+            ck.resumed = done
             for out in (opts.output, getattr(opts, "bed", None)):
                 if out not in (None, "-"):
                     remove_stale_temps(out)   # a killed run's half-written temporary outputs
@@ -175,21 +198,35 @@ class Checkpoint:
         data = b"".join(self._pending)
         self._pending.clear()
         self._pending_records = 0
-        with open(self.part, "ab") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(self.part, "ab") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as e:
+            raise self._failed(self.part, e) from None
         self._bytes += len(data)
         self.done += n_records
         self._write_state()
 
     def _write_state(self) -> None:
         tmp = self.state_path.with_suffix(".json.tmp")
-        with open(tmp, "w") as fh:
-            json.dump({"key": self.key, "records": self.done, "bytes": self._bytes}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.state_path)
+        try:
+            with open(tmp, "w") as fh:
+                json.dump({"key": self.key, "records": self.done, "bytes": self._bytes}, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.state_path)
+        except OSError as e:
+            raise self._failed(self.state_path, e) from None
+
+    def _failed(self, path: Path, exc: OSError) -> OutputError:
+        """A checkpoint write that failed (full disk, file-size limit, ...): the state on disk still
+        describes the last finished block, so the same command can continue once the cause is fixed."""
+        why = write_failure(path, exc)
+        return OutputError(f"{path}: cannot write the --resume checkpoint ({why.reason}); {why.fix_here}, "
+                           f"then run the same command again to continue from its {self.done:,} finished "
+                           "records")
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

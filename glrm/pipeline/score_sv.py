@@ -27,11 +27,11 @@ from glrm.errors import InputError, OutputError
 from glrm.io.fields import DEFINITIONS_VERSION, GLRM_STATUS, score_sv_fields
 from glrm.io.vcf import Record
 from glrm.pipeline.progress import RunSummary
+from glrm.pipeline.resources import set_threads
 from glrm.pipeline.score_vcf import (
     ScoreVcfOptions,
     check_options,
     resolve_device,
-    set_threads,
 )
 from glrm.pipeline.session import finish, open_inputs, open_outputs
 from glrm.variants import Allele, Kind, Status
@@ -69,6 +69,7 @@ class ScoreSvOptions:
     command: str | None = None
     shard: str | None = None             # 'i/n': score only shard i of n (glrm.pipeline.shard)
     resume: bool = False                 # checkpoint beside the output (glrm.pipeline.resume)
+    ignore_contig_length: bool = False   # accept ##contig lengths that differ from the FASTA's (warn instead)
 
 
 def check_sv_options(opts: ScoreSvOptions) -> str:
@@ -179,7 +180,8 @@ class SvSummary(RunSummary):
         order = [s.value for s in Status]
         counts = ", ".join(f"{k} {self.statuses[k]:,}" for k in order if k in self.statuses) or "none"
         out = [
-            f"glrm score-sv: {self.records:,} records, {self.alleles:,} ALT alleles: {counts}",
+            f"glrm score-sv: {self.records:,} records, {self.alleles:,} ALT alleles: {counts}"
+            + self.resumed_note(),
             f"glrm score-sv: {self.passes:,} model passes, {self.geometry()}, "
             f"{self.seconds:.1f} s wall, device {self.device}",
         ]
@@ -230,15 +232,17 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
         def open_tracks(st: ExitStack):   # committed after the progress bar closes, before the BED and VCF
             return st.enter_context(_Tracks(opts.track_dir, model.name)) if opts.track_dir else None
 
-        out = open_outputs(opts, stack, inp, out_type, fields, fields, meta, before_progress=open_tracks)
+        out = open_outputs(opts, stack, inp, out_type, fields, fields, meta, before_progress=open_tracks,
+                           command="glrm score-sv")
         tracks = out.extra[0]
         summary = SvSummary(device=str(device), window=window, chunk=chunk,
                             chunk_auto=opts.chunk_size == "auto")
+        out.progress.follow(engine)
         for rec in out.records:
             _score_record(opts, inp.fasta, engine, window, rec, out.vcf, out.bed, tracks, summary)
             if inp.resume is not None:
                 inp.resume.commit(1)
-            out.progress.advance(1)
+            out.progress.advance(1, len(rec.alleles))
         summary.passes = int(getattr(engine, "passes_run", 0))
     extra = ()
     if tracks is not None:

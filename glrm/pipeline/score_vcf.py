@@ -9,6 +9,8 @@ Order of work (everything a user can get wrong fails before the model loads):
    plus the mirrored window for `--rc mean` unless the model is RC-equivariant), the OK ones go to the
    engine, and every record is written in input order with one value per ALT for each INFO key, and one
    BED row per ALT. Nothing is dropped, reordered or rewritten; non-OK ALTs get their status and '.'.
+   With --resume the finished records are checkpointed at least every GLRM_CHECKPOINT_SECONDS of work
+   (`_Run`: blocks cut by time at one window per forward pass, of a fixed size with larger batches).
 Output files are atomic: an error or Ctrl-C leaves no partial VCF, index or BED.
 
 `--scores` picks the score keys (glrm.io.fields.SCORE_FIELDS: glrm's llr, cllr, mlr, emb and the published
@@ -45,6 +47,7 @@ from glrm.io.fields import (
 from glrm.io.vcf import Record
 from glrm.io.vcf_writer import check_output
 from glrm.pipeline.progress import RunSummary
+from glrm.pipeline.resources import set_threads
 from glrm.pipeline.session import finish, open_inputs, open_outputs
 from glrm.pipeline.shard import parse_shard
 from glrm.variants import Status
@@ -58,6 +61,7 @@ PRECISIONS = ("fp32", "bf16")
 REF_MISMATCH_MODES = ("status", "error")
 BLOCK_BASES = 1 << 26      # window bases held per block (ref + alt strings), bounds memory for long windows
 BLOCK_JOBS = 512           # at most this many OK alleles per engine call
+BLOCK_BATCHES = 4          # with batches of more than one window: about this many batches per engine call
 
 
 @dataclass
@@ -89,6 +93,7 @@ class ScoreVcfOptions:
     shard: str | None = None             # 'i/n': score only shard i of n (glrm.pipeline.shard)
     resume: bool = False                 # checkpoint beside the output; continue one (glrm.pipeline.resume)
     tile: bool = False                   # windows are tiles shared by their variants (docs/performance.md)
+    ignore_contig_length: bool = False   # accept ##contig lengths that differ from the FASTA's (warn instead)
 
 
 # --- option parsing and checks (no torch, no files read) --------------------------------------------
@@ -222,19 +227,6 @@ def resolve_device(name: str):
     return parse_device(name)
 
 
-def set_threads(n: int | None) -> None:
-    """torch intra-op threads, and inter-op threads where torch still allows setting them."""
-    if n is None:
-        return
-    import torch
-
-    torch.set_num_threads(n)
-    try:
-        torch.set_num_interop_threads(n)
-    except RuntimeError:  # only settable before the first parallel work of this process
-        pass
-
-
 # --- the run -------------------------------------------------------------------------------------------
 
 def _where(path: str, rec: Record) -> str:
@@ -285,6 +277,7 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
                              chunk_auto=opts.chunk_size == "auto")
         run = _Run(opts, inp.fasta, model, engine, window, vcf_fields, bed_fields, out.vcf, out.bed, summary,
                    out.progress, inp.resume)
+        out.progress.follow(engine)
         run.stream(out.records)
         summary.passes = int(getattr(engine, "passes_run", 0))
     # the stack closed the bar first (entered last), then committed the BED and the VCF (with its index)
@@ -311,18 +304,60 @@ class _Run:
         self.checkpoint = checkpoint
         cap = int(os.environ.get("GLRM_BLOCK_JOBS", BLOCK_JOBS))   # smaller blocks: for tests of --resume
         self.block_jobs = max(1, min(cap, BLOCK_BASES // (2 * window * (2 if self.mirror else 1))))
+        # Blocks and --resume checkpoints. The windows of one block share the engine's batches, and a batch
+        # of several windows can round differently from another grouping of them, so where blocks fall must
+        # not depend on timing: with batches of B > 1 windows a block is about BLOCK_BATCHES batches (a fixed
+        # number of alleles, the same in every run of the same command, --resume or not), and --resume
+        # commits at the first block end after each interval. With one window per forward (CPU) no grouping
+        # changes a value, so --resume cuts blocks by time: the job cap starts at 1 and then fits the pace
+        # of the last block in the interval (at most doubling), and a block is closed once the interval is up.
+        batch = engine.batch_size_for(window)
+        if batch > 1:
+            per_job = 2 * (2 if self.mirror else 1)          # ref and alt passes, of each strand
+            self.block_jobs = max(1, min(self.block_jobs, BLOCK_BATCHES * batch // per_job))
+        self.interval: float | None = None
+        self.cap = self.block_jobs
+        self.by_time = False                 # blocks cut by time (--resume, one window per forward)
+        if checkpoint is not None:
+            from glrm.pipeline.resume import checkpoint_seconds
+
+            self.interval = checkpoint_seconds()
+            if batch == 1:
+                self.by_time, self.cap = True, 1
+        self._since = time.monotonic()      # the last commit (or the start of the loop)
+        self._pending = [0, 0]              # records and jobs written since the last commit
 
     def stream(self, reader) -> None:
         block: list[tuple[Record, list[tuple[Window, Window | None]]]] = []
         jobs = 0
+        self._since = time.monotonic()
         for rec in reader:
             wins = [self._windows(rec, a) for a in rec.alleles]
             block.append((rec, wins))
             jobs += sum(w.ok for w, _ in wins)
-            if jobs >= self.block_jobs or len(block) >= 4 * BLOCK_JOBS:
+            if jobs >= self.cap or len(block) >= 4 * BLOCK_JOBS or (self.by_time and self._overdue()):
                 self._flush(block)
                 block, jobs = [], 0
         self._flush(block)
+        self._commit()
+
+    def _overdue(self) -> bool:
+        """--resume: the time since the last commit has reached the checkpoint interval already."""
+        return self.interval is not None and time.monotonic() - self._since >= self.interval
+
+    def _commit(self) -> None:
+        """Checkpoint the records written since the last commit (--resume); with blocks cut by time, size
+        the next block from the pace of these."""
+        records, jobs = self._pending
+        if self.checkpoint is None or records == 0:
+            return
+        self.checkpoint.commit(records)
+        self._pending = [0, 0]
+        now = time.monotonic()
+        took, self._since = now - self._since, now
+        if self.by_time and jobs > 0:
+            fits = int(self.interval / (took / jobs)) if took > 0 else self.block_jobs
+            self.cap = max(1, min(self.block_jobs, 2 * self.cap, fits))
 
     def _windows(self, rec: Record, allele) -> tuple[Window, Window | None]:
         """The forward window, and the mirrored one for --rc mean (its status wins when it is not OK)."""
@@ -363,9 +398,11 @@ class _Run:
                     row[GLRM_STATUS.id] = w.status.value
                     self.bed_out.write_allele(allele, row)
             self.summary.records += 1
-        if self.checkpoint is not None:
-            self.checkpoint.commit(len(block))
-        self.progress.advance(len(block))
+        self._pending[0] += len(block)
+        self._pending[1] += len(jobs)
+        if self.by_time or self._overdue():
+            self._commit()
+        self.progress.advance(len(block), sum(len(wins) for _rec, wins in block))
 
 
 def fields_for(scores: tuple[str, ...], causal: bool | None, tile: bool = False) -> list[InfoField]:

@@ -51,7 +51,7 @@ def open_inputs(opts, stack: ExitStack) -> Inputs:
     the --resume checkpoint; all before any model is loaded, so bad input fails fast."""
     fasta = stack.enter_context(Fasta(opts.fasta))
     reader = stack.enter_context(VcfReader(opts.input, regions=opts.regions, regions_file=opts.regions_file))
-    fasta.check_contigs(reader.contigs, opts.input)
+    fasta.check_contigs(reader.contigs, opts.input, ignore_length=opts.ignore_contig_length)
     rng = shard_plan(parse_shard(opts.shard), opts.input, opts.regions, opts.regions_file)
     return Inputs(fasta, reader, rng, open_resume(opts))
 
@@ -66,11 +66,12 @@ class Outputs:
 
 
 def open_outputs(opts, stack: ExitStack, inp: Inputs, out_type: str, vcf_fields, bed_fields,
-                 meta: dict, before_progress=None) -> Outputs:
+                 meta: dict, before_progress=None, command: str = "glrm score-vcf") -> Outputs:
     """The annotated VCF (the input's header, the shard line, `vcf_fields`, ##glrm lines with `meta`), the
     BED with `bed_fields` when asked for, the progress bar, and the records to score; with --resume the
     outputs of the records already done are replayed first. `before_progress(stack)`, if given, opens
-    what must commit after the progress bar closes (score-sv's track folder); it lands in `extra`."""
+    what must commit after the progress bar closes (score-sv's track folder); it lands in `extra`. `command`
+    starts the plain progress lines written when stderr is not a terminal."""
     from glrm.io.bed import BedWriter
     from glrm.io.vcf_writer import VcfAnnotator
 
@@ -82,19 +83,35 @@ def open_outputs(opts, stack: ExitStack, inp: Inputs, out_type: str, vcf_fields,
         version_line=not opts.no_version, command=opts.command, model_meta=meta))
     bed_out = stack.enter_context(BedWriter(opts.bed, bed_fields)) if opts.bed is not None else None
     extra = [before_progress(stack)] if before_progress is not None else []
-    progress = stack.enter_context(Progress(total, enabled=not opts.quiet))
+    progress = stack.enter_context(Progress(total, enabled=not opts.quiet, command=command))
+    stack.push(_flush_before_commit(vcf_out, bed_out))
     records = rng.select(inp.reader) if rng else iter(inp.reader)
     if resume is not None:
-        progress.advance(resume.replay(vcf_out, bed_out))
+        progress.skip(resume.replay(vcf_out, bed_out))
         records = itertools.islice(records, resume.done, None)
         vcf_out, bed_out = resume.recording(vcf_out), resume.recording_bed(bed_out)
     return Outputs(vcf_out, bed_out, progress, records, extra)
+
+
+def _flush_before_commit(*writers):
+    """An exit callback: on success, every writer's buffered data is written out before the first output is
+    renamed into place, so a full disk or a file-size limit fails the run while none of its outputs exists
+    (an error here makes the writers still open discard their temporary files)."""
+    def flush(exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            for w in writers:
+                if w is not None:
+                    w.flush()
+        return False
+
+    return flush
 
 
 def finish(opts, summary: RunSummary, t0: float, resume, extra_outputs: tuple[str, ...] = ()) -> None:
     """After the outputs are committed: drop the resume checkpoint (it has done its work), fill in the
     summary's time and outputs, and print it on stderr unless --quiet."""
     if resume is not None:
+        summary.resumed = resume.resumed
         resume.remove()
     summary.seconds = time.perf_counter() - t0
     summary.outputs = [("stdout" if opts.output == "-" else opts.output)]
