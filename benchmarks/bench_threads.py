@@ -8,8 +8,8 @@ Each run is the real CLI in its own process (`glrm score-vcf ... -q`), wall time
 that process. Configurations run interleaved, round by round, so they see the same load:
 - default: no --threads (glrm picks the CPUs this process may use; OMP_WAIT_POLICY=PASSIVE);
 - --threads 1, --threads N (N = the usable CPUs);
-- before (unless --no-before, first round only; slow under load): --threads N with GOMP_SPINCOUNT=300000,
-  libgomp's own spin when no wait policy is set, i.e. what torch's default did before glrm set one.
+- before (unless --no-before): --threads N with GOMP_SPINCOUNT=300000, libgomp's own spin when no wait
+  policy is set, i.e. what torch's default did before glrm set one.
 The loaded phase starts --load busy-loop processes (default: one per usable CPU) for its duration.
 Prints per configuration the median and best wall time, the median CPU time, and the median against the
 best median; the issue's target is default within 1.5x of the best.
@@ -62,7 +62,7 @@ def phase(name: str, configs: dict[str, tuple[list[str], dict[str, str]]], repea
     results: dict[str, list[tuple[float, float]]] = {k: [] for k in configs}
     for r in range(repeat):
         for label, (extra, env_extra) in configs.items():
-            if label.startswith("before") and (not before or r > 0):
+            if label.startswith("before") and not before:
                 continue
             wall, cpu = timed(command(f"{tmp}/o.vcf.gz") + extra, {**clean_env(), **env_extra})
             results[label].append((wall, cpu))

@@ -8,8 +8,8 @@ thread per core of the node.
 
 `passive_openmp()` makes idle OpenMP threads sleep instead of spinning. It must run before torch is first
 imported (the OpenMP runtime reads its settings when it loads); the CLI calls it first thing. Spinning threads
-compete with every other process for the cores: on the shared 2-core machine the demo took 168-178 s with
-torch's libgomp spinning and 18-20 s without (docs/performance.md).
+compete with every other process for the cores: beside two busy loops on the 2-core machine the demo took
+3.2x as long with torch's libgomp spinning (docs/performance.md, "Threads on a shared machine").
 
 No torch at import time: `set_threads` imports it when called.
 """
