@@ -344,6 +344,12 @@ def test_output_onto_the_input_is_refused(tmp_path, capsys):
 # --- Ctrl-C -------------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
+def _default_sigint() -> None:
+    """Ctrl-C as at a terminal: a test run in the background of a non-interactive shell (`make test &`)
+    inherits SIGINT ignored, and Python then leaves it ignored in the child."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sigint_mid_run_leaves_no_output(tmp_path):
     with gzip.open(INDELS, "rt") as fh:
         lines = fh.read().splitlines()
@@ -357,7 +363,8 @@ def test_sigint_mid_run_leaves_no_output(tmp_path):
     proc = subprocess.Popen([str(glrm), "score-vcf", "-i", str(big), "-f", FASTA, "-m", HYENA,
                              "--window", "512", "-o", str(out_dir / "o.vcf.gz"),
                              "--bed", str(out_dir / "o.bed"),
-                             "--batch-size", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--batch-size", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_default_sigint)
     deadline = time.time() + 60
     while time.time() < deadline and len(list(out_dir.iterdir())) < 2:   # both temporary files exist
         time.sleep(0.05)
