@@ -20,6 +20,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 NF = ROOT / "examples" / "nextflow"
 MODULE = NF / "modules" / "glrm" / "score" / "main.nf"
 MERGE = NF / "modules" / "glrm" / "merge" / "main.nf"
+SCORE_SV = NF / "modules" / "glrm" / "score_sv" / "main.nf"
 PAIRS = {")": "(", "]": "[", "}": "{"}
 SECTIONS = ("input", "output", "when", "script", "stub")
 
@@ -116,7 +117,7 @@ def check_process(src: str, name: str) -> dict[str, str]:
 
 def test_every_nextflow_file_lexes_with_balanced_brackets():
     files = [*NF.rglob("*.nf"), NF / "nextflow.config"]
-    assert len(files) == 4
+    assert len(files) == 5
     for f in files:
         check_groovy(f.read_text(), str(f.relative_to(ROOT)))
 
@@ -139,13 +140,39 @@ def test_score_module_is_nf_core_shaped():
         assert out in sec["stub"]
 
 
+def test_score_sv_module_is_nf_core_shaped():
+    sec = check_process(SCORE_SV.read_text(), "GLRM_SCORE_SV")
+    assert "label 'process_gpu'" in sec["directives"] and "tag " in sec["directives"]
+    inputs = [line.strip() for line in sec["input"].strip().splitlines()]
+    assert inputs == ["tuple val(meta), path(vcf), path(tbi)", "path fasta", "path fai", "path model"]
+    assert re.findall(r"emit:\s*(\w+)", sec["output"]) == ["vcf", "tbi", "bed", "tracks", "versions"]
+    script = sec["script"]
+    assert "glrm score-sv" in script and "--shard ${meta.shard}/${meta.shards}" in script
+    for flag in ("--window ${window}", "${chunk}", "${tracks}", "-o ${prefix}.glrm.vcf.gz",
+                 "--bed ${prefix}.glrm.bed", "task.ext.window", "task.ext.chunk_size", "task.ext.tracks"):
+        assert flag in script
+    for out in ("${prefix}.glrm.vcf.gz", "${prefix}.glrm.vcf.gz.tbi", "${prefix}.glrm.bed", "versions.yml"):
+        assert out in sec["stub"]
+    meta = yaml.safe_load((SCORE_SV.parent / "meta.yml").read_text())
+    assert meta["name"] == "glrm_score_sv"
+    assert [next(iter(o)) for o in meta["output"]] == ["vcf", "tbi", "bed", "tracks", "versions"]
+    src = (NF / "main.nf").read_text()
+    wf = _block(src, "workflow")
+    assert "GLRM_SCORE_SV(" in wf and ".groupTuple(size: m)" in wf and "GLRM_MERGE_SV(" in wf
+    config = (NF / "nextflow.config").read_text()
+    for key in ("sv_vcf", "sv_window", "sv_chunk_size", "sv_tracks", "sv_shards"):
+        assert re.search(rf"^\s+{key}\s*=", _block(config, "params"), re.M), key
+    for rel in re.findall(r'params\.sv_\w+\s*=\s*"\$\{projectDir\}/([^"]+)"', config):
+        assert (NF / rel).exists(), f"the test profile's {rel} does not exist"
+
+
 def test_merge_module_and_pipeline_scatter_and_gather():
     sec = check_process(MERGE.read_text(), "GLRM_MERGE")
     assert "glrm merge ${args} -o ${prefix}.glrm.vcf.gz ${shards}" in sec["script"]
     src = (NF / "main.nf").read_text()
     check_groovy(src, "main.nf")
-    includes = re.findall(r"include\s*\{\s*(\w+)\s*\}\s*from\s*'([^']+)'", src)
-    assert [n for n, _ in includes] == ["GLRM_SCORE", "GLRM_MERGE"]
+    includes = re.findall(r"include\s*\{\s*(\w+)(?:\s+as\s+\w+)?\s*\}\s*from\s*'([^']+)'", src)
+    assert [n for n, _ in includes] == ["GLRM_SCORE", "GLRM_SCORE_SV", "GLRM_MERGE", "GLRM_MERGE"]
     for proc, rel in includes:
         target = (NF / rel).with_suffix(".nf")
         assert target.exists(), f"include {rel} does not resolve"

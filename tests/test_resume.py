@@ -123,6 +123,29 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, monkeypatch, cm
     assert not folder.exists()
 
 
+@pytest.mark.parametrize("vcf", [MANTA, str(DATA / "colo829_novobreak.vcf.gz")])   # novoBreak: every ID 'N'
+def test_tracks_of_a_resumed_run_equal_an_uninterrupted_run(tmp_path, monkeypatch, vcf):
+    """The tracks a killed run wrote are kept in its checkpoint, so a workflow manager that deletes the
+    failed job's track folder loses nothing, and later records keep the names they get in one run."""
+    ref_tracks, tracks = tmp_path / "ref-tracks", tmp_path / "tracks"
+    assert _score("score-sv", vcf, tmp_path / "ref.vcf", "--track-dir", str(ref_tracks), window=512) == 0
+    out = tmp_path / "out.vcf"
+    args = ["--resume", "--bed", str(tmp_path / "out.bed"), "--track-dir", str(tracks)]
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 4)
+        with pytest.raises(_Stop):
+            _score("score-sv", vcf, out, *args, window=512)
+    staged = pathlib.Path(str(out) + ".glrm-resume") / "tracks"
+    assert len(list(staged.glob("*.bedgraph"))) > 0 and list(tracks.iterdir()) == []
+    tracks.rmdir()                                      # as Snakemake removes a failed job's outputs
+    assert _score("score-sv", vcf, out, *args, window=512) == 0
+    names = sorted(p.name for p in ref_tracks.iterdir())
+    assert len(names) > 4 and sorted(p.name for p in tracks.iterdir()) == names
+    for name in names:
+        assert (tracks / name).read_bytes() == (ref_tracks / name).read_bytes()
+    assert not pathlib.Path(str(out) + ".glrm-resume").exists()
+
+
 def test_resume_with_other_arguments_is_refused(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GLRM_BLOCK_JOBS", "16")
     out = tmp_path / "out.vcf"
@@ -156,7 +179,6 @@ def test_without_resume_nothing_is_kept(tmp_path, monkeypatch):
 @pytest.mark.parametrize("cmd,extra,what", [
     ("score-vcf", ["-o", "-"], "output file"),
     ("score-vcf", ["--bed", "-"], "BED file"),
-    ("score-sv", ["--track-dir", "TRACKS"], "--track-dir"),
     ("score-vcf", ["-i", "-"], "stdin"),
 ])
 def test_resume_refusals(tmp_path, capsys, cmd, extra, what):

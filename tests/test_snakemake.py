@@ -1,9 +1,10 @@
-"""The Snakemake example (examples/snakemake) run for real: 3 shards scored and merged == one direct run.
+"""The Snakemake workflow (examples/snakemake) run for real, as users deploy it.
 
-Runs `snakemake --cores 2` on the bundled demo (201 chr20 variants, the demo HyenaDNA) on CPU, then compares
-the merged VCF with `glrm score-vcf` on the same input: the same records, byte for byte, and the same header
-apart from ##glrmCommand (command line and date) and ##glrmShard (per shard; merge drops it). Skipped, with
-the reason, when snakemake is not installed (`make install` installs it through the dev extra).
+- A copy of the workflow folder in a fresh place, with a config that points at the demo files: 3 score-vcf
+  shards and 2 score-sv shards (with tracks), each set merged; the merged VCFs equal direct `glrm score-vcf` /
+  `glrm score-sv` runs record for record, headers equal apart from ##glrmCommand and ##glrmShard.
+- The workflow imported as a Snakemake `module` from another project's Snakefile.
+Skipped, with the reason, when snakemake is not installed (`make install` installs it through the dev extra).
 """
 
 import gzip
@@ -20,10 +21,15 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMK = ROOT / "examples" / "snakemake"
 DEMO = ROOT / "examples" / "demo"
+DATA = ROOT / "tests" / "data"
 BIN = pathlib.Path(sys.executable).parent
 
 # Header lines that may differ between a merged and a direct run (docs/scale-out.md says so).
 VOLATILE_HEADER = ("##glrmCommand=", "##glrmShard=")
+SV = {"vcf": str(DATA / "colo829_manta.vcf.gz"), "fasta": str(DATA / "chr20_slice.fa.gz"),
+      "model": str(ROOT / "tests" / "fixtures" / "mamba-lm-tiny"), "window": 4096}
+SMALL = {"vcf": str(DEMO / "demo.vcf.gz"), "fasta": str(DEMO / "chr20_demo.fa.gz"),
+         "model": str(DEMO / "model")}
 
 needs_snakemake = pytest.mark.skipif(
     importlib.util.find_spec("snakemake") is None or shutil.which("snakemake", path=str(BIN)) is None,
@@ -31,13 +37,13 @@ needs_snakemake = pytest.mark.skipif(
 )
 
 
-def _env():
-    env = dict(os.environ)
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    return env
+def env():
+    e = dict(os.environ)
+    e["PATH"] = f"{BIN}{os.pathsep}{e.get('PATH', '')}"
+    return e
 
 
-def _split(path):
+def split(path):
     """(header lines, record lines) of a bgzipped VCF, the volatile header lines left out."""
     header, records = [], []
     with gzip.open(path, "rt") as fh:
@@ -50,67 +56,98 @@ def _split(path):
     return header, records
 
 
-@pytest.fixture(scope="module")
-def workflow_run(tmp_path_factory):
-    """Run the workflow (3 shards, CPU) and one direct score-vcf on the demo; return both output paths."""
-    tmp = tmp_path_factory.mktemp("smk")
-    cmd = [
-        str(BIN / "snakemake"), "--cores", "2", "-s", str(SMK / "Snakefile"), "--directory", str(tmp),
-        "--config", "shards=3", "device=cpu", "gpus_per_shard=0",
-        f"vcf={DEMO / 'demo.vcf.gz'}", f"fasta={DEMO / 'chr20_demo.fa.gz'}", f"model={DEMO / 'model'}",
-    ]
-    run = subprocess.run(cmd, cwd=tmp, env=_env(), capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, f"snakemake failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
-    direct = tmp / "direct.vcf.gz"
-    cmd = [
-        str(BIN / "glrm"), "score-vcf", "-i", str(DEMO / "demo.vcf.gz"), "-f", str(DEMO / "chr20_demo.fa.gz"),
-        "-m", str(DEMO / "model"), "--device", "cpu", "--threads", "1", "-q", "-o", str(direct),
-    ]
-    run = subprocess.run(cmd, cwd=tmp, env=_env(), capture_output=True, text=True, timeout=300)
+def demo_config(vcf_shards=3, sv_shards=2, **top):
+    return {"sample": "demo", "outdir": "results", "device": "cpu", "gpus_per_shard": 0,
+            "threads_per_shard": 1, "resume": True, **top,
+            "score_vcf": {**SMALL, "shards": vcf_shards} if vcf_shards else {"enabled": False},
+            "score_sv": {**SV, "shards": sv_shards, "chunk_size": "", "tracks": True} if sv_shards
+            else {"enabled": False}}
+
+
+def direct(tmp, command, sec, out, *extra):
+    """One direct glrm run with the section's inputs; returns the output path."""
+    cmd = [str(BIN / "glrm"), command, "-i", sec["vcf"], "-f", sec["fasta"], "-m", sec["model"],
+           "--device", "cpu", "--threads", "1", "-q", "-o", str(tmp / out), *extra]
+    run = subprocess.run(cmd, cwd=tmp, env=env(), capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    return tmp, tmp / "results" / "demo.glrm.vcf.gz", direct
+    return tmp / out
 
 
-@needs_snakemake
-@pytest.mark.slow
-def test_workflow_equals_direct_run(workflow_run):
-    tmp, merged, direct = workflow_run
-    assert merged.exists() and pathlib.Path(f"{merged}.tbi").exists()
-    m_header, m_records = _split(merged)
-    d_header, d_records = _split(direct)
-    with gzip.open(DEMO / "demo.vcf.gz", "rt") as fh:
-        n_input = sum(1 for line in fh if not line.startswith("#"))
-    assert len(d_records) == n_input == 201
-    assert len(m_records) == len(d_records)
+def assert_same(merged, single, at_least):
+    m_header, m_records = split(merged)
+    d_header, d_records = split(single)
+    assert len(m_records) == len(d_records) >= at_least
     for i, (m, d) in enumerate(zip(m_records, d_records, strict=True)):
         assert m == d, f"record {i + 1} differs:\nmerged: {m}direct: {d}"
     assert m_header == d_header
-    # The scores really are there (not an all-missing run on both sides).
-    assert sum("GLRM_LLR=" in r and "GLRM_LLR=." not in r for r in m_records) > 150
+
+
+def snakemake(cwd, *args):
+    run = subprocess.run([str(BIN / "snakemake"), "--cores", "2", *args], cwd=cwd, env=env(),
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, f"snakemake failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def copied_run(tmp_path_factory):
+    """The workflow folder copied elsewhere (as a project deploys it), its config pointed at the demo."""
+    tmp = tmp_path_factory.mktemp("deployed")
+    for part in ("workflow", "config", "profiles"):
+        shutil.copytree(SMK / part, tmp / part)
+    (tmp / "config" / "config.yaml").write_text(yaml.safe_dump(demo_config()))
+    snakemake(tmp)          # finds workflow/Snakefile and config/config.yaml in the working directory
+    return tmp
 
 
 @needs_snakemake
 @pytest.mark.slow
-def test_workflow_scattered_into_contiguous_shards(workflow_run):
-    tmp, merged, _ = workflow_run
-    shards = sorted((tmp / "results" / "shards").glob("demo.*-of-0003.vcf.gz"))
+def test_copied_workflow_merges_equal_single_runs(copied_run):
+    tmp = copied_run
+    res = tmp / "results"
+    assert_same(res / "demo.glrm.vcf.gz", direct(tmp, "score-vcf", SMALL, "d.vcf.gz"), 201)
+    tracks = tmp / "d-tracks"
+    single_sv = direct(tmp, "score-sv", SV, "d.sv.vcf.gz", "--window", "4096", "--track-dir", str(tracks),
+                       "--bed", str(tmp / "d.sv.bed"))
+    assert_same(res / "demo.sv.glrm.vcf.gz", single_sv, 12)
+    assert (res / "demo.sv.glrm.bed").read_text() == (tmp / "d.sv.bed").read_text()
+    for name in ("demo.glrm.vcf.gz.tbi", "demo.sv.glrm.vcf.gz.tbi", "demo.glrm.bed"):
+        assert (res / name).exists()
+    shard_tracks = sorted(p for p in (res / "demo.sv-tracks").glob("*/*.bedgraph"))
+    assert sorted(p.name for p in shard_tracks) == sorted(p.name for p in tracks.iterdir()) != []
+    for p in shard_tracks:
+        assert p.read_bytes() == (tracks / p.name).read_bytes()
+    # the scores are really there (not an all-missing run on both sides)
+    assert sum("GLRM_LLR=" in r and "GLRM_LLR=." not in r for r in split(res / "demo.glrm.vcf.gz")[1]) > 150
+    shards = sorted((res / "shards").glob("demo.*-of-0003.vcf.gz"))
     assert [s.name for s in shards] == [f"demo.{i:04d}-of-0003.vcf.gz" for i in (1, 2, 3)]
-    parts = [_split(s) for s in shards]
-    assert all(h == parts[0][0] for h, _ in parts), "shards must share one header"
-    assert all(len(r) > 0 for _, r in parts)
-    assert [line for _, r in parts for line in r] == _split(merged)[1]
+    assert all(len(split(s)[1]) > 0 for s in shards)
 
 
-def test_snakefile_asks_for_a_gpu_per_shard_and_the_slurm_profile_requests_it():
-    text = (SMK / "Snakefile").read_text()
-    assert 'gpu=int(config.get("gpus_per_shard", 1))' in text
-    assert "--shard {params.index}/{params.n}" in text and "glrm merge -o" in text
-    assert 'resume="--resume" if config.get("resume", True)' in text
-    assert "bcftools concat" in text and "bcftools index -t" in text
-    config = yaml.safe_load((SMK / "config.yaml").read_text())
-    for key in ("vcf", "fasta", "model"):
-        assert (ROOT / config[key]).exists(), f"config.yaml {key} does not point at the demo"
+@needs_snakemake
+@pytest.mark.slow
+def test_workflow_as_a_module_of_another_project(tmp_path):
+    (tmp_path / "my.yaml").write_text(yaml.safe_dump(demo_config(vcf_shards=2, sv_shards=0)))
+    (tmp_path / "Snakefile").write_text(
+        'configfile: "my.yaml"\n\n'
+        "module glrm:\n"
+        f'    snakefile: "{SMK / "workflow" / "Snakefile"}"\n'
+        "    config: config\n\n"
+        "use rule * from glrm as glrm_*\n")
+    snakemake(tmp_path)
+    single = direct(tmp_path, "score-vcf", SMALL, "d.vcf.gz")
+    assert_same(tmp_path / "results" / "demo.glrm.vcf.gz", single, 201)
+    assert not (tmp_path / "results" / "demo.sv.glrm.vcf.gz").exists()
+
+
+def test_default_config_points_at_the_demo_and_asks_for_a_gpu_per_shard():
+    config = yaml.safe_load((SMK / "config" / "config.yaml").read_text())
+    for sec in ("score_vcf", "score_sv"):
+        for key in ("vcf", "fasta", "model"):
+            assert (SMK / config[sec][key]).exists(), f"config {sec}.{key} does not point at the demo"
     assert config["gpus_per_shard"] == 1 and config["device"] == "auto"
+    text = (SMK / "workflow" / "Snakefile").read_text()
+    assert text.count("gpu=GPUS") == 2 and text.count("{RESUME}") == 2
     profile = yaml.safe_load((SMK / "profiles" / "slurm" / "config.yaml").read_text())
-    assert profile["executor"] == "slurm"
-    assert profile["set-resources"]["score_shard"]["slurm_extra"] == "'--gres=gpu:1'"
+    assert profile["executor"] == "slurm" and profile["retries"] >= 1
+    for rule in ("score_vcf_shard", "score_sv_shard"):
+        assert profile["set-resources"][rule]["gres"] == "gpu:1"

@@ -18,7 +18,10 @@ A restart with --resume and the same arguments replays the finished records into
 skips them in the input and scores the rest; on success the output is committed and the folder removed. The
 output is byte for byte what an uninterrupted run writes (the ##glrmCommand date aside). A restart whose
 key differs is refused with a message to delete the folder or drop --resume. Without --resume nothing here
-runs. --resume needs a file output (and BED), a file input, and does not cover --track-dir (refused).
+runs. --resume needs a file output (and BED) and a file input. With score-sv's --track-dir, the tracks of a
+resumed run are written into `OUT.glrm-resume/tracks/` and moved into the track folder when the run succeeds
+(a workflow manager that deletes a failed job's declared outputs cannot take them); `records.jsonl` names
+them (`{"track": NAME}` lines), so a restart gives later records the same file names.
 """
 
 from __future__ import annotations
@@ -70,8 +73,6 @@ def check_resume(opts) -> None:
         raise InputError("--resume needs an input file, not stdin: a restart must read the same records")
     if opts.bed == "-":
         raise OutputError("--resume needs a BED file (--bed OUT.bed), not stdout: a restart rewrites it")
-    if getattr(opts, "track_dir", None) is not None:
-        raise InputError("--resume does not cover --track-dir; drop one of them")
 
 
 def _file_identity(path: str) -> object:
@@ -162,12 +163,24 @@ class Checkpoint:
             ck._write_state()
         return ck
 
-    def replay(self, writer, bed_writer=None) -> int:
-        """Write the finished records (and BED rows) again into the writers; return how many records."""
+    @property
+    def track_folder(self) -> Path:
+        """Where a resumable run keeps its finished bedGraph tracks until it succeeds."""
+        return self.folder / "tracks"
+
+    def replay(self, writer, bed_writer=None, tracks=None) -> int:
+        """Write the finished records (and BED rows) again into the writers, and give `tracks` (an object
+        with `replayed(name)`) the names of the tracks already written; return how many records."""
         n = 0
         with open(self.part, encoding="utf-8") as fh:
             for line in fh:
                 item = json.loads(line)
+                if "track" in item:
+                    if tracks is None:
+                        raise InputError(f"{self.part}: holds tracks but this run has no --track-dir; delete "
+                                         f"{self.folder} to start over")
+                    tracks.replayed(item["track"])
+                    continue
                 if "bed" in item:
                     if bed_writer is None:
                         raise InputError(f"{self.part}: holds BED rows but this run has no --bed; delete "
@@ -188,6 +201,10 @@ class Checkpoint:
     def recording_bed(self, bed_writer) -> _BedRecorder | None:
         """`bed_writer` (or None), with every row also kept for the next `commit`."""
         return None if bed_writer is None else _BedRecorder(bed_writer, self)
+
+    def record_track(self, name: str) -> None:
+        """Keep the name of a track file written for the current block (in `track_folder`)."""
+        self._pending.append((json.dumps({"track": name}) + "\n").encode())
 
     def commit(self, n_records: int) -> None:
         """The last `n_records` records are a finished block: append them (and their BED rows), sync, then

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -290,18 +291,38 @@ def _score_record(opts, fasta, engine, window, rec: Record, vcf_out, bed_out, tr
 
 class _Tracks:
     """Writes one bedGraph per scored ALT into the track folder (each file atomic on its own). On an error
-    the files already finished stay: each is complete; none is left half-written."""
+    the files already finished stay: each is complete; none is left half-written. With --resume they are
+    written into the checkpoint's track folder and moved into place when the run succeeds."""
 
     def __init__(self, folder: str, model_name: str) -> None:
-        self.folder = Path(folder)
+        self.target = self.folder = Path(folder)
         self.model_name = model_name
         self.names = TrackNames()
         self.written = 0
+        self.checkpoint = None
+
+    def resume_into(self, checkpoint) -> None:
+        self.checkpoint = checkpoint
+        self.folder = checkpoint.track_folder
+        try:
+            self.folder.mkdir(exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"{self.folder}: cannot create the checkpoint's track folder ({e.strerror}); "
+                              "choose another output path or drop --resume") from None
+
+    def replayed(self, name: str) -> None:
+        """A track a killed run wrote (into the checkpoint) before the record was checkpointed."""
+        self.names.used.add(Path(name).stem)
+        self.written += 1
 
     def __enter__(self) -> _Tracks:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None and self.folder != self.target:
+            for f in sorted(self.folder.iterdir()):
+                if f.suffix == ".bedgraph":
+                    shutil.move(str(f), str(self.target / f.name))
         return None
 
     def write(self, rec: Record, allele: Allele, win: Window, scores) -> None:
@@ -321,6 +342,8 @@ class _Tracks:
             own_side=("left" if len(win.left) else "right") if mode == "bnd" else None,
             model=self.model_name, emb=scores.emb, reach=scores.reach)
         write_bedgraph(self.folder / name, meta, positions, values)
+        if self.checkpoint is not None:
+            self.checkpoint.record_track(name)
         self.written += 1
 
 

@@ -87,7 +87,10 @@ def open_outputs(opts, stack: ExitStack, inp: Inputs, out_type: str, vcf_fields,
     stack.push(_flush_before_commit(vcf_out, bed_out))
     records = rng.select(inp.reader) if rng else iter(inp.reader)
     if resume is not None:
-        progress.skip(resume.replay(vcf_out, bed_out))
+        tracks = next((x for x in extra if hasattr(x, "resume_into")), None)
+        if tracks is not None:
+            tracks.resume_into(resume)   # tracks go to the checkpoint until the run succeeds
+        progress.skip(resume.replay(vcf_out, bed_out, tracks))
         records = itertools.islice(records, resume.done, None)
         vcf_out, bed_out = resume.recording(vcf_out), resume.recording_bed(bed_out)
     return Outputs(vcf_out, bed_out, progress, records, extra)
