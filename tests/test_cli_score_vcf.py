@@ -176,6 +176,19 @@ def test_header_model_line_and_command(tmp_path):
                           f"-o {out} --rc mean -q; Date=")
 
 
+def test_command_line_comes_from_this_call_not_an_earlier_one(tmp_path, monkeypatch):
+    """The app invoked without glrm's main() (a Python caller, a test runner) records this process's argv,
+    never the arguments of an earlier main() call in the same process."""
+    from glrm.cli.main import app
+
+    assert score(["-i", SNVS, "-f", FASTA, "-o", str(tmp_path / "a.vcf"), "-q"]) == 0
+    monkeypatch.setattr(sys, "argv", ["my-pipeline.py", "--step", "2"])
+    app(["score-vcf", "-m", HYENA, "--window", "128", "-i", SNVS, "-f", FASTA, "-o", str(tmp_path / "b.vcf"),
+         "-q"], standalone_mode=False)
+    cmd = next(x for x in split(tmp_path / "b.vcf")[0] if x.startswith("##glrmCommand="))
+    assert cmd.startswith("##glrmCommand=my-pipeline.py --step 2; Date="), cmd
+
+
 def test_scores_subset_declares_and_writes_only_those(tmp_path):
     out, bed = tmp_path / "o.vcf", tmp_path / "o.bed"
     assert score(["-i", SNVS, "-f", FASTA, "-o", str(out), "--bed", str(bed), "--scores", "emb", "-q"]) == 0

@@ -7,7 +7,18 @@ commands stay in the command's own file.
 
 from __future__ import annotations
 
+import shlex
+
 import typer
+
+
+def command_line(ctx: typer.Context) -> str | None:
+    """The command line for ##glrmCommand: `glrm ARGS` as `glrm.cli.main.main` was called (it puts the
+    arguments in the root context's `obj`), or None when the app was invoked another way (the pipeline then
+    records this process's own argv)."""
+    obj = ctx.find_root().obj
+    argv = obj.get("argv") if isinstance(obj, dict) else None
+    return shlex.join(["glrm", *argv]) if argv is not None else None
 
 DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda:N",
                       help="auto = cuda when available, else cpu.")

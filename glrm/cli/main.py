@@ -61,7 +61,6 @@ app.command("plan")(plan_command)
 
 INTERRUPTED = ("glrm: interrupted; no output was left behind (a --resume checkpoint, if any, is kept: "
                "rerun the same command to continue)")
-LAST_ARGV: list[str] | None = None  # the arguments of the running `main` call (for ##glrmCommand)
 
 
 def _ignore_sigxfsz() -> None:
@@ -109,12 +108,12 @@ def _usage_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; turn GlrmError and usage errors into one line on stderr and a non-zero exit."""
-    global LAST_ARGV
-    LAST_ARGV = list(sys.argv[1:] if argv is None else argv)
+    args = list(sys.argv[1:] if argv is None else argv)
     _ignore_sigxfsz()
     passive_openmp()   # before anything imports torch: idle OpenMP threads sleep instead of spinning
     try:
-        code = app(args=argv, prog_name="glrm", standalone_mode=False)
+        # the arguments reach the commands through the context (glrm.cli._options.command_line)
+        code = app(args=argv, prog_name="glrm", standalone_mode=False, obj={"argv": args})
         if code == 130:  # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns it
             print(INTERRUPTED, file=sys.stderr)
             return 130

@@ -5,8 +5,6 @@ Thin: the work is in `glrm.pipeline.score_sv`, imported inside the command so `g
 
 from __future__ import annotations
 
-import shlex
-
 import typer
 
 from glrm.cli._options import (
@@ -20,10 +18,12 @@ from glrm.cli._options import (
     REGIONS_FILE,
     RESUME,
     SHARD,
+    command_line,
 )
 
 
 def score_sv(
+    ctx: typer.Context,
     input: str = typer.Option(..., "--input", "-i", metavar="VCF",
                               help="Input SV VCF/BCF (plain, bgzipped or BCF; '-' = stdin)."),
     fasta: str = typer.Option(..., "--fasta", "-f", metavar="FASTA",
@@ -74,17 +74,15 @@ def score_sv(
     Example: glrm score-sv -i sv.vcf.gz -f ref.fa -m caduceus-ph-131k -o scored.vcf.gz --window 1000000
     --chunk-size auto --track-dir tracks/
     """
-    from glrm.cli import main as cli_main
     from glrm.pipeline.score_sv import ScoreSvOptions
     from glrm.pipeline.score_sv import score_sv as run
     from glrm.pipeline.score_vcf import parse_chunk_size
 
-    argv = getattr(cli_main, "LAST_ARGV", None)
     run(ScoreSvOptions(
         input=input, fasta=fasta, model=model, output=output, bed=bed, out_type=output_type, window=window,
         max_sv_len=max_sv_len, chunk_size=parse_chunk_size(chunk_size), emb_flank=emb_flank,
         track_dir=track_dir, rc=rc, device=device, precision=precision, max_n_frac=max_n_frac,
         regions=regions, regions_file=regions_file, threads=threads, quiet=quiet, no_version=no_version,
-        command=shlex.join(["glrm", *argv]) if argv is not None else None, shard=shard, resume=resume,
+        command=command_line(ctx), shard=shard, resume=resume,
         ignore_contig_length=ignore_contig_length,
     ))

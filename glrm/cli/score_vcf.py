@@ -5,8 +5,6 @@ Thin: the work is in `glrm.pipeline.score_vcf`, imported inside the command so `
 
 from __future__ import annotations
 
-import shlex
-
 import typer
 
 from glrm.cli._options import (
@@ -19,10 +17,12 @@ from glrm.cli._options import (
     REGIONS_FILE,
     RESUME,
     SHARD,
+    command_line,
 )
 
 
 def score_vcf(
+    ctx: typer.Context,
     input: str = typer.Option(..., "--input", "-i", metavar="VCF",
                               help="Input VCF/BCF (plain, bgzipped or BCF; '-' = stdin)."),
     fasta: str = typer.Option(..., "--fasta", "-f", metavar="FASTA",
@@ -91,17 +91,15 @@ def score_vcf(
 
     Example: glrm score-vcf -i calls.vcf.gz -f ref.fa -m hyenadna-tiny-1k -o scored.vcf.gz --bed scored.bed
     """
-    from glrm.cli import main as cli_main
     from glrm.pipeline.score_vcf import ScoreVcfOptions, parse_batch_size, parse_chunk_size, parse_scores
     from glrm.pipeline.score_vcf import score_vcf as run
 
-    argv = getattr(cli_main, "LAST_ARGV", None)
     run(ScoreVcfOptions(
         input=input, fasta=fasta, model=model, output=output, bed=bed, out_type=output_type, window=window,
         rc=rc, emb_flank=emb_flank, scores=parse_scores(scores), device=device, precision=precision,
         batch_size=parse_batch_size(batch_size), chunk_size=parse_chunk_size(chunk_size),
         ref_mismatch=ref_mismatch, max_n_frac=max_n_frac, regions=regions, regions_file=regions_file,
         threads=threads, quiet=quiet,
-        no_version=no_version, command=shlex.join(["glrm", *argv]) if argv is not None else None,
+        no_version=no_version, command=command_line(ctx),
         shard=shard, resume=resume, tile=tile, ignore_contig_length=ignore_contig_length,
     ))
