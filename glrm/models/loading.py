@@ -31,8 +31,8 @@ from pathlib import Path
 
 import torch
 
+import glrm.models.registry as registry
 from glrm.errors import InputError
-from glrm.models import registry
 from glrm.models.base import DamagedWeights, GenomicLM, WeightsMismatch, read_state_dict
 from glrm.models.registry import DEFAULT_MAX_LENGTH, WEIGHT_FILES, KnownModel
 
