@@ -146,16 +146,17 @@ def test_score_sv_module_is_nf_core_shaped():
     inputs = [line.strip() for line in sec["input"].strip().splitlines()]
     assert inputs == ["tuple val(meta), path(vcf), path(tbi)", "path fasta", "path fai", "path model"]
     assert re.findall(r"emit:\s*(\w+)", sec["output"]) == ["vcf", "tbi", "bed", "tracks", "versions"]
+    assert 'path "versions.yml"' in sec["output"]
+    assert re.search(r'path\("\*\.tracks"\),\s*emit: tracks, optional: true', sec["output"])
     script = sec["script"]
+    assert "task.ext.args" in script and "${args}" in script
     assert "glrm score-sv" in script and "--shard ${meta.shard}/${meta.shards}" in script
-    for flag in ("--window ${window}", "${chunk}", "${tracks}", "-o ${prefix}.glrm.vcf.gz",
-                 "--bed ${prefix}.glrm.bed", "task.ext.window", "task.ext.chunk_size", "task.ext.tracks"):
+    for flag in ("-i ${vcf}", "-f ${fasta}", "-m ${model}", "--window ${window}", "${chunk}", "${tracks}",
+                 "-o ${prefix}.glrm.vcf.gz", "--bed ${prefix}.glrm.bed", "task.ext.window",
+                 "task.ext.chunk_size", "task.ext.tracks"):
         assert flag in script
     for out in ("${prefix}.glrm.vcf.gz", "${prefix}.glrm.vcf.gz.tbi", "${prefix}.glrm.bed", "versions.yml"):
         assert out in sec["stub"]
-    meta = yaml.safe_load((SCORE_SV.parent / "meta.yml").read_text())
-    assert meta["name"] == "glrm_score_sv"
-    assert [next(iter(o)) for o in meta["output"]] == ["vcf", "tbi", "bed", "tracks", "versions"]
     src = (NF / "main.nf").read_text()
     wf = _block(src, "workflow")
     assert "GLRM_SCORE_SV(" in wf and ".groupTuple(size: m)" in wf and "GLRM_MERGE_SV(" in wf
@@ -197,32 +198,43 @@ def test_config_has_gpu_test_and_container_profiles():
         assert m and (NF / m.group(1)).exists(), f"params.{key} does not point at the demo"
 
 
-def test_meta_yml_matches_the_module():
-    meta = yaml.safe_load((MODULE.parent / "meta.yml").read_text())
-    assert meta["name"] == "glrm_score"
+@pytest.mark.parametrize(("module", "outputs"), [(MODULE, ["vcf", "tbi", "versions"]),
+                                                (SCORE_SV, ["vcf", "tbi", "bed", "tracks", "versions"])])
+def test_meta_yml_matches_the_module(module, outputs):
+    meta = yaml.safe_load((module.parent / "meta.yml").read_text())
+    assert meta["name"] == f"glrm_{module.parent.name}"
     names = [next(iter(item)) for group in meta["input"] for item in group]
     assert names == ["meta", "vcf", "tbi", "fasta", "fai", "model"]
-    assert [next(iter(o)) for o in meta["output"]] == ["vcf", "tbi", "versions"]
+    assert [next(iter(o)) for o in meta["output"]] == outputs
+    # each output's file pattern is one the module declares
+    src = module.read_text()
+    for o in meta["output"]:
+        for item in next(iter(o.values())):
+            name = next(iter(item))
+            if name != "meta":
+                assert f'"{name}"' in src, f"{module.parent.name}/meta.yml: output {name} is not in main.nf"
 
 
+@pytest.mark.parametrize(("module", "process", "command"), [(MODULE, "GLRM_SCORE", "glrm score-vcf"),
+                                                            (SCORE_SV, "GLRM_SCORE_SV", "glrm score-sv")])
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda s: s.replace("task.ext.when\n", "task.ext.when\n    }\n", 1), "unmatched"),
-        (lambda s: s.replace("tag \"${meta.id}\"", "tag \"${meta.id}", 1), "cannot lex"),
-        (lambda s: s.replace("--shard ${meta.shard}/", "--shard ${meta.shard/", 1), "unclosed"),
-        (lambda s: s.replace("glrm score-vcf", "glrm score-vcf (", 1), None),
-        (lambda s: s[: s.index("    stub:")] + "}\n", "no stub: section"),
-        (lambda s: s.replace("    output:", "    outputs:", 1), "not in the order"),
+        (lambda s, c: s.replace("task.ext.when\n", "task.ext.when\n    }\n", 1), "unmatched"),
+        (lambda s, c: s.replace("tag \"${meta.id}\"", "tag \"${meta.id}", 1), "cannot lex"),
+        (lambda s, c: s.replace("--shard ${meta.shard}/", "--shard ${meta.shard/", 1), "unclosed"),
+        (lambda s, c: s.replace(c, c + " (", 1), None),
+        (lambda s, c: s[: s.index("    stub:")] + "}\n", "no stub: section"),
+        (lambda s, c: s.replace("    output:", "    outputs:", 1), "not in the order"),
     ],
 )
-def test_checks_reject_broken_modules(edit, message):
-    src = MODULE.read_text()
-    broken = edit(src)
+def test_checks_reject_broken_modules(module, process, command, edit, message):
+    src = module.read_text()
+    broken = edit(src, command)
     assert broken != src
     if message is None:
         # A bracket inside the shell command string is shell text, not Groovy: still fine.
-        check_process(broken, "GLRM_SCORE")
+        check_process(broken, process)
         return
     with pytest.raises(NfSyntaxError, match=message):
-        check_process(broken, "GLRM_SCORE")
+        check_process(broken, process)

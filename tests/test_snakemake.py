@@ -222,7 +222,7 @@ def test_default_config_points_at_the_demo_and_asks_for_a_gpu_per_shard():
             assert (SMK / config[sec][key]).exists(), f"config {sec}.{key} does not point at the demo"
     assert config["gpus_per_shard"] == 1 and config["device"] == "auto"
     text = (SMK / "workflow" / "Snakefile").read_text()
-    assert text.count("gpu=GPUS") == 2 and text.count("{RESUME}") == 2
+    assert text.count("gpu=GPUS") == 2 and text.count("{RUN_OPTS}") == 2   # device, threads, resume
     profile = yaml.safe_load((SMK / "profiles" / "slurm" / "config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["retries"] >= 1
     for rule in ("score_vcf_shard", "score_sv_shard"):
