@@ -194,18 +194,19 @@ def check_options(opts: ScoreVcfOptions) -> str:
 def model_window(ckpt, requested: int | None) -> int:
     """The window length: `requested`, or the checkpoint's trained context; refused above what it takes.
 
-    HyenaDNA takes at most `max_seq_len - 2` bases (its trained context; the positional table has
-    `max_seq_len` rows). Caduceus and Mamba run any length, so a longer window only gets a warning.
+    The trained context is `glrm.models.info.trained_window`: HyenaDNA takes at most `max_seq_len - 2` bases.
+    Caduceus and Mamba run any length, so a longer window only gets a warning.
     """
+    from glrm.models.info import trained_window, window_is_limit
     from glrm.models.loading import checkpoint_max_length
 
     max_len, source = checkpoint_max_length(ckpt)
-    limit = max_len - 2 if ckpt.family == "hyenadna" else max_len
+    limit = trained_window(ckpt.family, max_len)
     if requested is None:
         check_window(limit)
         return limit
     if requested > limit:
-        if ckpt.family == "hyenadna":
+        if window_is_limit(ckpt.family):
             raise InputError(
                 f"--window {requested} is longer than {ckpt.name} can take: {limit} bases (HyenaDNA "
                 f"max_seq_len {max_len} minus 2, from {source}); give --window {limit} or less, or a "
@@ -267,8 +268,9 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
             chunk_size=chunk, precision=opts.precision, tile=opts.tile), device)
 
         vcf_fields = fields_for(opts.scores, causal=None, tile=opts.tile)   # the same header for every model
-        bed_fields = fields_for(opts.scores, causal=model.kind == "causal", tile=opts.tile)
-        meta = {"ID": model.name, "Checkpoint": model.checkpoint, "SHA256": model.sha256, "Window": window,
+        bed_fields = fields_for(opts.scores, causal=model.info.kind == "causal", tile=opts.tile)
+        meta = {"ID": model.info.name, "Checkpoint": model.info.checkpoint, "SHA256": model.info.sha256,
+                "Window": window,
                 "RC": opts.rc, "Precision": opts.precision, "Definitions": DEFINITIONS_VERSION}
         if opts.tile:
             meta["Mode"], meta["TileStride"] = "tile", window // 2
@@ -298,7 +300,7 @@ class _Run:
         self.vcf_out, self.bed_out, self.summary, self.progress = vcf_out, bed_out, summary, progress
         # the engine gets both strands of an RC-equivariant (masked) checkpoint from one pass; others need
         # the mirrored windows (with --rc mean, and for SNVs/MNVs with GPN's both-strand recipes)
-        self.one_pass = getattr(model, "rc_equivariant", False) and model.kind == "masked"
+        self.one_pass = model.info.rc_equivariant and model.info.kind == "masked"
         both = opts.rc == "mean" or bool(BOTH_STRANDS.intersection(opts.scores))
         self.mirror = both and not self.one_pass
         self.checkpoint = checkpoint
