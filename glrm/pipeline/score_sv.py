@@ -302,11 +302,11 @@ class _Tracks:
         self.model_name = model_name
         self.names = TrackNames()
         self.written = 0
-        self.checkpoint = None
+        self.resume = None      # glrm.pipeline.resume.ResumeState with --resume
 
-    def resume_into(self, checkpoint) -> None:
-        self.checkpoint = checkpoint
-        self.folder = checkpoint.track_folder
+    def resume_into(self, resume) -> None:
+        self.resume = resume
+        self.folder = resume.track_folder
         try:
             self.folder.mkdir(exist_ok=True)
         except OSError as e:
@@ -345,8 +345,8 @@ class _Tracks:
             own_side=("left" if len(win.left) else "right") if mode == "bnd" else None,
             model=self.model_name, emb=scores.emb, reach=scores.reach)
         write_bedgraph(self.folder / name, meta, positions, values)
-        if self.checkpoint is not None:
-            self.checkpoint.record_track(name)
+        if self.resume is not None:
+            self.resume.record_track(name)
         self.written += 1
 
 

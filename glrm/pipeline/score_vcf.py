@@ -291,7 +291,7 @@ class _Run:
     """The streaming loop: records in blocks, windows per ALT, engine per block, writes in input order."""
 
     def __init__(self, opts, fasta, model, engine, window, vcf_fields, bed_fields, vcf_out, bed_out,
-                 summary, progress, checkpoint=None) -> None:
+                 summary, progress, resume=None) -> None:
         self.opts, self.model, self.engine, self.window = opts, model, engine, window
         # tile mode: the variants of a tile fetch the same ref window; read it from the FASTA once
         self.fasta = LastFetch(fasta, window) if opts.tile else fasta
@@ -303,7 +303,7 @@ class _Run:
         self.one_pass = model.info.rc_equivariant and model.info.kind == "masked"
         both = opts.rc == "mean" or bool(BOTH_STRANDS.intersection(opts.scores))
         self.mirror = both and not self.one_pass
-        self.checkpoint = checkpoint
+        self.resume = resume                 # glrm.pipeline.resume.ResumeState with --resume
         cap = int(os.environ.get("GLRM_BLOCK_JOBS", BLOCK_JOBS))   # smaller blocks: for tests of --resume
         self.block_jobs = max(1, min(cap, BLOCK_BASES // (2 * window * (2 if self.mirror else 1))))
         # Blocks and --resume checkpoints. The windows of one block share the engine's batches, and a batch
@@ -320,7 +320,7 @@ class _Run:
         self.interval: float | None = None
         self.cap = self.block_jobs
         self.by_time = False                 # blocks cut by time (--resume, one window per forward)
-        if checkpoint is not None:
+        if resume is not None:
             from glrm.pipeline.resume import checkpoint_seconds
 
             self.interval = checkpoint_seconds()
@@ -351,9 +351,9 @@ class _Run:
         """Checkpoint the records written since the last commit (--resume); with blocks cut by time, size
         the next block from the pace of these."""
         records, jobs = self._pending
-        if self.checkpoint is None or records == 0:
+        if self.resume is None or records == 0:
             return
-        self.checkpoint.commit(records)
+        self.resume.commit(records)
         self._pending = [0, 0]
         now = time.monotonic()
         took, self._since = now - self._since, now
