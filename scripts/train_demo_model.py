@@ -183,11 +183,11 @@ def main() -> None:
         "held_out_bases": int(sum((w[1:] != N).sum() for w in windows.numpy())),
         "train_seconds": round(train_seconds, 1),
         "steps": a.steps, "batch": a.batch, "length": a.length, "lr": a.lr, "seed": a.seed,
-        "parameters": n_params, "format": loaded.format,
+        "parameters": n_params, "format": loaded.info.format,
         "weights_bytes": (a.out / "model.safetensors").stat().st_size,
     }
     print(f"held-out loss {glrm_loss:.4f} nats/base (untrained {init_loss:.4f}; uniform baseline "
-          f"log 4 = {UNIFORM:.4f}); checkpoint {a.out} ({loaded.format}, "
+          f"log 4 = {UNIFORM:.4f}); checkpoint {a.out} ({loaded.info.format}, "
           f"{summary['weights_bytes']:,} bytes)", file=sys.stderr)
     print(json.dumps(summary, indent=2))
 

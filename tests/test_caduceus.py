@@ -102,8 +102,9 @@ def test_fp64_matches_official(name, case):
 
 def test_model_attributes():
     ph, ps = load("caduceus-ph-tiny"), load("caduceus-ps-tiny")
-    assert (ph.kind, ph.family, ph.rc_equivariant, ph.max_length) == ("masked", "caduceus", False, 0)
-    assert ps.rc_equivariant is True
+    info = ph.info
+    assert (info.kind, info.family, info.rc_equivariant, info.max_length) == ("masked", "caduceus", False, 0)
+    assert ps.info.rc_equivariant is True
     ids = arrays("caduceus-ps-tiny", "io")["input_ids"]
     with torch.no_grad():
         assert ps(ids).hidden_states.shape == (2, 257, 64)

@@ -225,7 +225,7 @@ def brute(model, ref, alt, o, n, m, k):
     v = ha[max(0, o - k):min(w, o + m + k)].mean(0)
     emb = 1.0 - float(torch.dot(u, v) / (u.norm() * v.norm()))
     nuc = {"A": 0, "C": 1, "G": 2, "T": 3}
-    if model.kind == "causal":
+    if model.info.kind == "causal":
         lpr = torch.log_softmax(out_r.logits[0, :, 7:11].double(), -1)           # (W, 4)
         lpa = torch.log_softmax(out_a.logits[0, :, 7:11].double(), -1)
 

@@ -49,8 +49,8 @@ def test_reference_is_full_length_chr20_and_every_ref_allele_matches_it():
 
 def test_demo_model_is_an_official_hyenadna_checkpoint_with_a_modest_window():
     model = load_model(MODEL)
-    assert model.format == "hyenadna-hf" and model.kind == "causal"
-    assert model.max_length - 2 == 1024  # score-vcf's default window
+    assert model.info.format == "hyenadna-hf" and model.info.kind == "causal"
+    assert model.info.trained_window == 1024  # score-vcf's default window (max_seq_len 1026 - 2)
 
 
 def test_demo_model_beats_the_uniform_baseline_on_held_out_sequence():

@@ -157,7 +157,7 @@ def brute(m, ref, alt, o, n, m_len, k, o_alt=None):
     r, a = ref[o:o + n], alt[o_alt:o_alt + m_len]
     lg_ref, h_ref = forward(m, ref)
     lg_alt, h_alt = forward(m, alt)
-    if m.kind == "causal":
+    if m.info.kind == "causal":
         lr, la = causal_l(lg_ref, ref), causal_l(lg_alt, alt)
         hr, ha = causal_h(lg_ref, ref), causal_h(lg_alt, alt)
         big_m = w - o - max(n, m_len)
@@ -175,8 +175,8 @@ def brute(m, ref, alt, o, n, m_len, k, o_alt=None):
             lg_mask, _ = forward(m, ref, (o, o + n))
             mlr = sum(acgt_logprob(lg_mask[o + i], a[i]) - acgt_logprob(lg_mask[o + i], r[i])
                       for i in range(n))
-    u = mean_hidden(h_ref, max(0, o - k), min(w, o + n + k), m.rc_equivariant)
-    v = mean_hidden(h_alt, max(0, o_alt - k), min(w, o_alt + m_len + k), m.rc_equivariant)
+    u = mean_hidden(h_ref, max(0, o - k), min(w, o + n + k), m.info.rc_equivariant)
+    v = mean_hidden(h_alt, max(0, o_alt - k), min(w, o_alt + m_len + k), m.info.rc_equivariant)
     return {"GLRM_LLR": llr, "GLRM_CLLR": cllr, "GLRM_MLR": mlr, "GLRM_EMB": cos_dist(u, v)}
 
 
@@ -220,8 +220,8 @@ def test_engine_matches_brute_force(name):
     # default scores' keys and no others
     for job, g in zip(jobs, got, strict=True):
         assert set(g) == set(KEYS)
-        assert (g["GLRM_LLR"] is None) == (g["GLRM_CLLR"] is None) == (m.kind == "masked")
-        if m.kind == "causal" and job.window.n == job.window.m == 1:
+        assert (g["GLRM_LLR"] is None) == (g["GLRM_CLLR"] is None) == (m.info.kind == "masked")
+        if m.info.kind == "causal" and job.window.n == job.window.m == 1:
             assert g["GLRM_CLLR"] == pytest.approx(g["GLRM_LLR"], rel=1e-6, abs=1e-6)   # SNV: CLLR == LLR
         assert (g["GLRM_MLR"] is None) == (job.window.n != job.window.m)
         assert g["GLRM_EMB"] is not None and g["GLRM_EMB"] >= 0
@@ -236,8 +236,8 @@ def test_rc_mean_runs_mirrored_windows(name):
     for job, g in zip(jobs, got, strict=True):
         assert_scores(g, mean2(brute_window(m, job.window), brute_window(m, job.rc_window)))
     windows = [j.window for j in jobs] + [j.rc_window for j in jobs]
-    assert eng.passes_run == distinct_passes(m.kind, windows)
-    assert eng.passes_deduped == sum(3 if m.kind == "masked" and w.n == w.m else 2 for w in windows) \
+    assert eng.passes_run == distinct_passes(m.info.kind, windows)
+    assert eng.passes_deduped == sum(3 if m.info.kind == "masked" and w.n == w.m else 2 for w in windows) \
         - eng.passes_run
 
 
@@ -354,7 +354,7 @@ def test_emb_flank_clipped_to_window():
             win = job.window
             _, h_ref = forward(m, win.ref)
             _, h_alt = forward(m, win.alt)
-            ps = m.rc_equivariant
+            ps = m.info.rc_equivariant
             want = cos_dist(mean_hidden(h_ref, 0, w, ps), mean_hidden(h_alt, 0, w, ps))
             assert b["GLRM_EMB"] == pytest.approx(want, rel=1e-5, abs=1e-7)
             assert wh["GLRM_EMB"] == pytest.approx(want, rel=1e-5, abs=1e-7)
@@ -373,8 +373,8 @@ def test_n_in_alleles_scores_zero():
         want = brute_window(m, win)
         assert_scores(got, want)
         o = win.offset
-        lg, _ = forward(m, win.ref, None if m.kind == "causal" else (o, o + 1))
-        row = lg[o - 1] if m.kind == "causal" else lg[o]
+        lg, _ = forward(m, win.ref, None if m.info.kind == "causal" else (o, o + 1))
+        row = lg[o - 1] if m.info.kind == "causal" else lg[o]
         assert got["GLRM_MLR"] == pytest.approx(-acgt_logprob(row, "C"), rel=1e-5)
 
 

@@ -30,8 +30,7 @@ class RefusesLargeBatches(torch.nn.Module):
         super().__init__()
         self.inner = fixture_model(name)
         self.max_batch, self.max_chunk = max_batch, max_chunk
-        for attr in ("kind", "family", "rc_equivariant", "name", "checkpoint", "sha256", "max_length"):
-            setattr(self, attr, getattr(self.inner, attr, None))
+        self.info = self.inner.info
         self.refused = 0
 
     def forward(self, ids, chunk_size=None):

@@ -109,6 +109,6 @@ def test_caduceus_fixture_round_trip_reproduces_the_official_files(tmp_path, nam
         for k in theirs:
             assert torch.equal(a.get_tensor(k), b.get_tensor(k)), k
     loaded = load_model(out)
-    assert loaded.format == "caduceus" and loaded.rc_equivariant == model.rc_equivariant
+    assert loaded.info.format == "caduceus" and loaded.info.rc_equivariant == model.info.rc_equivariant
     ids = torch.randint(7, 12, (2, 64), generator=torch.Generator().manual_seed(2))  # (B, L)
     assert torch.equal(loaded(ids).logits, model(ids).logits)

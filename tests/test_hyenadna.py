@@ -94,7 +94,7 @@ def test_ref_alt_logits_agree_before_the_variant(name, weights, fmt):
 
 def test_model_attributes_and_head_padding():
     model = load("hyenadna-hf-tiny", "model.safetensors", "hf")
-    assert (model.kind, model.family, model.max_length) == ("causal", "hyenadna", 1026)
+    assert (model.info.kind, model.info.family, model.info.max_length) == ("causal", "hyenadna", 1026)
     assert model.cfg.padded_vocab_size == 16 and model.lm_head.weight.shape == (16, 32)
     orig = load("hyenadna-orig-tiny", "weights.ckpt", "orig")
     assert torch.equal(orig.lm_head.weight, orig.backbone.embeddings.word_embeddings.weight)

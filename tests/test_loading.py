@@ -249,13 +249,13 @@ def test_load_model_matches_official_logits(name):
     for case in ("io.npz", "io_refalt.npz"):
         io = np.load(FIX / name / case)
         np.testing.assert_allclose(_logits(model, io["input_ids"]), io["logits_f64"], rtol=0, atol=atol)
-    assert model.format == fmt
-    assert model.name == name
-    assert model.checkpoint == str(FIX / name)
-    assert model.weights_file == str(FIX / name / weights)
-    assert model.sha256 == hashlib.sha256((FIX / name / weights).read_bytes()).hexdigest()
-    assert model.stored_dtype == "float32"
-    assert model.max_length == checkpoint_max_length(inspect_checkpoint(FIX / name))[0]
+    assert model.info.format == fmt
+    assert model.info.name == name
+    assert model.info.checkpoint == str(FIX / name)
+    assert model.info.weights_file == str(FIX / name / weights)
+    assert model.info.sha256 == hashlib.sha256((FIX / name / weights).read_bytes()).hexdigest()
+    assert model.info.stored_dtype == "float32"
+    assert model.info.max_length == checkpoint_max_length(inspect_checkpoint(FIX / name))[0]
     assert not model.training
     assert all(not p.requires_grad for p in model.parameters())
     assert all(p.dtype == torch.float32 for p in model.parameters())
@@ -270,7 +270,7 @@ def test_pytorch_model_bin_gives_the_same_model(tmp_path, name):
     np.testing.assert_allclose(
         _logits(model, io["input_ids"]), io["logits_f64"], rtol=0, atol=FIXTURES[name][3]
     )
-    assert model.sha256 == hashlib.sha256((folder / "pytorch_model.bin").read_bytes()).hexdigest()
+    assert model.info.sha256 == hashlib.sha256((folder / "pytorch_model.bin").read_bytes()).hexdigest()
 
 
 @pytest.mark.gpu

@@ -232,7 +232,7 @@ def gpn_llr_strand(m, ref, o, r, a):
 def brute(m, hand, rc_mode):
     """Every requested score of one job, the slow way; None where the definition says undefined."""
     (ref, alt, o, n, mm), mir = hand
-    causal = m.kind == "causal"
+    causal = m.info.kind == "causal"
     out = dict.fromkeys(SCORES)
     if causal:
         fwd = brute_causal_strand(m, ref, alt, o, n, mm)
@@ -271,7 +271,7 @@ def test_new_scores_match_brute_force(name, rc_mode):
     m = fixture_model(name)
     jobs, hand = jobs_and_hand()
     got = SmallVariantEngine(m, EngineConfig(scores=SCORES, rc=rc_mode, batch_size=4), "cpu").score(jobs)
-    causal = m.kind == "causal"
+    causal = m.info.kind == "causal"
     for job, h, g in zip(jobs, hand, got, strict=True):
         win = job.window
         what = (name, rc_mode, win.s + 1, win.ref[win.offset:win.offset + win.n],
@@ -304,7 +304,7 @@ def test_gpn_recipes_average_both_strands_whatever_rc_says(name):
             if x[key] is not None:
                 assert x[key] == pytest.approx(y[key], rel=TOL[key][0], abs=TOL[key][1]), key
     snv_jobs = [j for j in jobs if j.window.n == j.window.m]
-    for score in ("gpn_cos", "gpn_euc") + (("gpn_llr",) if m.kind == "masked" else ("cllr", "evo2")):
+    for score in ("gpn_cos", "gpn_euc") + (("gpn_llr",) if m.info.kind == "masked" else ("cllr", "evo2")):
         one = SmallVariantEngine(m, EngineConfig(scores=(score,)), "cpu").score(snv_jobs)
         full = SmallVariantEngine(m, EngineConfig(scores=NEW), "cpu").score(snv_jobs)
         for x, y in zip(one, full, strict=True):

@@ -78,7 +78,7 @@ class _Stop(Exception):
 
 def _interrupt_after(monkeypatch, n_commits):
     """Make the run die right after its n-th checkpoint (as a kill between blocks would)."""
-    real = resume_mod.Checkpoint.commit
+    real = resume_mod.ResumeState.commit
     calls = {"n": 0}
 
     def commit(self, n):
@@ -87,7 +87,7 @@ def _interrupt_after(monkeypatch, n_commits):
         if calls["n"] == n_commits:
             raise _Stop()
 
-    monkeypatch.setattr(resume_mod.Checkpoint, "commit", commit)
+    monkeypatch.setattr(resume_mod.ResumeState, "commit", commit)
 
 
 def _score(cmd, vcf, out, *extra, window=128):
@@ -228,13 +228,13 @@ def test_time_checkpoints_let_a_killed_run_resume_inside_one_block(tmp_path):
 def _block_sizes(monkeypatch, seconds):
     monkeypatch.setenv("GLRM_CHECKPOINT_SECONDS", seconds)
     sizes = []
-    real = resume_mod.Checkpoint.commit
+    real = resume_mod.ResumeState.commit
 
     def commit(self, n):
         sizes.append(n)
         real(self, n)
 
-    monkeypatch.setattr(resume_mod.Checkpoint, "commit", commit)
+    monkeypatch.setattr(resume_mod.ResumeState, "commit", commit)
     return sizes
 
 

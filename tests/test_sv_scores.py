@@ -129,7 +129,7 @@ def forward(m, seq):
     with torch.no_grad():
         out = model64(m)(encode(seq)[None])
     h = out.hidden_states[0].double()
-    if m.rc_equivariant:
+    if m.info.rc_equivariant:
         d = h.shape[1] // 2
         h = torch.stack([(h[:, c] + h[:, 2 * d - 1 - c]) / 2 for c in range(d)], dim=1)
     return out.logits[0].double(), h
@@ -142,7 +142,7 @@ def logprob_of(m, logits, seq):
         if base not in "ACGT":
             out.append(0.0)
             continue
-        if m.kind == "causal":
+        if m.info.kind == "causal":
             if t == 0:
                 out.append(0.0)
                 continue

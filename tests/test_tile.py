@@ -88,7 +88,7 @@ def test_tile_windows_share_one_ref_window():
 def brute_tile(m, win):
     """Brute force for tile mode: as any window, but masked MLR = the unmasked ref pass's marginal."""
     want = brute_window(m, win, K)
-    if m.kind == "masked" and win.n == win.m:
+    if m.info.kind == "masked" and win.n == win.m:
         lg, _ = forward(m, win.ref)
         from test_engine import acgt_logprob
 
@@ -105,7 +105,7 @@ def test_tile_mode_matches_brute_force(name):
     jobs = tile_jobs(alleles)
     # HyenaDNA: whole alt passes, as brute force runs them (its alt suffixes differ from those by float32
     # rounding, up to 2e-5 on these LLRs: bounded in tests/test_hyena_suffix.py)
-    cfg = EngineConfig(emb_flank=K, batch_size=3, tile=True, prefix_reuse=m.family != "hyenadna")
+    cfg = EngineConfig(emb_flank=K, batch_size=3, tile=True, prefix_reuse=m.info.family != "hyenadna")
     got = SmallVariantEngine(m, cfg, "cpu").score(jobs)
     for job, g in zip(jobs, got, strict=True):
         assert_scores(g, brute_tile(m, job.window))
@@ -122,7 +122,7 @@ def test_tile_equals_default_where_the_windows_coincide(name):
     cfg = dict(emb_flank=K, batch_size=2)
     got = SmallVariantEngine(m, EngineConfig(**cfg, tile=True), "cpu").score(tiled)
     want = SmallVariantEngine(m, EngineConfig(**cfg), "cpu").score(plain)
-    keys = KEYS if m.kind == "causal" else ("GLRM_EMB",)   # masked MLR: marginal vs masked, by design
+    keys = KEYS if m.info.kind == "causal" else ("GLRM_EMB",)   # masked MLR: marginal vs masked, by design
     for g, w in zip(got, want, strict=True):
         for key in keys:
             assert g[key] == pytest.approx(w[key], rel=1e-6, abs=1e-7), key

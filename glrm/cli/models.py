@@ -44,6 +44,7 @@ def info(
     from glrm.models.loading import inspect_checkpoint, load_model
 
     loaded = load_model(model)
+    info = loaded.info
     ckpt = inspect_checkpoint(model)
     cfg = ckpt.config
     vocab = cfg.get("vocab_size")
@@ -57,16 +58,16 @@ def info(
         ("checkpoint", ckpt.folder),
         ("weights", ckpt.weights.name),
         ("format", ckpt.format + (f" {variant}" if variant else "")),
-        ("family", loaded.family or ckpt.family),
-        ("kind", loaded.kind),
-        ("rc_equivariant", str(bool(loaded.rc_equivariant)).lower()),
+        ("family", info.family),
+        ("kind", info.kind),
+        ("rc_equivariant", str(info.rc_equivariant).lower()),
         ("parameters", sum(p.numel() for p in loaded.parameters())),
-        ("max_length", f"{loaded.max_length} tokens ({loaded.max_length_source})"),
+        ("max_length", f"{info.max_length} tokens ({info.max_length_source})"),
         ("vocab_size", f"{vocab} (padded to {padded})" if padded and padded != vocab else vocab),
         ("d_model", cfg.get("d_model")),
         ("n_layer", cfg.get("n_layer")),
-        ("dtype", loaded.stored_dtype),
-        ("sha256", loaded.sha256),
+        ("dtype", info.stored_dtype),
+        ("sha256", info.sha256),
     ]
     for key, value in rows:
         _tsv(key, value)

@@ -7,8 +7,9 @@ Public API::
     out = model(input_ids, chunk_size=None)   # out.logits (B, L, V), out.hidden_states (B, L, H)
 
 `path_or_name` is a checkpoint folder, or a known name / repo id found in the local Hugging Face cache
-(glrm.models.registry; never the network). The model carries `name`, `checkpoint`, `weights_file`, `sha256`,
-`format`, `stored_dtype`, `max_length` and `max_length_source` for output headers (glrm.models.loading).
+(glrm.models.registry; never the network). `model.info` (glrm.models.info.ModelInfo) holds what glrm knows
+about it: family, kind, rc_equivariant, max_length (and its source), name, checkpoint, weights_file, sha256,
+format and stored_dtype.
 Importing this package does not import torch.
 """
 

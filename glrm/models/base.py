@@ -1,4 +1,5 @@
-"""What every glrm model shares: the output type, the model interface, and strict weight loading.
+"""What every glrm model shares: the output type, the model interface (its facts: glrm.models.info), and
+strict weight loading.
 
 Architectures live one per file beside this one (hyenadna.py, mamba.py, caduceus.py).
 """
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 from glrm.errors import InputError
+from glrm.models.info import ModelInfo
 
 
 @dataclass
@@ -23,15 +25,17 @@ class ModelOutput:
 
 
 class GenomicLM(nn.Module):
-    """Base of glrm's models. Subclasses set the class attributes and implement `forward`.
+    """Base of glrm's models. Subclasses pass their `ModelInfo` (built from their config) to `__init__` and
+    implement `forward`; `glrm.models.loading.load_model` replaces `info` with the checkpoint's full one.
 
     forward(input_ids: LongTensor (B, L), chunk_size: int | None = None) -> ModelOutput
     """
 
-    kind: str = "causal"           # "causal" (HyenaDNA, Mamba LM) or "masked" (Caduceus)
-    rc_equivariant: bool = False   # Caduceus-ps: both strands in one pass
-    max_length: int = 0            # trained context, in tokens
-    family: str = ""               # "hyenadna" | "caduceus" | "mamba"
+    info: ModelInfo
+
+    def __init__(self, info: ModelInfo):
+        super().__init__()
+        self.info = info
 
 
 # --- weight files (the names glrm reads are in registry.WEIGHT_FILES) -----------------------------

@@ -15,8 +15,8 @@ the forward Mamba walks the sequence left to right and the reverse Mamba walks t
 left in the original order) in chunks of N, each carrying its exact conv and SSM state (see mamba.py). Memory
 beyond the per-chunk temporaries is O(L * d_model) for the layer activations.
 
-`max_length`: Caduceus config.json has no trained length; it is left 0 here and the loader fills it from the
-registry or the checkpoint name (e.g. `caduceus-ph_seqlen-131k...` -> 131072).
+`info.max_length`: Caduceus config.json has no trained length; it is left 0 here and the loader fills it from
+the registry or the checkpoint name (e.g. `caduceus-ph_seqlen-131k...` -> 131072).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from torch import nn
 
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM, ModelOutput, load_strict
+from glrm.models.info import ModelInfo
 from glrm.models.mamba import (
     MambaMixer,
     _wide,
@@ -168,13 +169,11 @@ class _Holder(nn.Module):
 class Caduceus(GenomicLM):
     """CaduceusForMaskedLM: masked LM (logits at t are for token t); H = 2*d_model with rcps."""
 
-    kind = "masked"
-    family = "caduceus"
-
     def __init__(self, cfg: dict, vocab: int, complement_map: torch.Tensor):
-        super().__init__()
+        super().__init__(ModelInfo(family="caduceus", kind="masked", rc_equivariant=bool(cfg["rcps"]),
+                                   name=type(self).__name__))
         self.cfg = cfg
-        self.rc_equivariant = bool(cfg["rcps"])
+        self.rcps = bool(cfg["rcps"])
         self.caduceus = _Holder(Backbone(cfg, vocab, complement_map))
         emb = self.caduceus.backbone.embeddings.word_embeddings
         if cfg["rcps"]:
@@ -187,7 +186,7 @@ class Caduceus(GenomicLM):
     def forward(self, input_ids: torch.Tensor, chunk_size: int | None = None) -> ModelOutput:
         h, _ = self._run(input_ids, chunk_size, collect=False)
         w = self.caduceus.backbone.embeddings.word_embeddings
-        logits = self.lm_head(h.to((w.embedding if self.rc_equivariant else w).weight.dtype))
+        logits = self.lm_head(h.to((w.embedding if self.rcps else w).weight.dtype))
         return ModelOutput(logits=logits.to(_wide(h.dtype)), hidden_states=h)
 
     def hidden_states_list(self, input_ids, chunk_size=None) -> list[torch.Tensor]:
@@ -198,7 +197,7 @@ class Caduceus(GenomicLM):
     def _run(self, input_ids, chunk_size, collect):
         bb = self.caduceus.backbone
         emb = bb.embeddings.word_embeddings
-        check_ids(input_ids, (emb.embedding if self.rc_equivariant else emb).num_embeddings)
+        check_ids(input_ids, (emb.embedding if self.rcps else emb).num_embeddings)
         h = emb(input_ids)  # (B, L, H)
         layers, cfg = bb.layers, self.cfg
 
@@ -208,12 +207,12 @@ class Caduceus(GenomicLM):
         def normalize(i, x):
             if i < len(layers):
                 return layers[i].normalize(x)
-            if not self.rc_equivariant:
+            if not self.rcps:
                 return bb.norm_f(x)
             return rcps_normalize(bb.norm_f if cfg["fused_add_norm"] else bb.norm_f.submodule, x)
 
         # the official fused rcps block swaps the residual halves; the final norm_f does not
-        swap = self.rc_equivariant and cfg["fused_add_norm"]
+        swap = self.rcps and cfg["fused_add_norm"]
         with scan_threads():
             h, hidden = run_stack(h, len(layers), mix, normalize, swap=swap, chunk_size=chunk_size,
                                   residual_in_fp32=cfg["residual_in_fp32"], collect=collect)

@@ -46,6 +46,7 @@ from torch import nn
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM, ModelOutput, WeightsMismatch, load_strict
 from glrm.models.hyena_filter import HyenaFilter, causal_fft_conv_
+from glrm.models.info import ModelInfo
 
 # --- configuration -------------------------------------------------------------------------------
 
@@ -276,13 +277,10 @@ class Backbone(nn.Module):
 class HyenaDNA(GenomicLM):
     """HyenaDNA LM head model. forward(input_ids (B, L), chunk_size=None) -> HyenaOutput."""
 
-    kind = "causal"
-    family = "hyenadna"
-
     def __init__(self, cfg: HyenaDNAConfig):
-        super().__init__()
+        super().__init__(ModelInfo(family="hyenadna", kind="causal", max_length=cfg.max_seq_len,
+                                   max_length_source="HyenaDNAConfig.max_seq_len", name=type(self).__name__))
         self.cfg = cfg
-        self.max_length = cfg.max_seq_len
         self.backbone = Backbone(cfg)
         self.lm_head = nn.Linear(cfg.d_model, cfg.padded_vocab_size, bias=False)
         self.fft_channel_group: int | None = None  # None: sized by hyena_filter.FFT_GROUP_BUDGET_BYTES
@@ -342,7 +340,9 @@ class HyenaDNA(GenomicLM):
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must be (batch, length), got shape {tuple(input_ids.shape)}")
         L = input_ids.shape[1]
-        if L > self.cfg.max_seq_len:  # not self.max_length: a loader may annotate that attribute
+        # the positional table's rows bound the tokens (special ones included); the window rule,
+        # max_seq_len - 2 bases, is glrm.models.info.trained_window
+        if L > self.cfg.max_seq_len:
             raise InputError(
                 f"input of {L} tokens is longer than this HyenaDNA model's maximum of {self.cfg.max_seq_len} "
                 f"tokens (its positional embedding has {self.cfg.max_seq_len} rows); use a smaller --window"

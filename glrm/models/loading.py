@@ -12,11 +12,13 @@ The folder's format is detected from its config.json and files:
 Weights are read with `read_state_dict` (safetensors, else weights-only torch.load: never full pickle). A
 cut or damaged weight file, or weights that do not fit config.json, is one error naming the file and how to
 get a good copy again (`redownload_hint`: `glrm models download NAME --force`). The
-model carries metadata for output headers: `name`, `checkpoint` (folder), `weights_file`, `sha256` (of the
-weight file read), `format`, `stored_dtype`, `max_length` and `max_length_source`.
+loaded model's `info` (glrm.models.info.ModelInfo) gets what the checkpoint tells: `name`, `checkpoint`
+(folder), `weights_file`, `sha256` (of the weight file read), `format`, `stored_dtype`, `max_length` and
+`max_length_source`.
 
 max_length (tokens) comes from config.json (HyenaDNA `max_seq_len` / `layer.l_max`), else from the registry
-entry, else from a `seqlen-<N>k` folder name, else `registry.DEFAULT_MAX_LENGTH` (1024).
+entry, else from a `seqlen-<N>k` folder name, else `registry.DEFAULT_MAX_LENGTH` (1024). The window it allows,
+in bases, is `glrm.models.info.trained_window` (HyenaDNA: max_length - 2).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import json
 import os
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -291,16 +293,13 @@ def load_model(
         model = build(ckpt, state)
     except WeightsMismatch as exc:
         raise InputError(f"{exc}: {redownload_hint(ckpt)}") from None
-    model.stored_dtype = _stored_dtype(state)
+    max_length, source = checkpoint_max_length(ckpt)
+    model.info = replace(model.info, max_length=max_length, max_length_source=source, name=ckpt.name,
+                         checkpoint=str(ckpt.folder), weights_file=str(ckpt.weights), sha256=digest,
+                         format=ckpt.format, stored_dtype=_stored_dtype(state))
     del state
-    model.max_length, model.max_length_source = checkpoint_max_length(ckpt)
-    model.name = ckpt.name
-    model.checkpoint = str(ckpt.folder)
-    model.weights_file = str(ckpt.weights)
-    model.sha256 = digest
-    model.format = ckpt.format
     model.to(device=dev)
-    if dt in (torch.bfloat16, torch.float16) and model.family in ("mamba", "caduceus"):
+    if dt in (torch.bfloat16, torch.float16) and model.info.family in ("mamba", "caduceus"):
         # matmul weights in dt; A_log, D, conv and norms stay float32 (the scan and states run in float32)
         from glrm.models.mamba import cast_for_inference
 

@@ -23,6 +23,7 @@ from torch import nn
 
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM, ModelOutput, load_strict
+from glrm.models.info import ModelInfo
 from glrm.models.scan import causal_conv_silu, scan, scan_threads
 
 
@@ -216,16 +217,14 @@ MambaState = list  # list[MixerState], one per layer
 class MambaLM(GenomicLM):
     """mamba_ssm MambaLMHeadModel: causal LM (logits at t predict token t+1).
 
-    max_length stays 0: MambaConfig records no trained length; the loader fills it from the registry.
+    info.max_length stays 0: MambaConfig records no trained length; the loader fills it in (registry, folder
+    name, else the default).
     """
-
-    kind = "causal"
-    family = "mamba"
 
     def __init__(self, d_model: int, n_layer: int, vocab_size: int, ssm_cfg: dict | None = None,
                  rms_norm: bool = True, residual_in_fp32: bool = False, fused_add_norm: bool = True,
                  tie_embeddings: bool = True, norm_epsilon: float = 1e-5):
-        super().__init__()
+        super().__init__(ModelInfo(family="mamba", kind="causal", name=type(self).__name__))
         self.residual_in_fp32 = residual_in_fp32
         self.fused_add_norm = fused_add_norm
         self.backbone = MambaBackbone(d_model, n_layer, vocab_size, ssm_cfg or {}, rms_norm, norm_epsilon)

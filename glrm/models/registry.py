@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glrm.errors import InputError
+from glrm.models.info import HYENADNA_SPECIAL_TOKENS
 
 # Weight files glrm reads, in order of preference (safetensors needs no unpickling at all).
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "weights.ckpt")
@@ -32,11 +33,12 @@ class KnownModel:
     repo_id: str         # Hugging Face repo id
     kind: str            # "causal" | "masked"
     trained_length: int  # bases per training sequence
-    max_length: int      # tokens the checkpoint accepts (HyenaDNA: max_seq_len = bases + 2)
+    max_length: int      # trained length in tokens (HyenaDNA: max_seq_len = bases + 2 special tokens)
 
 
 def _hyena(size: str, bases: int) -> KnownModel:
-    return KnownModel(f"hyenadna-{size}", f"LongSafari/hyenadna-{size}-seqlen-hf", "causal", bases, bases + 2)
+    return KnownModel(f"hyenadna-{size}", f"LongSafari/hyenadna-{size}-seqlen-hf", "causal", bases,
+                      bases + HYENADNA_SPECIAL_TOKENS)
 
 
 def _caduceus(variant: str, seqlen: str, d_model: int, n_layer: int, suffix: str = "") -> KnownModel:

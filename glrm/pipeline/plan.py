@@ -143,7 +143,7 @@ def check_options(opts: PlanOptions) -> None:
 
 def passes_per_snv(model, prefix_reuse: bool) -> tuple[float, str]:
     """Model passes (in W-token units) per SNV in score-vcf's default mode with --scores llr,mlr,emb."""
-    if model.kind == "masked":
+    if model.info.kind == "masked":
         return 3.0, "masked ref for MLR, ref and alt for EMB"
     if prefix_reuse:
         return 1.5, "ref, and the alt's W/2 tokens after the variant from the ref pass"
@@ -208,16 +208,17 @@ def make_plan(opts: PlanOptions) -> Plan:
     chunk = chunk_auto if opts.chunk_size == "auto" else opts.chunk_size
     tensors = {id(t): t for t in (*model.parameters(), *model.buffers())}.values()
     weights = sum(t.numel() * t.element_size() for t in tensors)
+    info = model.info
     plan = Plan(
-        name=model.name, checkpoint=model.checkpoint, format=model.format, family=model.family,
-        kind=model.kind, parameters=sum(p.numel() for p in model.parameters()), device=str(device),
+        name=info.name, checkpoint=info.checkpoint, format=info.format, family=info.family,
+        kind=info.kind, parameters=sum(p.numel() for p in model.parameters()), device=str(device),
         free=free, window=w, precision=opts.precision, hidden=hidden, vocab=vocab, batch=batch,
         batch_given=opts.batch_size is not None, batch_auto=batch_auto, batch_by_memory=by_memory,
         chunk=chunk, chunk_option="none" if opts.chunk_size is None else str(opts.chunk_size),
         chunk_auto=chunk_auto, memory=predict_memory(weights, w, hidden, vocab, batch, chunk),
     )
     reuse = EngineConfig().prefix_reuse and supports_prefix_reuse(model)
-    if reuse and model.family == "hyenadna":
+    if reuse and info.family == "hyenadna":
         from glrm.models.hyena_suffix import kept_bytes
         from glrm.scoring.prefix import KEEP_FRACTION
 

@@ -113,9 +113,10 @@ def _plain(value: object) -> object:
     return value
 
 
-class Checkpoint:
-    """The checkpoint folder of one run. `open` it, `replay` into the writer, wrap the writer with
-    `recording`, `commit` after each block, `remove` on success."""
+class ResumeState:
+    """The --resume checkpoint folder of one run (not a model checkpoint: glrm.models.loading.Checkpoint).
+    `open` it, `replay` into the writer, wrap the writer with `recording`, `commit` after each block, `remove`
+    on success."""
 
     def __init__(self, output: str, key: str) -> None:
         self.folder = checkpoint_dir(output)
@@ -129,7 +130,7 @@ class Checkpoint:
         self._pending_records = 0
 
     @classmethod
-    def open(cls, opts) -> Checkpoint:
+    def open(cls, opts) -> ResumeState:
         """Load the checkpoint of `opts.output` (checking it belongs to this run) or start a new one."""
         ck = cls(opts.output, run_key(opts))
         if ck.state_path.exists():
@@ -252,7 +253,7 @@ class Checkpoint:
 class _Recorder:
     """Passes writes through to the writer and keeps them (as JSON lines) for the checkpoint."""
 
-    def __init__(self, writer, checkpoint: Checkpoint) -> None:
+    def __init__(self, writer, checkpoint: ResumeState) -> None:
         self._writer, self._ck = writer, checkpoint
 
     def write(self, raw: str, values) -> None:
@@ -265,7 +266,7 @@ class _Recorder:
 class _BedRecorder:
     """Passes BED rows through to the BED writer and keeps them for the checkpoint."""
 
-    def __init__(self, writer, checkpoint: Checkpoint) -> None:
+    def __init__(self, writer, checkpoint: ResumeState) -> None:
         self._writer, self._ck = writer, checkpoint
 
     def write_row(self, chrom: str, start: int, end: int, name: str, values) -> None:

@@ -115,22 +115,24 @@ def prepare_track_dir(path: str) -> Path:
 def sv_window(ckpt, requested: int | None) -> tuple[int, int | None]:
     """(window, trained length when the window goes past it, else None).
 
-    HyenaDNA cannot run past `max_seq_len - 2` (its positional table): an error with the fix. Mamba and
-    Caduceus run any length; past the trained length the scores are extrapolation: a warning here, and
-    the caller writes `Extrapolation=...` into `##glrm_model`.
+    The trained length is `glrm.models.info.trained_window`. HyenaDNA cannot run past it (`max_seq_len - 2`
+    bases; its positional table): an error with the fix. Mamba and Caduceus run any length; past the trained
+    length the scores are extrapolation: a warning here, and the caller writes `Extrapolation=...` into
+    `##glrm_model`.
     """
+    from glrm.models.info import trained_window, window_is_limit
     from glrm.models.loading import checkpoint_max_length
     from glrm.windows import check_window
 
     max_len, source = checkpoint_max_length(ckpt)
-    limit = max_len - 2 if ckpt.family == "hyenadna" else max_len
+    limit = trained_window(ckpt.family, max_len)
     if requested is None:
         check_window(limit)
         return limit, None
     check_window(requested)
     if requested <= limit:
         return requested, None
-    if ckpt.family == "hyenadna":
+    if window_is_limit(ckpt.family):
         raise InputError(
             f"--window {requested} is longer than {ckpt.name} can take: {limit} bases (HyenaDNA max_seq_len "
             f"{max_len} minus 2, from {source}); HyenaDNA cannot extrapolate (positional embedding). Give "
@@ -220,7 +222,8 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
                           precision=opts.precision, device=device, want_track=opts.track_dir is not None)
 
         fields = score_sv_fields()
-        meta: dict[str, object] = {"ID": model.name, "Checkpoint": model.checkpoint, "SHA256": model.sha256,
+        info = model.info
+        meta: dict[str, object] = {"ID": info.name, "Checkpoint": info.checkpoint, "SHA256": info.sha256,
                                    "Window": window, "RC": opts.rc, "Precision": opts.precision,
                                    "EmbFlank": opts.emb_flank, "Definitions": DEFINITIONS_VERSION}
         if chunk is not None:
@@ -228,10 +231,10 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
             # different GPUs must keep identical headers for `glrm merge` (the summary line names the chunk)
             meta["ChunkSize"] = opts.chunk_size
         if trained is not None:
-            meta["Extrapolation"] = f"window {window} is beyond the trained length {trained} of {model.name}"
+            meta["Extrapolation"] = f"window {window} is beyond the trained length {trained} of {info.name}"
 
         def open_tracks(st: ExitStack):   # committed after the progress bar closes, before the BED and VCF
-            return st.enter_context(_Tracks(opts.track_dir, model.name)) if opts.track_dir else None
+            return st.enter_context(_Tracks(opts.track_dir, info.name)) if opts.track_dir else None
 
         out = open_outputs(opts, stack, inp, out_type, fields, fields, meta, before_progress=open_tracks,
                            command="glrm score-sv")
@@ -299,11 +302,11 @@ class _Tracks:
         self.model_name = model_name
         self.names = TrackNames()
         self.written = 0
-        self.checkpoint = None
+        self.resume = None      # glrm.pipeline.resume.ResumeState with --resume
 
-    def resume_into(self, checkpoint) -> None:
-        self.checkpoint = checkpoint
-        self.folder = checkpoint.track_folder
+    def resume_into(self, resume) -> None:
+        self.resume = resume
+        self.folder = resume.track_folder
         try:
             self.folder.mkdir(exist_ok=True)
         except OSError as e:
@@ -342,8 +345,8 @@ class _Tracks:
             own_side=("left" if len(win.left) else "right") if mode == "bnd" else None,
             model=self.model_name, emb=scores.emb, reach=scores.reach)
         write_bedgraph(self.folder / name, meta, positions, values)
-        if self.checkpoint is not None:
-            self.checkpoint.record_track(name)
+        if self.resume is not None:
+            self.resume.record_track(name)
         self.written += 1
 
 

@@ -194,18 +194,19 @@ def check_options(opts: ScoreVcfOptions) -> str:
 def model_window(ckpt, requested: int | None) -> int:
     """The window length: `requested`, or the checkpoint's trained context; refused above what it takes.
 
-    HyenaDNA takes at most `max_seq_len - 2` bases (its trained context; the positional table has
-    `max_seq_len` rows). Caduceus and Mamba run any length, so a longer window only gets a warning.
+    The trained context is `glrm.models.info.trained_window`: HyenaDNA takes at most `max_seq_len - 2` bases.
+    Caduceus and Mamba run any length, so a longer window only gets a warning.
     """
+    from glrm.models.info import trained_window, window_is_limit
     from glrm.models.loading import checkpoint_max_length
 
     max_len, source = checkpoint_max_length(ckpt)
-    limit = max_len - 2 if ckpt.family == "hyenadna" else max_len
+    limit = trained_window(ckpt.family, max_len)
     if requested is None:
         check_window(limit)
         return limit
     if requested > limit:
-        if ckpt.family == "hyenadna":
+        if window_is_limit(ckpt.family):
             raise InputError(
                 f"--window {requested} is longer than {ckpt.name} can take: {limit} bases (HyenaDNA "
                 f"max_seq_len {max_len} minus 2, from {source}); give --window {limit} or less, or a "
@@ -267,8 +268,9 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
             chunk_size=chunk, precision=opts.precision, tile=opts.tile), device)
 
         vcf_fields = fields_for(opts.scores, causal=None, tile=opts.tile)   # the same header for every model
-        bed_fields = fields_for(opts.scores, causal=model.kind == "causal", tile=opts.tile)
-        meta = {"ID": model.name, "Checkpoint": model.checkpoint, "SHA256": model.sha256, "Window": window,
+        bed_fields = fields_for(opts.scores, causal=model.info.kind == "causal", tile=opts.tile)
+        meta = {"ID": model.info.name, "Checkpoint": model.info.checkpoint, "SHA256": model.info.sha256,
+                "Window": window,
                 "RC": opts.rc, "Precision": opts.precision, "Definitions": DEFINITIONS_VERSION}
         if opts.tile:
             meta["Mode"], meta["TileStride"] = "tile", window // 2
@@ -289,7 +291,7 @@ class _Run:
     """The streaming loop: records in blocks, windows per ALT, engine per block, writes in input order."""
 
     def __init__(self, opts, fasta, model, engine, window, vcf_fields, bed_fields, vcf_out, bed_out,
-                 summary, progress, checkpoint=None) -> None:
+                 summary, progress, resume=None) -> None:
         self.opts, self.model, self.engine, self.window = opts, model, engine, window
         # tile mode: the variants of a tile fetch the same ref window; read it from the FASTA once
         self.fasta = LastFetch(fasta, window) if opts.tile else fasta
@@ -298,10 +300,10 @@ class _Run:
         self.vcf_out, self.bed_out, self.summary, self.progress = vcf_out, bed_out, summary, progress
         # the engine gets both strands of an RC-equivariant (masked) checkpoint from one pass; others need
         # the mirrored windows (with --rc mean, and for SNVs/MNVs with GPN's both-strand recipes)
-        self.one_pass = getattr(model, "rc_equivariant", False) and model.kind == "masked"
+        self.one_pass = model.info.rc_equivariant and model.info.kind == "masked"
         both = opts.rc == "mean" or bool(BOTH_STRANDS.intersection(opts.scores))
         self.mirror = both and not self.one_pass
-        self.checkpoint = checkpoint
+        self.resume = resume                 # glrm.pipeline.resume.ResumeState with --resume
         cap = int(os.environ.get("GLRM_BLOCK_JOBS", BLOCK_JOBS))   # smaller blocks: for tests of --resume
         self.block_jobs = max(1, min(cap, BLOCK_BASES // (2 * window * (2 if self.mirror else 1))))
         # Blocks and --resume checkpoints. The windows of one block share the engine's batches, and a batch
@@ -318,7 +320,7 @@ class _Run:
         self.interval: float | None = None
         self.cap = self.block_jobs
         self.by_time = False                 # blocks cut by time (--resume, one window per forward)
-        if checkpoint is not None:
+        if resume is not None:
             from glrm.pipeline.resume import checkpoint_seconds
 
             self.interval = checkpoint_seconds()
@@ -349,9 +351,9 @@ class _Run:
         """Checkpoint the records written since the last commit (--resume); with blocks cut by time, size
         the next block from the pace of these."""
         records, jobs = self._pending
-        if self.checkpoint is None or records == 0:
+        if self.resume is None or records == 0:
             return
-        self.checkpoint.commit(records)
+        self.resume.commit(records)
         self._pending = [0, 0]
         now = time.monotonic()
         took, self._since = now - self._since, now

@@ -30,12 +30,12 @@ from glrm.pipeline.shard import plan as shard_plan
 
 
 def open_resume(opts):
-    """The run's checkpoint (glrm.pipeline.resume.Checkpoint) with --resume, else None."""
+    """The run's checkpoint (glrm.pipeline.resume.ResumeState) with --resume, else None."""
     if not getattr(opts, "resume", False):
         return None
-    from glrm.pipeline.resume import Checkpoint
+    from glrm.pipeline.resume import ResumeState
 
-    return Checkpoint.open(opts)
+    return ResumeState.open(opts)
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Inputs:
     fasta: Fasta
     reader: VcfReader
     shard: object | None     # glrm.pipeline.shard.ShardRange with --shard, else None
-    resume: object | None    # glrm.pipeline.resume.Checkpoint with --resume, else None
+    resume: object | None    # glrm.pipeline.resume.ResumeState with --resume, else None
 
 
 def open_inputs(opts, stack: ExitStack) -> Inputs:

@@ -151,7 +151,7 @@ def model_dims(model: GenomicLM) -> tuple[int, int]:
     emb = next((m for m in model.modules() if isinstance(m, torch.nn.Embedding)), None)
     if emb is None:
         raise ValueError(f"{type(model).__name__} has no token embedding")
-    return emb.embedding_dim * (2 if model.rc_equivariant else 1), emb.num_embeddings
+    return emb.embedding_dim * (2 if model.info.rc_equivariant else 1), emb.num_embeddings
 
 
 def cast_model(model: GenomicLM, precision: str) -> GenomicLM:
@@ -160,7 +160,7 @@ def cast_model(model: GenomicLM, precision: str) -> GenomicLM:
     float32 either way, and all score arithmetic is float32/float64."""
     if precision == "fp32":
         return model
-    if model.family == "hyenadna":
+    if model.info.family == "hyenadna":
         return model.to_dtype(torch.bfloat16)
     from glrm.models.mamba import cast_for_inference
 
@@ -232,9 +232,9 @@ class SmallVariantEngine:
                         "precision; use --precision fp32 on CPU")
         cast_model(model, config.precision)
         model.eval()
-        self.kind = model.kind
+        self.kind = model.info.kind
         # the identity is exact for masked RC-equivariant checkpoints (Caduceus-ps), the only ones there are
-        self.rc_identity = model.rc_equivariant and model.kind == "masked"
+        self.rc_identity = model.info.rc_equivariant and model.info.kind == "masked"
         self.hidden, self.vocab = model_dims(model)
         self.passes_run = 0
         self.passes_deduped = 0
@@ -422,7 +422,7 @@ class SmallVariantEngine:
 
     def _reduce_one(self, role: str, v: _View, ids, logits, hidden, out: dict, cache: dict) -> None:
         want = v.want
-        k_flank, eq = self.config.emb_flank, self.model.rc_equivariant
+        k_flank, eq = self.config.emb_flank, self.model.info.rc_equivariant
         snv = v.n == v.m
         flat = snv and bool(want & {"gpn_cos", "gpn_euc"})
         big_m = S.downstream_pairs(v.w, v.o_ref, v.n, v.m)

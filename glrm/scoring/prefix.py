@@ -43,9 +43,10 @@ Emit = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]  # (index
 def supports_prefix_reuse(model) -> bool:
     """True for models whose whole carried state `forward_stateful` returns (the Mamba LM), and for HyenaDNA
     with hyena_order 2 (alt suffixes, `_run_linked_hyenadna`; measured faster: benchmarks/bench_prefix.py)."""
-    if model.kind == "causal" and model.family == "hyenadna":
+    info = model.info
+    if info.kind == "causal" and info.family == "hyenadna":
         return hyena_suffix.supports_suffix(model)
-    return model.kind == "causal" and model.family == "mamba" and hasattr(model, "forward_stateful")
+    return info.kind == "causal" and info.family == "mamba" and hasattr(model, "forward_stateful")
 
 
 def _rows(state: list[MixerState], r: int) -> list[MixerState]:
@@ -69,7 +70,7 @@ def run_linked(model, refs: Sequence[torch.Tensor], alts: Sequence[tuple[int, to
             raise ValueError(f"alt pass {j}: offset {o} or length {ids.numel()} does not fit window {w}")
         if not torch.equal(ids[:o].cpu(), refs[parent][:o].cpu()):
             raise ValueError(f"alt pass {j}: its first {o} tokens differ from those of ref pass {parent}")
-    if model.family == "hyenadna":
+    if model.info.family == "hyenadna":
         return _run_linked_hyenadna(model, refs, alts, batch_size, chunk_size, emit_ref, emit_alt)
     device = next(model.parameters()).device
     ref_ids = torch.stack(list(refs)).to(device)  # (R, W)
@@ -163,7 +164,7 @@ _warned: set[str] = set()
 
 
 def _warn_whole(model, need: float, allowance: float) -> None:
-    name = getattr(model, "name", type(model).__name__)
+    name = model.info.name
     key = f"{name}:{hyena_suffix.supports_suffix(model)}"
     if key in _warned:
         return

@@ -232,9 +232,9 @@ class SVEngine:
         self.device = torch.device(device)
         cast_model(model, precision)
         model.eval()
-        self.kind = model.kind
-        self.eq = bool(model.rc_equivariant)
-        self.second_pass = rc == "mean" and not (self.eq and model.kind == "masked")
+        self.kind = model.info.kind
+        self.eq = model.info.rc_equivariant
+        self.second_pass = rc == "mean" and not (self.eq and self.kind == "masked")
         # causal models: an alt pass that shares its first o tokens with its ref pass starts from the ref
         # pass's state there (glrm.scoring.prefix), so the shared prefix's outputs are the ref's exactly
         if prefix_reuse is None:
@@ -272,11 +272,11 @@ class SVEngine:
         for win in windows:
             if not win.ok or win.ref is None or win.alt is None:
                 raise ValueError(f"the SV engine scores OK windows only, got status {win.status.value}")
-            if self.model.family == "hyenadna" and max(len(win.ref), len(win.alt)) > self.model.max_length:
-                raise InputError(f"--window {max(len(win.ref), len(win.alt))} is longer than this HyenaDNA "
-                                 f"checkpoint's trained length {self.model.max_length} (its positional "
-                                 "embedding cannot "
-                                 "extrapolate); use --window <= that length or a Caduceus/Mamba model")
+            info, w = self.model.info, max(len(win.ref), len(win.alt))
+            if info.window_is_limit and w > info.trained_window:
+                raise InputError(f"--window {w} is longer than this HyenaDNA checkpoint's trained length "
+                                 f"{info.trained_window} (its positional embedding cannot extrapolate); use "
+                                 "--window <= that length or a Caduceus/Mamba model")
         results = [self._score_window(win) for win in windows]
         best = 0
         for i, (emb, _, _, _) in enumerate(results):
