@@ -266,8 +266,8 @@ def test_strand_symmetric_hidden_states_make_ps_emb_strand_invariant():
     m = model("caduceus-ps-tiny")
     win = small_window(fasta(), allele(61098, "C", "T"), W)
     o = win.offset
-    rc_win = Window(Status.OK, ref=revcomp(win.ref), alt=revcomp(win.alt), chrom="20", offset=W - o - 1,
-                    n=1, m=1)
+    rc_win = Window(status=Status.OK, ref=revcomp(win.ref), alt=revcomp(win.alt), chrom="20",
+                    offset=W - o - 1, n=1, m=1)
     eng = SmallVariantEngine(m, EngineConfig(emb_flank=K), "cpu")
     fwd, rc = eng.score([Job(win), Job(rc_win)])
     assert eng.passes_run == 6

@@ -433,7 +433,7 @@ def test_cllr_allele_part_is_centred_on_null_insertions():
         for d in NULL_D:
             a = fa.fetch("20", p, p + 1) + x[:d]
             alt = fa.fetch("20", g0, p) + a + fa.fetch("20", p + 1, p + 1 + w - o - len(a))
-            jobs.append(Job(Window(Status.OK, ref=ref, alt=alt, chrom="20", ref_start=g0, alt_start=g0,
+            jobs.append(Job(Window(status=Status.OK, ref=ref, alt=alt, chrom="20", ref_start=g0, alt_start=g0,
                                    offset=o, s=p, e=p + 1, n=1, m=len(a))))
             meta.append((p, d))
     got = SmallVariantEngine(m, EngineConfig(scores=("llr", "cllr"), batch_size=8), "cpu").score(jobs)

@@ -1,4 +1,4 @@
-"""glrm.windows and glrm.svwindows on small in-memory genomes: windows built by hand from the spec."""
+"""glrm.windows on small in-memory genomes: small-variant and SV windows built by hand from the spec."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from helpers import MemGenome, canonical_allele
 
 from glrm.errors import InputError
-from glrm.svwindows import Edit, edit_windows, literal, sv_windows
 from glrm.variants import Allele, Breakend, Kind, Status, SVInfo
 from glrm.windows import FlankMap, allele_status, allele_windows, normalize, revcomp, small_window
+from glrm.windows.sv import Edit, edit_windows, literal, sv_windows
 
 
 def G(genome, a, b, chrom="c1"):
@@ -277,7 +277,7 @@ def test_sv_statuses(caplog):
     assert w[0].status is Status.UNSUPPORTED_ALLELE and "END" in w[0].note
     # SVLEN alone gives END = POS + |SVLEN|; END wins over a disagreeing SVLEN, with a log line
     assert sv_windows(GEN, symbolic(500, "<DEL>", svlen=-20), W)[0].e == 520
-    with caplog.at_level(logging.WARNING, logger="glrm.svwindows"):
+    with caplog.at_level(logging.WARNING, logger="glrm.windows.sv"):
         assert sv_windows(GEN, symbolic(500, "<DEL>", end=520, svlen=-25), W)[0].e == 520
     assert "SVLEN=-25 disagrees with END=520" in caplog.text
     # REF: padding base must match; a REF of only Ns, or a missing one, is accepted

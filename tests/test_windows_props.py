@@ -10,9 +10,9 @@ from helpers import canonical_allele
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from glrm.svwindows import Edit, Insert, edit_windows, literal
 from glrm.variants import Allele, Kind, Status
 from glrm.windows import revcomp, small_window
+from glrm.windows.sv import Edit, Insert, edit_windows, literal
 
 
 class MemGenome:
@@ -171,8 +171,8 @@ class TwoContigs:
 @given(st.text(alphabet="ACGT", min_size=1, max_size=150), st.text(alphabet="ACGT", min_size=1, max_size=150),
        st.integers(8, 100), st.sampled_from(["t[p[", "t]p]", "]p]t", "[p[t"]), st.data())
 def test_breakends(own, mate, w, form, data):
-    from glrm.svwindows import sv_windows
     from glrm.variants import Breakend
+    from glrm.windows.sv import sv_windows
 
     p = data.draw(st.integers(0, len(own) - 1))
     p0 = data.draw(st.integers(-5, len(mate)))   # up to N + 1 (the telomere); past it is REF_MISMATCH

@@ -171,7 +171,7 @@ class Fasta:
 
         With `ignore_length` (--ignore-contig-length) the differences are accepted and logged as one warning
         line naming the contigs: the windows come from the FASTA either way, and an allele past the FASTA
-        contig's end gets REF_MISMATCH (glrm.windows.past_end_note)."""
+        contig's end gets REF_MISMATCH (glrm.windows.base.past_end_note)."""
         diffs = []   # (name as shown, VCF length, FASTA length)
         for name, vcf_len in vcf_contigs.items():
             if vcf_len is None:

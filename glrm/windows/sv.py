@@ -3,8 +3,10 @@ breakpoint modes, BND.
 
 Every SV is one edit of the reference, replace G[s:e] by q, giving the alt haplotype H = G[:s] + q + G[e:].
 Windows are sliced from G and H without ever building H or q in full: an event may span 10 Mbp and a window
-1 Mbp, so only the pieces a window needs are fetched. Pure like `glrm.windows`: no file I/O, no torch.
-Status precedence as in `glrm.windows`.
+1 Mbp, so only the pieces a window needs are fetched.
+
+Pure like `glrm.windows.base`, the only part of the package it uses: no file I/O, no torch. Status precedence
+as in `glrm.windows`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 
 from glrm.leftalign import left_align
 from glrm.variants import Allele, Kind, Status
-from glrm.windows import (
+from glrm.windows.base import (
+    EMPTY,
     FlankMap,
     Genome,
     Window,
@@ -26,6 +29,7 @@ from glrm.windows import (
     past_end_note,
     ref_mismatch_note,
     revcomp,
+    unknown_contig,
 )
 
 log = logging.getLogger(__name__)
@@ -91,9 +95,14 @@ def literal(seq: str) -> Insert:
     return Insert(len(seq), seq=seq)
 
 
+def _ref_bases(allele: Allele) -> str:
+    """The REF as bases (upper-case, non-ACGT -> N), or "" when it is missing ('.')."""
+    return normalize(allele.ref) if allele.ref not in ("", ".") else ""
+
+
 def _ref_ok(genome: Genome, chrom: str, allele: Allele) -> str | None:
     """SV REF rule: a REF of only Ns (or missing, '.') is accepted; any other REF must match the FASTA."""
-    ref = normalize(allele.ref) if allele.ref not in ("", ".") else ""
+    ref = _ref_bases(allele)
     if not ref or set(ref) == {"N"}:
         return None
     return ref_mismatch_note(genome, chrom, ref, allele.pos - 1)
@@ -184,17 +193,16 @@ def edit_windows(genome: Genome, edit: Edit, w: int, max_n_frac: float = 0.05) -
             continue
         alt = edit.haplotype(genome, a0, a0 + wa)
         left_fm, right_fm = flanks(r0, a0, wr, wa, s, e, kp, bounds)
-        offset = s - r0 if bp == 0 else h
-        out.append(Window(Status.OK, bp, ref, alt, edit.chrom, r0, a0, offset, s, e, k, kp, left_fm,
-                          right_fm))
+        out.append(Window(status=Status.OK, bp=bp, ref=ref, alt=alt, chrom=edit.chrom, ref_start=r0,
+                          alt_start=a0, offset=s - r0 if bp == 0 else h, s=s, e=e, n=k, m=kp, left=left_fm,
+                          right=right_fm))
     return out
 
 
 def _bnd_anchor(allele: Allele) -> int:
     """How many bases of a breakend's `t` are its own contig's REF bases: all of REF when `t` starts (for
     t[p[, t]p]) or ends (]p]t, [p[t) with REF as written, else one base (docs/definitions.md, "Breakends")."""
-    t = normalize(allele.bnd.bases)
-    ref = normalize(allele.ref) if allele.ref not in ("", ".") else ""
+    t, ref = normalize(allele.bnd.bases), _ref_bases(allele)
     own_left = allele.bnd.form in ("t[p[", "t]p]")
     return len(ref) if ref and (t.startswith(ref) if own_left else t.endswith(ref)) else 1
 
@@ -252,13 +260,14 @@ def bnd_window(genome: Genome, chrom: str, allele: Allele, w: int, max_n_frac: f
     length = genome.length(chrom)
     if own_left:    # own contig G[j-h : j] at the same indices [0, h) in both windows
         lo, hi = max(r0, 0), min(j, length)
-        left = FlankMap(lo - r0, lo - r0, hi - lo, j - lo, -1) if hi > lo else FlankMap()
-        right = FlankMap()
+        left = FlankMap(lo - r0, lo - r0, hi - lo, j - lo, -1) if hi > lo else EMPTY
+        right = EMPTY
     else:           # own contig G[j : j + w - h] at indices [h, w) in both
         lo, hi = max(j, 0), min(j + w - h, length)
-        left = FlankMap()
-        right = FlankMap(lo - r0, lo - r0, hi - lo, lo - j + 1, 1) if hi > lo else FlankMap()
-    return Window(Status.OK, 1, ref, alt, chrom, r0, r0, h, j, j, 0, d, left, right)
+        left = EMPTY
+        right = FlankMap(lo - r0, lo - r0, hi - lo, lo - j + 1, 1) if hi > lo else EMPTY
+    return Window(status=Status.OK, bp=1, ref=ref, alt=alt, chrom=chrom, ref_start=r0, alt_start=r0, offset=h,
+                  s=j, e=j, n=0, m=d, left=left, right=right)
 
 
 def sv_windows(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,
@@ -268,7 +277,7 @@ def sv_windows(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,
     bnd_bp = 1 if allele.kind is Kind.BND else 0
     chrom = genome.resolve(allele.chrom)
     if chrom is None:
-        return [fail(Status.UNKNOWN_CONTIG, f"contig {allele.chrom} is not in the FASTA", bnd_bp)]
+        return [unknown_contig(allele, bnd_bp)]
     if allele.kind is Kind.UNSUPPORTED:
         return [fail(Status.UNSUPPORTED_ALLELE, allele.reason or f"ALT {allele.alt} cannot be scored",
                      bnd_bp, chrom)]
