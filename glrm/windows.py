@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from glrm.defaults import DEFAULT_MAX_N_FRAC, DEFAULT_MAX_SV_LEN
 from glrm.errors import InputError
 from glrm.leftalign import left_align
 from glrm.variants import Allele, Kind, Status
@@ -241,7 +242,7 @@ def tile_origin(s: int, w: int) -> int:
     return (s // half) * half - w // 4
 
 
-def small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,
+def small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = DEFAULT_MAX_N_FRAC,
                  tiled: bool = False) -> Window:
     """The small-variant window pair (docs/definitions.md, "Small-variant windows"); score-vcf's rule for
     every spelled-out allele, whatever its length, applied to its left-aligned, trimmed form
@@ -301,8 +302,8 @@ class RevCompGenome:
         return revcomp(self.genome.fetch(chrom, size - end, size - start))
 
 
-def mirror_small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,
-                        forward: Window | None = None) -> Window:
+def mirror_small_window(genome: Genome, allele: Allele, w: int,
+                        max_n_frac: float = DEFAULT_MAX_N_FRAC, forward: Window | None = None) -> Window:
     """The mirrored window pair of `--rc mean` (docs/definitions.md, "Both strands"): on the
     reverse-complemented contig, REF' = revcomp(REF) and ALT' = revcomp(ALT) (of the left-aligned, trimmed
     allele) sit at offset o' = W - o - max(n, m), o being the forward offset; the windows follow the
@@ -338,8 +339,9 @@ def mirror_small_window(genome: Genome, allele: Allele, w: int, max_n_frac: floa
     return Window(Status.OK, 0, ref, alt, chrom, g0, g0, o, s, e, n, m, left, right)
 
 
-def allele_windows(genome: Genome, allele: Allele, w: int, sv: bool, max_n_frac: float = 0.05,
-                   max_sv_len: int = 10_000_000) -> list[Window]:
+def allele_windows(genome: Genome, allele: Allele, w: int, sv: bool,
+                   max_n_frac: float = DEFAULT_MAX_N_FRAC, max_sv_len: int = DEFAULT_MAX_SV_LEN
+                   ) -> list[Window]:
     """The windows of one ALT allele: score-vcf's small-variant rules, or, with `sv`, score-sv's SV rules (one
     window, or two in breakpoint mode; docs/definitions.md)."""
     if not sv:
