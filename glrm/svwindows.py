@@ -173,12 +173,12 @@ def edit_windows(genome: Genome, edit: Edit, w: int,
     if fits(k, kp, w):
         left = (w - max(k, kp)) // 2
         right = w - max(k, kp) - left
-        plan = [(0, s - left, s - left, left + k + right, left + kp + right)]
+        placements = [(0, s - left, s - left, left + k + right, left + kp + right)]
     else:
-        plan = [(1, s - h, s - h, w, w), (2, e - h, s + kp - h, w, w)]
+        placements = [(1, s - h, s - h, w, w), (2, e - h, s + kp - h, w, w)]
     bounds = (0, genome.length(edit.chrom))
     out = []
-    for bp, r0, a0, wr, wa in plan:
+    for bp, r0, a0, wr, wa in placements:   # (bp, ref start, alt start, ref length, alt length)
         ref = genome.fetch(edit.chrom, r0, r0 + wr)
         note = n_content_note(ref, max_n_frac)
         if note:

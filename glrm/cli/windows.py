@@ -1,6 +1,6 @@
 """`glrm windows`: print the ref/alt windows glrm would score (TSV), to inspect them without a model.
 
-Thin: the work is in `glrm.pipeline.inspect`, imported inside the command so `glrm --help` stays instant.
+Thin: the work is in `glrm.pipeline.windows_tsv`, imported inside the command so `glrm --help` stays instant.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def windows(
 
     Rows that would not be scored show their status and '.' windows.
     """
-    from glrm.pipeline.inspect import write_windows
     from glrm.pipeline.options import WindowsOptions, from_cli
+    from glrm.pipeline.windows_tsv import write_windows_tsv
 
-    write_windows(from_cli(WindowsOptions, ctx.params))
+    write_windows_tsv(from_cli(WindowsOptions, ctx.params))

@@ -200,7 +200,7 @@ class _Run:
         jobs = 0
         self._since = time.monotonic()
         for rec in reader:
-            wins = [self._windows(rec, a) for a in rec.alleles]
+            wins = [self._window_pair(rec, a) for a in rec.alleles]
             block.append((rec, wins))
             jobs += sum(w.ok for w, _ in wins)
             if jobs >= self.cap or len(block) >= 4 * BLOCK_JOBS or (self.by_time and self._overdue()):
@@ -227,7 +227,7 @@ class _Run:
             fits = int(self.interval / (took / jobs)) if took > 0 else self.block_jobs
             self.cap = max(1, min(self.block_jobs, 2 * self.cap, fits))
 
-    def _windows(self, rec: Record, allele) -> tuple[Window, Window | None]:
+    def _window_pair(self, rec: Record, allele) -> tuple[Window, Window | None]:
         """The forward window, and the mirrored one for --rc mean (its status wins when it is not OK)."""
         w = small_window(self.fasta, allele, self.window, self.opts.max_n_frac, tiled=self.opts.tile)
         if w.status is Status.REF_MISMATCH and self.opts.ref_mismatch == "error":

@@ -33,8 +33,7 @@ from glrm.io.vcf import Record, VcfReader
 from glrm.io.vcf_writer import check_output
 from glrm.pipeline.options import ScoreOptions
 from glrm.pipeline.progress import Progress, RunSummary, count_records
-from glrm.pipeline.shard import parse_shard, with_shard_line
-from glrm.pipeline.shard import plan as shard_plan
+from glrm.pipeline.shard import parse_shard, range_for_shard, with_shard_line
 
 
 def check_outputs(opts: ScoreOptions) -> str:
@@ -79,7 +78,7 @@ def open_inputs(opts: ScoreOptions, stack: ExitStack) -> Inputs:
     fasta = stack.enter_context(Fasta(opts.fasta))
     reader = stack.enter_context(VcfReader(opts.input, regions=opts.regions, regions_file=opts.regions_file))
     fasta.check_contigs(reader.contigs, opts.input, ignore_length=opts.ignore_contig_length)
-    rng = shard_plan(parse_shard(opts.shard), opts.input, opts.regions, opts.regions_file)
+    rng = range_for_shard(parse_shard(opts.shard), opts.input, opts.regions, opts.regions_file)
     return Inputs(fasta, reader, rng, open_resume(opts))
 
 

@@ -24,7 +24,7 @@ from glrm.windows import allele_windows
 COLUMNS = ("chrom", "pos", "id", "ref", "alt", "status", "bp", "ref_window", "alt_window")
 
 
-def window_rows(reader: VcfReader, fasta: Fasta, opts: WindowsOptions) -> Iterator[tuple[str, ...]]:
+def tsv_rows(reader: VcfReader, fasta: Fasta, opts: WindowsOptions) -> Iterator[tuple[str, ...]]:
     """The TSV rows (without the header) for every record of `reader`, in input order."""
     for rec in reader:
         for allele in rec.alleles:
@@ -42,7 +42,7 @@ def _write(rows: Iterator[tuple[str, ...]], out: TextIO) -> int:
     return n
 
 
-def write_windows(opts: WindowsOptions) -> int:
+def write_windows_tsv(opts: WindowsOptions) -> int:
     """Write the windows TSV to `opts.output` (a file, written atomically) or stdout ('-').
 
     The VCF's ##contig lengths are checked against the FASTA first (with `ignore_contig_length`, a
@@ -54,7 +54,7 @@ def write_windows(opts: WindowsOptions) -> int:
     with Fasta(opts.fasta) as fa, \
             VcfReader(opts.input, regions=opts.regions, regions_file=opts.regions_file) as reader:
         fa.check_contigs(reader.contigs, opts.input, ignore_length=opts.ignore_contig_length)
-        rows = window_rows(reader, fa, opts)
+        rows = tsv_rows(reader, fa, opts)
         if output == "-":
             try:
                 return _write(rows, sys.stdout)
