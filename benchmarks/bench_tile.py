@@ -109,7 +109,8 @@ def naive(model_dir: Path, fasta: str, vcf: Path, w: int) -> tuple[int, float]:
 def glrm_run(model_dir: Path, fasta: str, vcf: Path, w: int, out: Path, *, tile: bool,
              scores: tuple[str, ...], prefix_reuse: bool = True) -> tuple[int, float]:
     """`glrm score-vcf` as a library call, end to end: model loading, VCF in and out, all timed."""
-    from glrm.pipeline.score_vcf import ScoreVcfOptions, score_vcf
+    from glrm.pipeline.options import ScoreVcfOptions
+    from glrm.pipeline.score_vcf import score_vcf
 
     os.environ["GLRM_PREFIX_REUSE"] = "1" if prefix_reuse else "0"
     t0 = time.perf_counter()

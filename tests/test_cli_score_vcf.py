@@ -25,7 +25,8 @@ from glrm.cli.main import main
 from glrm.io.fasta import Fasta
 from glrm.models import load_model
 from glrm.models.tokenizer import encode
-from glrm.pipeline.score_vcf import ScoreVcfOptions, score_vcf
+from glrm.pipeline.options import ScoreVcfOptions
+from glrm.pipeline.score_vcf import score_vcf
 from glrm.windows import normalize, revcomp
 
 HERE = pathlib.Path(__file__).parent

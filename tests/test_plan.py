@@ -12,6 +12,7 @@ from helpers import FIXTURES, fixture_model
 from glrm.cli.main import main
 from glrm.errors import InputError
 from glrm.pipeline import plan as P
+from glrm.pipeline.options import PlanOptions
 
 HYENA = str(FIXTURES / "hyenadna-hf-tiny")
 MAMBA = str(FIXTURES / "mamba-lm-tiny")
@@ -139,7 +140,7 @@ def test_memory_is_monotone_in_window_and_batch():
 
 
 def test_plan_memory_grows_with_window_and_batch_on_a_model():
-    plans = [P.make_plan(P.PlanOptions(MAMBA, window=w, batch_size=b, device="cpu", calibrate=False))
+    plans = [P.make_plan(PlanOptions(MAMBA, window=w, batch_size=b, device="cpu", calibrate=False))
              for w, b in ((1024, 1), (4096, 1), (4096, 2), (65536, 2))]
     peaks = [p.memory.peak for p in plans]
     assert peaks == sorted(peaks) and len(set(peaks)) == 4
@@ -164,8 +165,8 @@ def test_plan_agrees_with_the_engines_automatic_choices(fixture, free_4gib):
     from glrm.scoring import engine, sv
 
     w = 1024 if fixture.startswith("hyenadna") else 65536
-    plan = P.make_plan(P.PlanOptions(str(FIXTURES / fixture), window=w, device="cpu", chunk_size="auto",
-                                     calibrate=False))
+    plan = P.make_plan(PlanOptions(str(FIXTURES / fixture), window=w, device="cpu", chunk_size="auto",
+                                   calibrate=False))
     model = fixture_model(fixture)
     h, v = engine.model_dims(model)
     assert (plan.hidden, plan.vocab, plan.free) == (h, v, free_4gib)
@@ -232,14 +233,14 @@ def test_time_scaling_by_family():
     assert P.cost("mamba", 8192) / P.cost("mamba", 4096) == 2
     assert P.cost("caduceus", 131072) / P.cost("caduceus", 4096) == 32
     assert math.isclose(P.cost("hyenadna", 8192) / P.cost("hyenadna", 4096), 2 * 13 / 12)
-    plan = P.make_plan(P.PlanOptions(MAMBA, window=8192, device="cpu", calibrate=False))
+    plan = P.make_plan(PlanOptions(MAMBA, window=8192, device="cpu", calibrate=False))
     assert plan.seconds_per_window is None
     plan.calibration_length, plan.calibration_seconds = 4096, 0.5
     assert math.isclose(plan.seconds_per_window, 1.0)
 
 
 def test_calibration_runs_a_real_forward(one_thread):
-    plan = P.make_plan(P.PlanOptions(CADUCEUS_PS, window=16384, device="cpu"))
+    plan = P.make_plan(PlanOptions(CADUCEUS_PS, window=16384, device="cpu"))
     assert plan.calibration_length == 4096 and plan.calibration_repeats == 2
     assert 0 < plan.calibration_seconds < 60
     assert math.isclose(plan.seconds_per_window, 4 * plan.calibration_seconds)
@@ -251,10 +252,10 @@ def test_calibration_runs_a_real_forward(one_thread):
 
 
 def test_mamba_alt_passes_count_half(monkeypatch):
-    plan = P.make_plan(P.PlanOptions(MAMBA, window=2048, device="cpu", calibrate=False))
+    plan = P.make_plan(PlanOptions(MAMBA, window=2048, device="cpu", calibrate=False))
     assert plan.passes_per_snv == 1.5        # alt from the ref state at the variant
     monkeypatch.setenv("GLRM_PREFIX_REUSE", "0")
-    plan = P.make_plan(P.PlanOptions(MAMBA, window=2048, device="cpu", calibrate=False))
+    plan = P.make_plan(PlanOptions(MAMBA, window=2048, device="cpu", calibrate=False))
     assert plan.passes_per_snv == 2
 
 
@@ -294,6 +295,6 @@ def test_known_model_not_downloaded(capsys, tmp_path, monkeypatch):
     assert err.count("\n") == 1 and "glrm models download caduceus-ph-131k" in err
 
 
-def test_check_options_refuses_before_reading_files():
+def test_validate_refuses_before_reading_files():
     with pytest.raises(InputError, match="--chunk-size 0"):
-        P.check_options(P.PlanOptions("/nonexistent", window=4096, chunk_size=0))
+        PlanOptions("/nonexistent", window=4096, chunk_size=0).validate()

@@ -211,7 +211,8 @@ def test_run_linked_equals_whole_passes(batch):
 
 def test_tile_end_to_end_on_real_sequence(tmp_path):
     """score-vcf --tile on real chr20 SNVs: header labelled, every record kept in order, scores present."""
-    from glrm.pipeline.score_vcf import ScoreVcfOptions, score_vcf
+    from glrm.pipeline.options import ScoreVcfOptions
+    from glrm.pipeline.score_vcf import score_vcf
 
     vcf = tmp_path / "in.vcf"
     fa = fasta()

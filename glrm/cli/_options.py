@@ -1,8 +1,11 @@
-"""Typer option declarations that several commands share word for word (score-vcf, score-sv, merge, windows).
+"""Typer option declarations that several commands share word for word (score-vcf, score-sv, plan, windows),
+and the command line for ##glrmCommand.
 
 Each constant is the default of a command parameter, e.g. `device: str = DEVICE`; one definition keeps the
 flags, metavars and help texts of the commands from drifting apart. Options whose help differs between
-commands stay in the command's own file.
+commands stay in the command's own file, with their default values from `glrm.defaults`. Each command's
+parameters are named as the fields of its options (`glrm.pipeline.options`), which it builds with
+`from_cli(Options, ctx.params, ...)`.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import shlex
 
 import typer
+
+from glrm.defaults import DEFAULT_DEVICE, DEFAULT_PRECISION, PRECISIONS
 
 
 def command_line(ctx: typer.Context) -> str | None:
@@ -20,9 +25,10 @@ def command_line(ctx: typer.Context) -> str | None:
     argv = obj.get("argv") if isinstance(obj, dict) else None
     return shlex.join(["glrm", *argv]) if argv is not None else None
 
-DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda:N",
+
+DEVICE = typer.Option(DEFAULT_DEVICE, "--device", metavar="auto|cpu|cuda:N",
                       help="auto = cuda when available, else cpu.")
-PRECISION = typer.Option("fp32", "--precision", metavar="fp32|bf16",
+PRECISION = typer.Option(DEFAULT_PRECISION, "--precision", metavar="|".join(PRECISIONS),
                          help="Compute precision (bf16: bfloat16 autocast on CUDA).")
 REGIONS = typer.Option(None, "--regions", "-r", metavar="REGION",
                        help="Only records in these regions (chr:beg-end[,...]); needs an index.")

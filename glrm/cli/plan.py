@@ -8,16 +8,18 @@ from __future__ import annotations
 import typer
 
 from glrm.cli._options import DEVICE, PRECISION
+from glrm.defaults import DEFAULT_BATCH_SIZE
 
 
 def plan(
+    ctx: typer.Context,
     model: str = typer.Option(..., "--model", "-m", metavar="MODEL",
                               help="Checkpoint folder, or a known model name in the local cache "
                                    "(glrm models list)."),
     window: int = typer.Option(None, "--window", "-w", metavar="W",
                                help="Window length in bases. Default: the model's trained context (as "
                                     "score-vcf)."),
-    batch_size: str = typer.Option("auto", "--batch-size", metavar="auto|N",
+    batch_size: str = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", metavar="auto|N",
                                    help="Windows per forward pass; auto = what score-vcf and score-sv pick."),
     chunk_size: str = typer.Option(None, "--chunk-size", metavar="N|auto",
                                    help="Tokens per chunk inside a pass; default: the whole window; auto = "
@@ -36,10 +38,7 @@ def plan(
 
     Example: glrm plan -m caduceus-ph-131k --window 131072 --device cuda
     """
-    from glrm.pipeline.plan import PlanOptions, format_plan, make_plan
-    from glrm.pipeline.score_vcf import parse_batch_size, parse_chunk_size
+    from glrm.pipeline.options import PlanOptions, from_cli
+    from glrm.pipeline.plan import format_plan, make_plan
 
-    opts = PlanOptions(model=model, window=window, batch_size=parse_batch_size(batch_size),
-                       chunk_size=parse_chunk_size(chunk_size), device=device, precision=precision,
-                       calibrate=calibrate, threads=threads)
-    typer.echo(format_plan(make_plan(opts)), nl=False)
+    typer.echo(format_plan(make_plan(from_cli(PlanOptions, ctx.params))), nl=False)

@@ -20,6 +20,7 @@ from glrm.cli._options import (
     SHARD,
     command_line,
 )
+from glrm.defaults import DEFAULT_EMB_FLANK, DEFAULT_MAX_N_FRAC, DEFAULT_MAX_SV_LEN, DEFAULT_RC, RC_MODES
 
 
 def score_sv(
@@ -38,22 +39,22 @@ def score_sv(
     window: int = typer.Option(None, "--window", "-w", metavar="W",
                                help="Window length in bases, e.g. 1000000. Default: the model's trained "
                                     "context."),
-    max_sv_len: int = typer.Option(10_000_000, "--max-sv-len", metavar="N",
+    max_sv_len: int = typer.Option(DEFAULT_MAX_SV_LEN, "--max-sv-len", metavar="N",
                                    help="Events longer than N bases (deleted or inserted) get TOO_LONG."),
     chunk_size: str = typer.Option(None, "--chunk-size", metavar="N|auto",
                                    help="Run each window N tokens at a time (Mamba/Caduceus carry state "
                                         "across chunks); auto = from free memory. Default: one pass."),
-    emb_flank: int = typer.Option(768, "--emb-flank", metavar="K",
+    emb_flank: int = typer.Option(DEFAULT_EMB_FLANK, "--emb-flank", metavar="K",
                                   help="GLRM_SV_EMB averages embeddings over aligned flank bases within K bp "
                                        "of the event."),
     track_dir: str = typer.Option(None, "--track-dir", metavar="DIR",
                                   help="Write one bedGraph per scored SV (per-position embedding change; "
                                        "IGV, glrm plot). Created when missing."),
-    rc: str = typer.Option("none", "--rc", metavar="none|mean",
+    rc: str = typer.Option(DEFAULT_RC, "--rc", metavar="|".join(RC_MODES),
                            help="mean: also score the reverse-complement strand and average the two."),
     device: str = DEVICE,
     precision: str = PRECISION,
-    max_n_frac: float = typer.Option(0.05, "--max-n-frac", metavar="F",
+    max_n_frac: float = typer.Option(DEFAULT_MAX_N_FRAC, "--max-n-frac", metavar="F",
                                      help="N_CONTENT (not scored) when more than this fraction of a ref "
                                           "window is N."),
     regions: str = REGIONS,
@@ -74,15 +75,7 @@ def score_sv(
     Example: glrm score-sv -i sv.vcf.gz -f ref.fa -m caduceus-ph-131k -o scored.vcf.gz --window 1000000
     --chunk-size auto --track-dir tracks/
     """
-    from glrm.pipeline.score_sv import ScoreSvOptions
+    from glrm.pipeline.options import ScoreSvOptions, from_cli
     from glrm.pipeline.score_sv import score_sv as run
-    from glrm.pipeline.score_vcf import parse_chunk_size
 
-    run(ScoreSvOptions(
-        input=input, fasta=fasta, model=model, output=output, bed=bed, out_type=output_type, window=window,
-        max_sv_len=max_sv_len, chunk_size=parse_chunk_size(chunk_size), emb_flank=emb_flank,
-        track_dir=track_dir, rc=rc, device=device, precision=precision, max_n_frac=max_n_frac,
-        regions=regions, regions_file=regions_file, threads=threads, quiet=quiet, no_version=no_version,
-        command=command_line(ctx), shard=shard, resume=resume,
-        ignore_contig_length=ignore_contig_length,
-    ))
+    run(from_cli(ScoreSvOptions, ctx.params, command_line=command_line(ctx)))

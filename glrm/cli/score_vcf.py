@@ -19,6 +19,16 @@ from glrm.cli._options import (
     SHARD,
     command_line,
 )
+from glrm.defaults import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EMB_FLANK,
+    DEFAULT_MAX_N_FRAC,
+    DEFAULT_RC,
+    DEFAULT_REF_MISMATCH,
+    DEFAULT_SCORES,
+    RC_MODES,
+    REF_MISMATCH_MODES,
+)
 
 
 def score_vcf(
@@ -43,27 +53,28 @@ def score_vcf(
     window: int = typer.Option(None, "--window", "-w", metavar="W",
                                help="Window length in bases. Default: the model's trained context "
                                     "(HyenaDNA max_seq_len - 2; Caduceus/Mamba max_length)."),
-    rc: str = typer.Option("none", "--rc", metavar="none|mean",
+    rc: str = typer.Option(DEFAULT_RC, "--rc", metavar="|".join(RC_MODES),
                            help="mean: also score the reverse-complement strand and average the two "
                                 "(one pass for RC-equivariant checkpoints)."),
-    emb_flank: int = typer.Option(768, "--emb-flank", metavar="K",
+    emb_flank: int = typer.Option(DEFAULT_EMB_FLANK, "--emb-flank", metavar="K",
                                   help="GLRM_EMB averages embeddings over the variant +- K bases."),
-    scores: str = typer.Option("llr,cllr,mlr,emb", "--scores", metavar="LIST",
+    scores: str = typer.Option(",".join(DEFAULT_SCORES), "--scores", metavar="LIST",
                                help="Scores to compute and write: glrm's llr,cllr,mlr,emb and the published "
                                     "recipes evo2,gpn_llr,gpn_cos,gpn_euc (docs/scores.md). GLRM_STATUS is "
                                     "always written."),
     device: str = DEVICE,
     precision: str = PRECISION,
-    batch_size: str = typer.Option("auto", "--batch-size", metavar="auto|N",
+    batch_size: str = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", metavar="auto|N",
                                    help="Windows per forward pass; auto = from free memory and W."),
     chunk_size: str = typer.Option(None, "--chunk-size", metavar="N|auto",
                                    help="Run each window through the model N tokens at a time (less "
                                         "memory for long windows; same scores); auto = from free memory. "
                                         "Default: each window in one pass."),
-    ref_mismatch: str = typer.Option("status", "--ref-mismatch", metavar="status|error",
+    ref_mismatch: str = typer.Option(DEFAULT_REF_MISMATCH, "--ref-mismatch",
+                                     metavar="|".join(REF_MISMATCH_MODES),
                                      help="REF differs from the FASTA: status = mark the ALT REF_MISMATCH "
                                           "and go on; error = stop with an error."),
-    max_n_frac: float = typer.Option(0.05, "--max-n-frac", metavar="F",
+    max_n_frac: float = typer.Option(DEFAULT_MAX_N_FRAC, "--max-n-frac", metavar="F",
                                      help="N_CONTENT (not scored) when more than this fraction of the ref "
                                           "window is N (contig-end padding included)."),
     regions: str = REGIONS,
@@ -91,15 +102,7 @@ def score_vcf(
 
     Example: glrm score-vcf -i calls.vcf.gz -f ref.fa -m hyenadna-tiny-1k -o scored.vcf.gz --bed scored.bed
     """
-    from glrm.pipeline.score_vcf import ScoreVcfOptions, parse_batch_size, parse_chunk_size, parse_scores
+    from glrm.pipeline.options import ScoreVcfOptions, from_cli
     from glrm.pipeline.score_vcf import score_vcf as run
 
-    run(ScoreVcfOptions(
-        input=input, fasta=fasta, model=model, output=output, bed=bed, out_type=output_type, window=window,
-        rc=rc, emb_flank=emb_flank, scores=parse_scores(scores), device=device, precision=precision,
-        batch_size=parse_batch_size(batch_size), chunk_size=parse_chunk_size(chunk_size),
-        ref_mismatch=ref_mismatch, max_n_frac=max_n_frac, regions=regions, regions_file=regions_file,
-        threads=threads, quiet=quiet,
-        no_version=no_version, command=command_line(ctx),
-        shard=shard, resume=resume, tile=tile, ignore_contig_length=ignore_contig_length,
-    ))
+    run(from_cli(ScoreVcfOptions, ctx.params, command_line=command_line(ctx)))

@@ -1,6 +1,6 @@
 """`glrm windows`: print the ref/alt windows glrm would score (TSV), to inspect them without a model.
 
-Thin: the work is in `glrm.pipeline.inspect`, imported inside the command so `glrm --help` stays instant.
+Thin: the work is in `glrm.pipeline.windows_tsv`, imported inside the command so `glrm --help` stays instant.
 """
 
 from __future__ import annotations
@@ -8,9 +8,11 @@ from __future__ import annotations
 import typer
 
 from glrm.cli._options import IGNORE_CONTIG_LENGTH, REGIONS, REGIONS_FILE
+from glrm.defaults import DEFAULT_MAX_N_FRAC, DEFAULT_MAX_SV_LEN
 
 
 def windows(
+    ctx: typer.Context,
     input: str = typer.Option(..., "--input", "-i", metavar="VCF",
                               help="VCF/BCF (plain or bgzipped; '-' = stdin)."),
     fasta: str = typer.Option(..., "--fasta", "-f", metavar="FASTA", help="Reference FASTA (plain or BGZF)."),
@@ -19,9 +21,9 @@ def windows(
     sv: bool = typer.Option(False, "--sv", help="Use score-sv's rules (SV edits, breakpoints, BND)."),
     regions: str = REGIONS,
     regions_file: str = REGIONS_FILE,
-    max_n_frac: float = typer.Option(0.05, "--max-n-frac", metavar="F",
+    max_n_frac: float = typer.Option(DEFAULT_MAX_N_FRAC, "--max-n-frac", metavar="F",
                                      help="N_CONTENT above this fraction of N in a ref window."),
-    max_sv_len: int = typer.Option(10_000_000, "--max-sv-len", metavar="N",
+    max_sv_len: int = typer.Option(DEFAULT_MAX_SV_LEN, "--max-sv-len", metavar="N",
                                    help="TOO_LONG for SV edits longer than this (bp)."),
     ignore_contig_length: bool = IGNORE_CONTIG_LENGTH,
 ) -> None:
@@ -35,7 +37,7 @@ def windows(
 
     Rows that would not be scored show their status and '.' windows.
     """
-    from glrm.pipeline.inspect import write_windows
+    from glrm.pipeline.options import WindowsOptions, from_cli
+    from glrm.pipeline.windows_tsv import write_windows_tsv
 
-    write_windows(input, fasta, output, window, sv=sv, regions=regions, regions_file=regions_file,
-                  max_n_frac=max_n_frac, max_sv_len=max_sv_len, ignore_contig_length=ignore_contig_length)
+    write_windows_tsv(from_cli(WindowsOptions, ctx.params))

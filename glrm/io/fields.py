@@ -13,6 +13,8 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from glrm.defaults import DEFAULT_SCORES
+from glrm.errors import InputError
 from glrm.variants import Status
 
 
@@ -105,7 +107,6 @@ SCORE_FIELDS: dict[str, InfoField] = {
     "llr": GLRM_LLR, "cllr": GLRM_CLLR, "mlr": GLRM_MLR, "emb": GLRM_EMB,
     "evo2": GLRM_EVO2, "gpn_llr": GLRM_GPN_LLR, "gpn_cos": GLRM_GPN_COS, "gpn_euc": GLRM_GPN_EUC,
 }
-DEFAULT_SCORES: tuple[str, ...] = ("llr", "cllr", "mlr", "emb")
 RECIPES: tuple[str, ...] = ("evo2", "gpn_llr", "gpn_cos", "gpn_euc")   # published recipes, by name
 CAUSAL_ONLY = frozenset({"llr", "cllr", "evo2"})
 MASKED_ONLY = frozenset({"gpn_llr"})
@@ -141,6 +142,16 @@ def tile_conflict(scores) -> str | None:
         return None
     return (f"--tile with --scores {','.join(recipes)}: the published recipes score windows centred on the "
             "variant, as their authors did; drop --tile for them")
+
+
+def check_scores(scores, tile: bool = False) -> None:
+    """`scores` is a non-empty subset of SCORE_FIELDS, and with `tile` holds none that --tile cannot give."""
+    if not scores or any(s not in SCORE_FIELDS for s in scores):
+        raise InputError(f"--scores {','.join(scores)!r}: give a comma-separated subset of "
+                         f"{','.join(SCORE_FIELDS)}")
+    conflict = tile_conflict(scores) if tile else None
+    if conflict:
+        raise InputError(conflict)
 
 
 def score_vcf_fields(causal: bool | None = None,

@@ -26,25 +26,10 @@ import math
 import time
 from dataclasses import dataclass
 
-from glrm.errors import InputError
+from glrm.pipeline.options import PlanOptions
 
-PRECISIONS = ("fp32", "bf16")
 CALIBRATION_TOKENS = {"cpu": 4096, "cuda": 32768}   # CUDA: long enough that kernel launches do not dominate
 FLOAT = 4                                           # bytes per float32 value
-
-
-@dataclass
-class PlanOptions:
-    """The options of `glrm plan`, as the CLI passes them (see docs/plan.md)."""
-
-    model: str
-    window: int | None = None              # None = the model's trained context (as score-vcf)
-    batch_size: int | None = None          # None = auto
-    chunk_size: int | str | None = None    # None = whole window, an int, or "auto"
-    device: str = "auto"
-    precision: str = "fp32"
-    calibrate: bool = True
-    threads: int | None = None             # torch CPU threads, as score-vcf --threads (None: its default)
 
 
 @dataclass(frozen=True)
@@ -122,25 +107,6 @@ class Plan:
                                                                                  self.calibration_length)
 
 
-def check_options(opts: PlanOptions) -> None:
-    """Refuse bad option values before any file is read."""
-    from glrm.windows import check_window
-
-    if opts.precision not in PRECISIONS:
-        raise InputError(f"--precision {opts.precision!r}: use fp32 or bf16")
-    if opts.window is not None:
-        check_window(opts.window)
-    if opts.threads is not None and opts.threads < 1:
-        raise InputError(f"--threads {opts.threads}: give 1 or more, or leave it out (the CPUs this process "
-                         "may use)")
-    if opts.batch_size is not None and opts.batch_size < 1:
-        raise InputError(f"--batch-size {opts.batch_size}: give 'auto' or 1 or more")
-    chunk = opts.chunk_size
-    if chunk is not None and chunk != "auto":
-        if not isinstance(chunk, int) or chunk < 1:
-            raise InputError(f"--chunk-size {chunk!r}: give 'auto' or a whole number of tokens (1 or more)")
-
-
 def passes_per_snv(model, prefix_reuse: bool) -> tuple[float, str]:
     """Model passes (in W-token units) per SNV in score-vcf's default mode with --scores llr,mlr,emb."""
     if model.info.kind == "masked":
@@ -174,7 +140,7 @@ def calibrate(model, length: int, chunk: int | None, device, repeats: int) -> fl
 def make_plan(opts: PlanOptions) -> Plan:
     """Resolve the model and window as score-vcf does, load the model, predict memory, and (with
     `opts.calibrate`) time one short forward on the device."""
-    check_options(opts)
+    opts.validate()
     import torch
 
     from glrm.models.loading import inspect_checkpoint, load_model

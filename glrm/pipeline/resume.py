@@ -39,10 +39,11 @@ from glrm import __version__
 from glrm.errors import InputError, OutputError
 from glrm.io.atomic import remove_stale_temps, write_failure
 from glrm.io.fields import DEFINITIONS_VERSION
+from glrm.pipeline.options import ScoreOptions
 
 SUFFIX = ".glrm-resume"
 CHECKPOINT_SECONDS = 60.0   # commit finished records at least this often (seconds of work)
-_SKIP_KEYS = {"quiet", "command", "threads", "resume"}   # options that cannot change the output bytes
+_SKIP_KEYS = {"quiet", "command_line", "threads", "resume"}   # options that cannot change the output bytes
 
 
 def checkpoint_dir(output: str) -> Path:
@@ -64,7 +65,7 @@ def checkpoint_seconds() -> float:
     return value
 
 
-def check_resume(opts) -> None:
+def check_resume(opts: ScoreOptions) -> None:
     """Refuse --resume where it cannot work, before anything is read."""
     checkpoint_seconds()
     if opts.output == "-":
@@ -85,14 +86,14 @@ def _file_identity(path: str) -> object:
     return str(path)   # e.g. a model name in the cache
 
 
-def run_key(opts) -> str:
+def run_key(opts: ScoreOptions) -> str:
     """SHA-256 over the options that shape the output, the identity of the files the run reads, and glrm's
     version and score definitions version."""
     fields = {k: v for k, v in dataclasses.asdict(opts).items() if k not in _SKIP_KEYS}
-    files = {name: _file_identity(getattr(opts, name)) for name in ("input", "fasta", "model")}
-    for name in ("regions_file",):
-        if getattr(opts, name, None):
-            files[name] = _file_identity(getattr(opts, name))
+    files = {"input": _file_identity(opts.input), "fasta": _file_identity(opts.fasta),
+             "model": _file_identity(opts.model)}
+    if opts.regions_file:
+        files["regions_file"] = _file_identity(opts.regions_file)
     # another glrm, or other score definitions, may give other values for the finished records
     made_by = {"glrm": __version__, "definitions": DEFINITIONS_VERSION}
     text = json.dumps({"options": fields, "files": files, "made_by": made_by}, sort_keys=True, default=str)
@@ -130,7 +131,7 @@ class ResumeState:
         self._pending_records = 0
 
     @classmethod
-    def open(cls, opts) -> ResumeState:
+    def open(cls, opts: ScoreOptions) -> ResumeState:
         """Load the checkpoint of `opts.output` (checking it belongs to this run) or start a new one."""
         ck = cls(opts.output, run_key(opts))
         if ck.state_path.exists():
@@ -151,7 +152,7 @@ class ResumeState:
                 fh.truncate(size)   # a block half-appended when the run was killed is dropped
             ck.done, ck._bytes = done, size
             ck.resumed = done
-            for out in (opts.output, getattr(opts, "bed", None)):
+            for out in (opts.output, opts.bed):
                 if out not in (None, "-"):
                     remove_stale_temps(out)   # a killed run's half-written temporary outputs
         else:

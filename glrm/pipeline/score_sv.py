@@ -1,7 +1,8 @@
 """`glrm score-sv`: score the structural variants of a VCF with a DNA language model; write it back annotated.
 
-Same order of work as `glrm.pipeline.score_vcf` (whose option checks, device and thread helpers it reuses):
-1. options, then the output paths (VCF, BED, --track-dir: created when missing), before anything is read;
+Same order of work as `glrm.pipeline.score_vcf` (whose device helper it reuses):
+1. options (`ScoreSvOptions.validate`), then the output paths (VCF, BED, --track-dir: created when missing),
+   before anything is read;
 2. the inputs: FASTA, VCF header, `-r/-R`, the VCF's ##contig lengths against the FASTA;
 3. the checkpoint folder, the window against the model's trained length: HyenaDNA cannot go past it (error);
    Mamba/Caduceus may (extrapolation): a warning on stderr and `Extrapolation=` in `##glrm_model`;
@@ -27,71 +28,21 @@ from pathlib import Path
 from glrm.errors import InputError, OutputError
 from glrm.io.fields import DEFINITIONS_VERSION, GLRM_STATUS, score_sv_fields
 from glrm.io.vcf import Record
+from glrm.pipeline.options import ScoreSvOptions
 from glrm.pipeline.progress import RunSummary
 from glrm.pipeline.resources import set_threads
-from glrm.pipeline.score_vcf import (
-    ScoreVcfOptions,
-    check_options,
-    resolve_device,
-)
-from glrm.pipeline.session import finish, open_inputs, open_outputs
+from glrm.pipeline.score_vcf import resolve_device
+from glrm.pipeline.session import check_outputs, finish, open_inputs, open_outputs
 from glrm.variants import Allele, Kind, Status
 from glrm.windows import Window, allele_status, allele_windows
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_SV_LEN = 10_000_000
 
-
-@dataclass
-class ScoreSvOptions:
-    """The options of `glrm score-sv`, as the CLI passes them (see docs/score-sv.md)."""
-
-    input: str
-    fasta: str
-    model: str
-    output: str = "-"
-    bed: str | None = None
-    out_type: str | None = None
-    window: int | None = None            # None = the model's trained context
-    max_sv_len: int = DEFAULT_MAX_SV_LEN
-    chunk_size: int | str | None = None  # tokens per chunk, "auto", or None = one pass
-    emb_flank: int = 768
-    track_dir: str | None = None
-    rc: str = "none"
-    device: str = "auto"
-    precision: str = "fp32"
-    max_n_frac: float = 0.05
-    regions: str | None = None
-    regions_file: str | None = None
-    threads: int | None = None
-    quiet: bool = False
-    no_version: bool = False
-    command: str | None = None
-    shard: str | None = None             # 'i/n': score only shard i of n (glrm.pipeline.shard)
-    resume: bool = False                 # checkpoint beside the output (glrm.pipeline.resume)
-    ignore_contig_length: bool = False   # accept ##contig lengths that differ from the FASTA's (warn instead)
-
-
-def check_sv_options(opts: ScoreSvOptions) -> str:
-    """Refuse bad option values and unwritable outputs (VCF, BED, track folder); return the VCF output type.
-
-    The options score-sv shares with score-vcf go through `score_vcf.check_options`, so both commands
-    accept and refuse the same values with the same messages.
-    """
-    if opts.max_sv_len < 1:
-        raise InputError(f"--max-sv-len {opts.max_sv_len}: give 1 or more bases")
-    shared = ScoreVcfOptions(
-        input=opts.input, fasta=opts.fasta, model=opts.model, output=opts.output, bed=opts.bed,
-        out_type=opts.out_type, window=opts.window, rc=opts.rc, emb_flank=opts.emb_flank, device=opts.device,
-        precision=opts.precision, chunk_size=opts.chunk_size,
-        max_n_frac=opts.max_n_frac, regions=opts.regions, regions_file=opts.regions_file,
-        threads=opts.threads, shard=opts.shard)
-    out_type = check_options(shared)
-    if opts.resume:
-        from glrm.pipeline.resume import check_resume
-
-        check_resume(opts)
+def check_sv_outputs(opts: ScoreSvOptions) -> str:
+    """The output paths of score-sv (`session.check_outputs`, as score-vcf), and the --track-dir folder:
+    created when missing; refused when it cannot be. Returns the VCF output type."""
+    out_type = check_outputs(opts)
     if opts.track_dir is not None:
         prepare_track_dir(opts.track_dir)
     return out_type
@@ -202,7 +153,8 @@ class SvSummary(RunSummary):
 def score_sv(opts: ScoreSvOptions) -> SvSummary:
     """Run `glrm score-sv` with `opts`; return the summary (also printed on stderr unless quiet)."""
     t0 = time.perf_counter()
-    out_type = check_sv_options(opts)
+    opts.validate()
+    out_type = check_sv_outputs(opts)
     with ExitStack() as stack:
         inp = open_inputs(opts, stack)
 
@@ -237,7 +189,7 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
             return st.enter_context(_Tracks(opts.track_dir, info.name)) if opts.track_dir else None
 
         out = open_outputs(opts, stack, inp, out_type, fields, fields, meta, before_progress=open_tracks,
-                           command="glrm score-sv")
+                           command_name="glrm score-sv")
         tracks = out.extra[0]
         summary = SvSummary(device=str(device), window=window, chunk=chunk,
                             chunk_auto=opts.chunk_size == "auto")
@@ -247,7 +199,7 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
             if inp.resume is not None:
                 inp.resume.commit(1)
             out.progress.advance(1, len(rec.alleles))
-        summary.passes = int(getattr(engine, "passes_run", 0))
+        summary.passes = engine.passes_run
     extra = ()
     if tracks is not None:
         summary.tracks = tracks.written
@@ -261,7 +213,8 @@ def reported_window(windows: list[Window], bp: int) -> Window:
     return windows[bp - 1] if len(windows) == 2 else windows[0]
 
 
-def _score_record(opts, fasta, engine, window, rec: Record, vcf_out, bed_out, tracks, summary) -> None:
+def _score_record(opts: ScoreSvOptions, fasta, engine, window, rec: Record, vcf_out, bed_out, tracks,
+                  summary) -> None:
     per_alt = []
     for allele in rec.alleles:
         wins = allele_windows(fasta, allele, window, sv=True, max_n_frac=opts.max_n_frac,

@@ -1,7 +1,8 @@
 """`glrm score-vcf`: score every ALT of a VCF with a DNA language model and write the VCF back, annotated.
 
 Order of work (everything a user can get wrong fails before the model loads):
-1. options (`check_options`), then the output paths (VCF and BED: writable, type known);
+1. options (`ScoreVcfOptions.validate`), then the output paths (`session.check_outputs`: VCF and BED writable,
+   type known);
 2. the inputs: FASTA, VCF header, `-r/-R`, the VCF's ##contig lengths against the FASTA (wrong assembly);
 3. the checkpoint folder (files present, format), the window against what the model can take;
 4. torch threads and device, the model, the engine (`glrm.scoring.engine.SmallVariantEngine`);
@@ -26,13 +27,10 @@ import logging
 import os
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
 
-from glrm.errors import InputError, OutputError
-from glrm.io.atomic import check_writable
+from glrm.errors import InputError
 from glrm.io.fields import (
     BOTH_STRANDS,
-    DEFAULT_SCORES,
     DEFINITIONS_VERSION,
     GLRM_MLR,
     GLRM_MLR_TILE,
@@ -42,151 +40,20 @@ from glrm.io.fields import (
     defined_for,
     needs_mirror,
     score_vcf_fields,
-    tile_conflict,
 )
 from glrm.io.vcf import Record
-from glrm.io.vcf_writer import check_output
+from glrm.pipeline.options import ScoreVcfOptions
 from glrm.pipeline.progress import RunSummary
 from glrm.pipeline.resources import set_threads
-from glrm.pipeline.session import finish, open_inputs, open_outputs
-from glrm.pipeline.shard import parse_shard
+from glrm.pipeline.session import check_outputs, finish, open_inputs, open_outputs
 from glrm.variants import Status
 from glrm.windows import Window, check_window, small_window
 
 log = logging.getLogger(__name__)
 
-SCORE_KEYS = {name: f.id for name, f in SCORE_FIELDS.items()}   # --scores name -> INFO key
-RC_MODES = ("none", "mean")
-PRECISIONS = ("fp32", "bf16")
-REF_MISMATCH_MODES = ("status", "error")
 BLOCK_BASES = 1 << 26      # window bases held per block (ref + alt strings), bounds memory for long windows
 BLOCK_JOBS = 512           # at most this many OK alleles per engine call
 BLOCK_BATCHES = 4          # with batches of more than one window: about this many batches per engine call
-
-
-@dataclass
-class ScoreVcfOptions:
-    """The options of `glrm score-vcf`, as the CLI passes them (see docs/score-vcf.md)."""
-
-    input: str
-    fasta: str
-    model: str
-    output: str = "-"
-    bed: str | None = None
-    out_type: str | None = None          # v|z|b|u; None = from the output name
-    window: int | None = None            # None = the model's trained context
-    rc: str = "none"
-    emb_flank: int = 768
-    scores: tuple[str, ...] = DEFAULT_SCORES
-    device: str = "auto"
-    precision: str = "fp32"
-    batch_size: int | None = None        # None = auto
-    chunk_size: int | str | None = None  # None: the whole window; 'auto': from free memory (score-sv's rule)
-    ref_mismatch: str = "status"
-    max_n_frac: float = 0.05
-    regions: str | None = None
-    regions_file: str | None = None
-    threads: int | None = None
-    quiet: bool = False
-    no_version: bool = False
-    command: str | None = None           # for ##glrmCommand; None = this process's argv
-    shard: str | None = None             # 'i/n': score only shard i of n (glrm.pipeline.shard)
-    resume: bool = False                 # checkpoint beside the output; continue one (glrm.pipeline.resume)
-    tile: bool = False                   # windows are tiles shared by their variants (docs/performance.md)
-    ignore_contig_length: bool = False   # accept ##contig lengths that differ from the FASTA's (warn instead)
-
-
-# --- option parsing and checks (no torch, no files read) --------------------------------------------
-
-def parse_scores(text: str) -> tuple[str, ...]:
-    """'llr,mlr,emb' (any subset, any order) -> the names in canonical order."""
-    names = [t.strip().lower() for t in text.split(",") if t.strip()]
-    bad = [t for t in names if t not in SCORE_KEYS]
-    if bad or not names:
-        raise InputError(f"--scores {text!r}: give a comma-separated subset of {','.join(SCORE_KEYS)}")
-    return tuple(k for k in SCORE_KEYS if k in names)
-
-
-def parse_auto_count(text: str | int, option: str, whole: str, at_least: str) -> int | None:
-    """'auto' -> None; a whole number >= 1 -> itself; else an InputError naming `option`.
-
-    The messages read `{option} {text!r}: give 'auto' or {whole}` (not a number) and
-    `{option} {n}: give 'auto' or {at_least}` (below 1), so each option names its own unit.
-    """
-    if str(text).strip().lower() == "auto":
-        return None
-    try:
-        n = int(str(text).strip())
-    except ValueError:
-        raise InputError(f"{option} {text!r}: give 'auto' or {whole}") from None
-    if n < 1:
-        raise InputError(f"{option} {n}: give 'auto' or {at_least}")
-    return n
-
-
-def parse_chunk_size(text: str | int | None) -> int | str | None:
-    """None -> None (each window in one pass); 'auto' -> 'auto' (from the free memory:
-    glrm.scoring.sv.auto_chunk_size); a whole number >= 1 -> itself. score-vcf, score-sv and plan share it."""
-    if text is None:
-        return None
-    n = parse_auto_count(text, "--chunk-size", "a whole number of tokens (1 or more)", "1 or more tokens")
-    return "auto" if n is None else n
-
-
-def parse_batch_size(text: str | int | None) -> int | None:
-    """'auto' -> None; a whole number >= 1 -> itself."""
-    if text is None:
-        return None
-    return parse_auto_count(text, "--batch-size", "a whole number of windows (1 or more)", "1 or more")
-
-
-def check_options(opts: ScoreVcfOptions) -> str:
-    """Refuse bad option values and unwritable outputs; return the VCF output type. No model is read."""
-    if opts.rc not in RC_MODES:
-        raise InputError(f"--rc {opts.rc!r}: use none or mean")
-    if opts.precision not in PRECISIONS:
-        raise InputError(f"--precision {opts.precision!r}: use fp32 or bf16")
-    if opts.ref_mismatch not in REF_MISMATCH_MODES:
-        raise InputError(f"--ref-mismatch {opts.ref_mismatch!r}: use status or error")
-    if not opts.scores or any(s not in SCORE_KEYS for s in opts.scores):
-        raise InputError(f"--scores {','.join(opts.scores)}: give a subset of {','.join(SCORE_KEYS)}")
-    if opts.tile and tile_conflict(opts.scores):
-        raise InputError(tile_conflict(opts.scores))
-    if not 0.0 <= opts.max_n_frac <= 1.0:
-        raise InputError(f"--max-n-frac {opts.max_n_frac:g} is not a fraction; give a value from 0 to 1")
-    if opts.emb_flank < 0:
-        raise InputError(f"--emb-flank {opts.emb_flank}: give 0 or more bases")
-    if opts.window is not None:
-        check_window(opts.window)
-    if opts.batch_size is not None and opts.batch_size < 1:
-        raise InputError(f"--batch-size {opts.batch_size}: give 'auto' or 1 or more")
-    chunk = opts.chunk_size
-    if chunk is not None and chunk != "auto" and (not isinstance(chunk, int) or chunk < 1):
-        raise InputError(f"--chunk-size {chunk!r}: give 'auto' or 1 or more tokens")
-    if opts.threads is not None and opts.threads < 1:
-        raise InputError(f"--threads {opts.threads}: give 1 or more")
-    if opts.regions is not None and opts.regions_file is not None:
-        raise InputError("give either -r/--regions or -R/--regions-file, not both")
-    if opts.output == "-" and opts.bed == "-":
-        raise OutputError("-o - and --bed - both write to stdout; send one of them to a file")
-    out_type = check_output(opts.output, opts.out_type)
-    if opts.bed is not None and opts.bed != "-":
-        check_writable(opts.bed)
-    for out in (opts.output, opts.bed):
-        if out not in (None, "-") and opts.input != "-" and os.path.exists(out) \
-                and os.path.exists(opts.input) and os.path.samefile(out, opts.input):
-            raise OutputError(f"{out}: is the input VCF; write the output to another file")
-    if opts.bed not in (None, "-") and os.path.abspath(opts.bed) == os.path.abspath(opts.output):
-        raise OutputError(f"{opts.bed}: -o and --bed name the same file; give the BED another name")
-    parse_shard(opts.shard)
-    if opts.shard is not None and opts.input == "-":
-        raise InputError("--shard needs a file: stdin cannot be read twice (once to count the records); "
-                         "save the VCF to a file first, or drop --shard")
-    if opts.resume:
-        from glrm.pipeline.resume import check_resume
-
-        check_resume(opts)
-    return out_type
 
 
 # --- model-dependent settings ------------------------------------------------------------------------
@@ -237,7 +104,8 @@ def _where(path: str, rec: Record) -> str:
 def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
     """Run `glrm score-vcf` with `opts`; return the summary (also printed on stderr unless quiet)."""
     t0 = time.perf_counter()
-    out_type = check_options(opts)
+    opts.validate()
+    out_type = check_outputs(opts)
     with ExitStack() as stack:
         inp = open_inputs(opts, stack)
 
@@ -247,7 +115,7 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
         causal = ckpt.family != "caduceus"
         if not any(defined_for(name, causal) for name in opts.scores):
             kind = "a causal model (HyenaDNA, Mamba)" if causal else "a masked model (Caduceus)"
-            usable = ",".join(n for n in SCORE_KEYS if defined_for(n, causal))
+            usable = ",".join(n for n in SCORE_FIELDS if defined_for(n, causal))
             raise InputError(f"--scores {','.join(opts.scores)}: none of these is defined for {ckpt.name}, "
                              f"{kind}; ask for some of {usable}")
         window = model_window(ckpt, opts.window)
@@ -281,7 +149,7 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
                    out.progress, inp.resume)
         out.progress.follow(engine)
         run.stream(out.records)
-        summary.passes = int(getattr(engine, "passes_run", 0))
+        summary.passes = engine.passes_run
     # the stack closed the bar first (entered last), then committed the BED and the VCF (with its index)
     finish(opts, summary, t0, inp.resume)
     return summary
@@ -290,8 +158,8 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
 class _Run:
     """The streaming loop: records in blocks, windows per ALT, engine per block, writes in input order."""
 
-    def __init__(self, opts, fasta, model, engine, window, vcf_fields, bed_fields, vcf_out, bed_out,
-                 summary, progress, resume=None) -> None:
+    def __init__(self, opts: ScoreVcfOptions, fasta, model, engine, window, vcf_fields, bed_fields, vcf_out,
+                 bed_out, summary, progress, resume=None) -> None:
         self.opts, self.model, self.engine, self.window = opts, model, engine, window
         # tile mode: the variants of a tile fetch the same ref window; read it from the FASTA once
         self.fasta = LastFetch(fasta, window) if opts.tile else fasta
@@ -334,7 +202,7 @@ class _Run:
         jobs = 0
         self._since = time.monotonic()
         for rec in reader:
-            wins = [self._windows(rec, a) for a in rec.alleles]
+            wins = [self._window_pair(rec, a) for a in rec.alleles]
             block.append((rec, wins))
             jobs += sum(w.ok for w, _ in wins)
             if jobs >= self.cap or len(block) >= 4 * BLOCK_JOBS or (self.by_time and self._overdue()):
@@ -361,7 +229,7 @@ class _Run:
             fits = int(self.interval / (took / jobs)) if took > 0 else self.block_jobs
             self.cap = max(1, min(self.block_jobs, 2 * self.cap, fits))
 
-    def _windows(self, rec: Record, allele) -> tuple[Window, Window | None]:
+    def _window_pair(self, rec: Record, allele) -> tuple[Window, Window | None]:
         """The forward window, and the mirrored one for --rc mean (its status wins when it is not OK)."""
         w = small_window(self.fasta, allele, self.window, self.opts.max_n_frac, tiled=self.opts.tile)
         if w.status is Status.REF_MISMATCH and self.opts.ref_mismatch == "error":

@@ -91,8 +91,8 @@ def count_for_shard(path: str, regions: str | None, regions_file: str | None) ->
         return sum(1 for _ in reader)
 
 
-def plan(shard: Shard | None, path: str, regions: str | None, regions_file: str | None
-         ) -> ShardRange | None:
+def range_for_shard(shard: Shard | None, path: str, regions: str | None, regions_file: str | None
+                    ) -> ShardRange | None:
     """Count the records and return the shard's range (None when not sharding)."""
     if shard is None:
         return None

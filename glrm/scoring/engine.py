@@ -42,8 +42,18 @@ from dataclasses import dataclass, field
 
 import torch
 
-from glrm.errors import InputError
-from glrm.io.fields import BOTH_STRANDS, DEFAULT_SCORES, SCORE_FIELDS, needs_mirror, tile_conflict
+from glrm.defaults import (
+    DEFAULT_EMB_FLANK,
+    DEFAULT_PRECISION,
+    DEFAULT_RC,
+    DEFAULT_SCORES,
+    check_batch_size,
+    check_chunk_size,
+    check_emb_flank,
+    check_precision,
+    check_rc,
+)
+from glrm.io.fields import BOTH_STRANDS, SCORE_FIELDS, check_scores, needs_mirror
 from glrm.models.base import GenomicLM
 from glrm.models.tokenizer import MASK, complement_map, encode, revcomp_ids
 from glrm.scoring import scores as S
@@ -51,10 +61,7 @@ from glrm.windows import Window
 
 log = logging.getLogger(__name__)
 
-SCORES = tuple(SCORE_FIELDS)                               # --scores names, in output order
 KEYS = {name: f.id for name, f in SCORE_FIELDS.items()}   # --scores name -> INFO key
-RC_MODES = ("none", "mean")
-PRECISIONS = ("fp32", "bf16")
 
 # batch_size=None: B = clamp(MEM_FRACTION * free_bytes // (W * (V + ACT_FACTOR * H) * 4), 1, MAX_AUTO_BATCH)
 MEM_FRACTION = 0.5     # of the free memory (CUDA: torch.cuda.mem_get_info; CPU: /proc/meminfo MemAvailable)
@@ -69,35 +76,25 @@ TILE_CACHE = 2         # tile mode: ref tile passes kept across score() calls (a
 @dataclass
 class EngineConfig:
     scores: tuple[str, ...] = DEFAULT_SCORES
-    rc: str = "none"                 # "none" | "mean"
-    emb_flank: int = 768             # K
+    rc: str = DEFAULT_RC             # "none" | "mean"
+    emb_flank: int = DEFAULT_EMB_FLANK   # K
     batch_size: int | None = None    # None = auto (see `auto_batch_size`)
     chunk_size: int | None = None    # handed to the model's forward
-    precision: str = "fp32"          # "fp32" | "bf16"
+    precision: str = DEFAULT_PRECISION   # "fp32" | "bf16"
     tile: bool = False               # --tile: windows are tiles (glrm.windows.tile_origin), see below
     # causal prefix reuse (glrm.scoring.prefix): a Mamba LM's alt pass starts from the ref pass's state at the
     # variant, a HyenaDNA alt pass recomputes only the suffix; GLRM_PREFIX_REUSE=0 turns it off (for
     # comparisons: the scores are the same, HyenaDNA's up to float rounding)
     prefix_reuse: bool = field(default_factory=lambda: os.environ.get("GLRM_PREFIX_REUSE", "1") != "0")
 
-    def __post_init__(self):
+    def __post_init__(self):   # the checks of glrm.defaults, as score-vcf's options (a library caller's too)
         self.scores = tuple(self.scores)
-        bad = [s for s in self.scores if s not in SCORES]
-        if bad or not self.scores:
-            raise InputError(f"--scores {','.join(self.scores)}: use a comma-separated subset of "
-                             f"{','.join(SCORES)}")
-        if self.tile and tile_conflict(self.scores):
-            raise InputError(tile_conflict(self.scores))
-        if self.rc not in RC_MODES:
-            raise InputError(f"--rc {self.rc}: use none or mean")
-        if self.precision not in PRECISIONS:
-            raise InputError(f"--precision {self.precision}: use fp32 or bf16")
-        if self.emb_flank < 0:
-            raise InputError(f"--emb-flank {self.emb_flank}: give 0 or more bases")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise InputError(f"--batch-size {self.batch_size}: give auto or a number >= 1")
-        if self.chunk_size is not None and self.chunk_size < 1:
-            raise InputError(f"--chunk-size {self.chunk_size}: give a number >= 1")
+        check_scores(self.scores, self.tile)
+        check_rc(self.rc)
+        check_precision(self.precision)
+        check_emb_flank(self.emb_flank)
+        check_batch_size(self.batch_size)
+        check_chunk_size(self.chunk_size, auto=False)
 
 
 @dataclass

@@ -62,13 +62,21 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from glrm.defaults import (
+    DEFAULT_EMB_FLANK,
+    DEFAULT_PRECISION,
+    DEFAULT_RC,
+    check_batch_size,
+    check_chunk_size,
+    check_emb_flank,
+    check_precision,
+    check_rc,
+)
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM
 from glrm.models.tokenizer import encode
 from glrm.scoring import scores as S
 from glrm.scoring.engine import (
-    PRECISIONS,
-    RC_MODES,
     auto_batch,
     cast_model,
     free_memory_bytes,
@@ -212,21 +220,15 @@ class SVEngine:
     The model must already be on `device`; with precision "bf16" it is cast in place (`engine.cast_model`).
     """
 
-    def __init__(self, model: GenomicLM, *, emb_flank: int = 768, rc: str = "none",
-                 chunk_size: int | str | None = None, precision: str = "fp32",
+    def __init__(self, model: GenomicLM, *, emb_flank: int = DEFAULT_EMB_FLANK, rc: str = DEFAULT_RC,
+                 chunk_size: int | str | None = None, precision: str = DEFAULT_PRECISION,
                  device: torch.device | str = torch.device("cpu"), want_track: bool = False,
                  batch_size: int | None = None, prefix_reuse: bool | None = None):
-        if rc not in RC_MODES:
-            raise InputError(f"--rc {rc}: use none or mean")
-        if precision not in PRECISIONS:
-            raise InputError(f"--precision {precision}: use fp32 or bf16")
-        if emb_flank < 0:
-            raise InputError(f"--emb-flank {emb_flank}: give 0 or more bases")
-        bad_chunk = not isinstance(chunk_size, int) or chunk_size < 1
-        if chunk_size is not None and chunk_size != "auto" and bad_chunk:
-            raise InputError(f"--chunk-size {chunk_size}: give auto or a number >= 1")
-        if batch_size is not None and batch_size < 1:
-            raise InputError(f"batch size {batch_size}: give a number >= 1")
+        check_rc(rc)                 # the checks of glrm.defaults, as score-sv's options
+        check_precision(precision)
+        check_emb_flank(emb_flank)
+        check_chunk_size(chunk_size)
+        check_batch_size(batch_size)
         self.model, self.emb_flank, self.rc = model, emb_flank, rc
         self.chunk_size, self.batch_size, self.want_track = chunk_size, batch_size, want_track
         self.device = torch.device(device)

@@ -17,6 +17,7 @@ UNKNOWN_CONTIG > UNSUPPORTED_ALLELE > REF_MISMATCH > TOO_LONG > N_CONTENT > OK.
 
 from __future__ import annotations
 
+from glrm.defaults import DEFAULT_MAX_N_FRAC, DEFAULT_MAX_SV_LEN
 from glrm.variants import Allele
 from glrm.windows.base import (
     FlankMap,
@@ -47,8 +48,8 @@ __all__ = [
 ]
 
 
-def allele_windows(genome: Genome, allele: Allele, w: int, sv: bool, max_n_frac: float = 0.05,
-                   max_sv_len: int = 10_000_000) -> list[Window]:
+def allele_windows(genome: Genome, allele: Allele, w: int, sv: bool, max_n_frac: float = DEFAULT_MAX_N_FRAC,
+                   max_sv_len: int = DEFAULT_MAX_SV_LEN) -> list[Window]:
     """The windows of one ALT allele: score-vcf's small-variant rules, or, with `sv`, score-sv's SV rules (one
     window, or two in breakpoint mode; docs/definitions.md)."""
     if not sv:

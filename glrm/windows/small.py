@@ -7,6 +7,7 @@ Pure like `glrm.windows.base`, the only part of the package it uses: no file I/O
 
 from __future__ import annotations
 
+from glrm.defaults import DEFAULT_MAX_N_FRAC
 from glrm.leftalign import left_align
 from glrm.variants import Allele, Kind, Status
 from glrm.windows.base import (
@@ -45,7 +46,7 @@ def _ok_pair(chrom: str, w: int, g0: int, s: int, n: int, m: int, ref: str, alt:
                   s=s, e=e, n=n, m=m, left=left, right=right)
 
 
-def small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,
+def small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = DEFAULT_MAX_N_FRAC,
                  tiled: bool = False) -> Window:
     """The small-variant window pair (docs/definitions.md, "Small-variant windows"); score-vcf's rule for
     every spelled-out allele, whatever its length, applied to its left-aligned, trimmed form
@@ -104,7 +105,7 @@ class RevCompGenome:
         return revcomp(self.genome.fetch(chrom, size - end, size - start))
 
 
-def mirror_small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,
+def mirror_small_window(genome: Genome, allele: Allele, w: int, max_n_frac: float = DEFAULT_MAX_N_FRAC,
                         forward: Window | None = None) -> Window:
     """The mirrored window pair of `--rc mean` (docs/definitions.md, "Both strands"): on the
     reverse-complemented contig, REF' = revcomp(REF) and ALT' = revcomp(ALT) (of the left-aligned, trimmed

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from glrm.defaults import DEFAULT_MAX_N_FRAC, DEFAULT_MAX_SV_LEN
 from glrm.leftalign import left_align
 from glrm.variants import Allele, Kind, Status
 from glrm.windows.base import (
@@ -167,7 +168,8 @@ def fits(k: int, kp: int, w: int) -> bool:
     return max(k, kp) + 2 * (w // 8) <= w
 
 
-def edit_windows(genome: Genome, edit: Edit, w: int, max_n_frac: float = 0.05) -> list[Window]:
+def edit_windows(genome: Genome, edit: Edit, w: int,
+                 max_n_frac: float = DEFAULT_MAX_N_FRAC) -> list[Window]:
     """One window pair over one genome span when the edit fits, else the left (bp 1) and right (bp 2)
     breakpoints.
 
@@ -180,12 +182,12 @@ def edit_windows(genome: Genome, edit: Edit, w: int, max_n_frac: float = 0.05) -
     if fits(k, kp, w):
         left = (w - max(k, kp)) // 2
         right = w - max(k, kp) - left
-        plan = [(0, s - left, s - left, left + k + right, left + kp + right)]
+        placements = [(0, s - left, s - left, left + k + right, left + kp + right)]
     else:
-        plan = [(1, s - h, s - h, w, w), (2, e - h, s + kp - h, w, w)]
+        placements = [(1, s - h, s - h, w, w), (2, e - h, s + kp - h, w, w)]
     bounds = (0, genome.length(edit.chrom))
     out = []
-    for bp, r0, a0, wr, wa in plan:
+    for bp, r0, a0, wr, wa in placements:   # (bp, ref start, alt start, ref length, alt length)
         ref = genome.fetch(edit.chrom, r0, r0 + wr)
         note = n_content_note(ref, max_n_frac)
         if note:
@@ -216,7 +218,8 @@ def inserted_bases(allele: Allele) -> str:
     return t[anchor:] if allele.bnd.form in ("t[p[", "t]p]") else t[:len(t) - anchor]
 
 
-def bnd_window(genome: Genome, chrom: str, allele: Allele, w: int, max_n_frac: float = 0.05) -> Window:
+def bnd_window(genome: Genome, chrom: str, allele: Allele, w: int,
+               max_n_frac: float = DEFAULT_MAX_N_FRAC) -> Window:
     """The BND window pair (VCF 4.2 section 5.4; docs/definitions.md, "Breakends"): W bases each, the
     junction J at W // 2, the inserted bases S (`inserted_bases`) between this contig's piece and the
     mate's."""
@@ -270,8 +273,8 @@ def bnd_window(genome: Genome, chrom: str, allele: Allele, w: int, max_n_frac: f
                   s=j, e=j, n=0, m=d, left=left, right=right)
 
 
-def sv_windows(genome: Genome, allele: Allele, w: int, max_n_frac: float = 0.05,
-               max_sv_len: int = 10_000_000) -> list[Window]:
+def sv_windows(genome: Genome, allele: Allele, w: int, max_n_frac: float = DEFAULT_MAX_N_FRAC,
+               max_sv_len: int = DEFAULT_MAX_SV_LEN) -> list[Window]:
     """score-sv's windows for one ALT allele: one (fits mode, BND) or two (breakpoint mode)."""
     check_window(w)
     bnd_bp = 1 if allele.kind is Kind.BND else 0

@@ -14,29 +14,21 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
-from glrm.errors import InputError, OutputError
+from glrm.errors import OutputError
 from glrm.io.atomic import atomic_path, check_not_input
 from glrm.io.fasta import Fasta
 from glrm.io.vcf import VcfReader
-from glrm.windows import allele_windows, check_window
+from glrm.pipeline.options import WindowsOptions
+from glrm.windows import allele_windows
 
 COLUMNS = ("chrom", "pos", "id", "ref", "alt", "status", "bp", "ref_window", "alt_window")
 
 
-def check_options(window: int, max_n_frac: float, max_sv_len: int) -> None:
-    check_window(window)
-    if not 0.0 <= max_n_frac <= 1.0:
-        raise InputError(f"--max-n-frac {max_n_frac:g} is not a fraction; give a value from 0 to 1")
-    if max_sv_len < 1:
-        raise InputError(f"--max-sv-len {max_sv_len} must be at least 1")
-
-
-def window_rows(reader: VcfReader, fasta: Fasta, window: int, sv: bool = False, max_n_frac: float = 0.05,
-                max_sv_len: int = 10_000_000) -> Iterator[tuple[str, ...]]:
+def tsv_rows(reader: VcfReader, fasta: Fasta, opts: WindowsOptions) -> Iterator[tuple[str, ...]]:
     """The TSV rows (without the header) for every record of `reader`, in input order."""
     for rec in reader:
         for allele in rec.alleles:
-            for w in allele_windows(fasta, allele, window, sv, max_n_frac, max_sv_len):
+            for w in allele_windows(fasta, allele, opts.window, opts.sv, opts.max_n_frac, opts.max_sv_len):
                 yield (rec.chrom, str(rec.pos), rec.id, rec.ref, allele.alt, w.status.value, str(w.bp),
                        w.ref or ".", w.alt or ".")
 
@@ -50,27 +42,25 @@ def _write(rows: Iterator[tuple[str, ...]], out: TextIO) -> int:
     return n
 
 
-def write_windows(vcf: str, fasta: str, output: str | None, window: int, sv: bool = False,
-                  regions: str | None = None, regions_file: str | None = None, max_n_frac: float = 0.05,
-                  max_sv_len: int = 10_000_000, ignore_contig_length: bool = False) -> int:
-    """Write the windows TSV to `output` (a file, written atomically) or stdout (`None` or '-').
+def write_windows_tsv(opts: WindowsOptions) -> int:
+    """Write the windows TSV to `opts.output` (a file, written atomically) or stdout ('-').
 
     The VCF's ##contig lengths are checked against the FASTA first (with `ignore_contig_length`, a
     difference is a warning, not an error). Returns the number of rows written.
     """
-    check_options(window, max_n_frac, max_sv_len)
-    check_not_input(output, vcf, fasta, regions_file)
-    to_stdout = output in (None, "-")
-    with Fasta(fasta) as fa, VcfReader(vcf, regions=regions, regions_file=regions_file) as reader:
-        fa.check_contigs(reader.contigs, vcf, ignore_length=ignore_contig_length)
-        rows = window_rows(reader, fa, window, sv, max_n_frac, max_sv_len)
-        if to_stdout:
+    opts.validate()
+    output = opts.output
+    check_not_input(output, opts.input, opts.fasta, opts.regions_file)
+    with Fasta(opts.fasta) as fa, \
+            VcfReader(opts.input, regions=opts.regions, regions_file=opts.regions_file) as reader:
+        fa.check_contigs(reader.contigs, opts.input, ignore_length=opts.ignore_contig_length)
+        rows = tsv_rows(reader, fa, opts)
+        if output == "-":
             try:
                 return _write(rows, sys.stdout)
             except BrokenPipeError:     # `glrm windows ... | head`: the reader has all it wants
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 return 0
-        assert output is not None
         with atomic_path(output, suffix=".tsv") as tmp:
             try:
                 with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
