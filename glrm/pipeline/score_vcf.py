@@ -47,9 +47,9 @@ from glrm.io.fields import (
 from glrm.io.vcf import Record
 from glrm.io.vcf_writer import check_output
 from glrm.pipeline.progress import RunSummary
-from glrm.pipeline.resources import set_threads
 from glrm.pipeline.session import finish, open_inputs, open_outputs
 from glrm.pipeline.shard import parse_shard
+from glrm.resources import auto_chunk_size, set_threads
 from glrm.variants import Status
 from glrm.windows import Window, check_window, small_window
 
@@ -126,7 +126,7 @@ def parse_auto_count(text: str | int, option: str, whole: str, at_least: str) ->
 
 def parse_chunk_size(text: str | int | None) -> int | str | None:
     """None -> None (each window in one pass); 'auto' -> 'auto' (from the free memory:
-    glrm.scoring.sv.auto_chunk_size); a whole number >= 1 -> itself. score-vcf, score-sv and plan share it."""
+    glrm.resources.auto_chunk_size); a whole number >= 1 -> itself. score-vcf, score-sv and plan share it."""
     if text is None:
         return None
     n = parse_auto_count(text, "--chunk-size", "a whole number of tokens (1 or more)", "1 or more tokens")
@@ -259,8 +259,6 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
         model = load_model(opts.model, device=device)
         chunk = opts.chunk_size
         if chunk == "auto":
-            from glrm.scoring.sv import auto_chunk_size
-
             chunk = auto_chunk_size(model, window, device)   # the summary line names it
         engine = SmallVariantEngine(model, EngineConfig(
             scores=opts.scores, rc=opts.rc, emb_flank=opts.emb_flank, batch_size=opts.batch_size,
