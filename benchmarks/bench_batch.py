@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_batch.py --threads 1
 
 One forward of B random windows of W tokens, best of --repeat after a warm-up, milliseconds per window. The
-rule in glrm.scoring.engine.auto_batch (CPU: one window per forward) comes from these figures.
+rule in glrm.resources.auto_batch (CPU: one window per forward) comes from these figures.
 """
 
 from __future__ import annotations

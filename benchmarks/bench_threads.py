@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from glrm.pipeline.resources import WAIT_VARS, usable_cpus
+from glrm.resources import WAIT_VARS, usable_cpus
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "demo"

@@ -3,7 +3,7 @@ import pathlib
 
 import pytest
 
-from glrm.pipeline.resources import passive_openmp
+from glrm.resources import passive_openmp
 
 # As the CLI does: idle OpenMP threads sleep (the tests share their cores), set before torch loads. Plain
 # progress lines (stderr is no TTY here) come only where a test asks for them with a short interval.

@@ -411,10 +411,10 @@ def test_progress_and_summary_on_stderr_and_quiet(tmp_path, capsys, monkeypatch)
 
 
 def test_chunk_size_auto_takes_the_chunk_from_free_memory(tmp_path, monkeypatch, capsys):
-    """--chunk-size auto (score-sv's rule, glrm.scoring.sv.auto_chunk_size): with little memory free, an
+    """--chunk-size auto (score-sv's rule, glrm.resources.auto_chunk_size): with little memory free, an
     8,192-base window of a Mamba LM runs in chunks of 4,096 (the floor), the summary says so, and the values
     are those of whole-window passes."""
-    import glrm.scoring.sv as sv
+    from glrm import resources
 
     head, recs = split(INDELS)
     vcf = tmp_path / "in.vcf"
@@ -422,7 +422,7 @@ def test_chunk_size_auto_takes_the_chunk_from_free_memory(tmp_path, monkeypatch,
     whole, auto = tmp_path / "whole.vcf", tmp_path / "auto.vcf"
     mamba = str(HERE / "fixtures" / "mamba-lm-tiny")
     assert score(["-i", str(vcf), "-f", FASTA, "-o", str(whole), "-q"], model=mamba, window=8192) == 0
-    monkeypatch.setattr(sv, "free_memory_bytes", lambda device: 1 << 20)
+    monkeypatch.setattr(resources, "free_memory_bytes", lambda device: 1 << 20)
     assert score(["-i", str(vcf), "-f", FASTA, "-o", str(auto), "--chunk-size", "auto"],
                  model=mamba, window=8192) == 0
     assert "model passes, window 8,192 in chunks of 4,096 (--chunk-size auto)," in capsys.readouterr().err

@@ -22,13 +22,8 @@ from glrm.errors import InputError
 from glrm.io.fasta import Fasta
 from glrm.models import load_model
 from glrm.models.tokenizer import MASK, encode
-from glrm.scoring.engine import (
-    EngineConfig,
-    Job,
-    SmallVariantEngine,
-    auto_batch_size,
-    free_memory_bytes,
-)
+from glrm.resources import auto_batch_size, free_memory_bytes
+from glrm.scoring.engine import EngineConfig, Job, SmallVariantEngine
 from glrm.variants import Allele, Status, classify
 from glrm.windows import Window, mirror_small_window, revcomp, small_window
 

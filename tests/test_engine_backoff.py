@@ -75,7 +75,7 @@ def test_sv_engine_halves_the_batch_and_gives_the_same_scores(caplog):
 
 
 def test_out_of_memory_at_batch_one_and_the_smallest_chunk_is_a_clear_error():
-    from glrm.scoring.memory import GpuMemoryError
+    from glrm.resources import GpuMemoryError
 
     model = RefusesLargeBatches("hyenadna-hf-tiny", max_batch=0)         # refuses everything
     eng = SmallVariantEngine(model, EngineConfig(emb_flank=K, batch_size=2), "cpu")

@@ -22,6 +22,7 @@ from helpers import MemGenome, fixture_model
 from glrm.models import hyena_suffix
 from glrm.models.hyenadna import HyenaDNA, HyenaDNAConfig
 from glrm.models.tokenizer import encode
+from glrm.resources import PREFIX_KEEP_FRACTION
 from glrm.scoring import prefix
 from glrm.scoring.engine import EngineConfig, Job, SmallVariantEngine
 from glrm.scoring.prefix import run_linked, supports_prefix_reuse
@@ -188,9 +189,9 @@ def test_run_linked_refuses_an_alt_that_does_not_share_the_prefix(name):
 # --- whole passes where the suffix does not apply ------------------------------------------------------
 
 def test_memory_guard_groups_refs_and_runs_whole_passes_past_it(monkeypatch, caplog):
-    """Refs run in groups whose kept tensors fit in KEEP_FRACTION of the free memory: together when they fit
-    together, one at a time when only one does; a ref whose own kept tensors do not fit runs whole with its
-    alts, with a warning. The outputs are the whole passes' every time."""
+    """Refs run in groups whose kept tensors fit in PREFIX_KEEP_FRACTION of the free memory: together when
+    they fit together, one at a time when only one does; a ref whose own kept tensors do not fit runs whole
+    with its alts, with a warning. The outputs are the whole passes' every time."""
     m = fixture_model("hyenadna-hf-tiny")
     w = 96
     refs, alts = make_passes(w, [1, 48, 95, 20])                     # ref 0: o = 1, 95; ref 1: o = 48, 20
@@ -203,8 +204,8 @@ def test_memory_guard_groups_refs_and_runs_whole_passes_past_it(monkeypatch, cap
                                 (per_ref[1], sum(suffix.values())),            # one ref per group
                                 (per_ref[0], suffix[0] + suffix[2] + 2 * w),   # ref 1 whole
                                 (per_ref[0] - 1, 4 * w)]:                      # both whole
-        free = int(allowed / prefix.KEEP_FRACTION)
-        monkeypatch.setattr("glrm.scoring.engine.free_memory_bytes", lambda device, f=free: f)
+        free = int(allowed / PREFIX_KEEP_FRACTION)
+        monkeypatch.setattr("glrm.resources.free_memory_bytes", lambda device, f=free: f)
         with caplog.at_level("WARNING", logger="glrm.scoring.prefix"):
             got, tokens = linked(m, refs, alts, 2, None)
         assert tokens == tokens_run, allowed

@@ -1,4 +1,4 @@
-"""glrm.scoring.memory: OOM recognition and the halve-and-retry back-off.
+"""glrm.resources: OOM recognition and the halve-and-retry back-off.
 
 A fake GPU refuses any slice whose size len(slice) * (chunk or W) exceeds its budget, raising the error torch
 raises (torch.OutOfMemoryError); the back-off logic under test is the real one.
@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from glrm.errors import GlrmError
-from glrm.scoring.memory import MIN_CHUNK, Backoff, GpuMemoryError, is_oom
+from glrm.resources import BACKOFF_CHUNK_MIN, Backoff, GpuMemoryError, is_oom
 
-LOGGER = "glrm.scoring.memory"
+LOGGER = "glrm.resources"
 
 
 class FakeGpu:
@@ -111,7 +111,7 @@ def test_sizes_persist_across_runs():
 
 def test_chunk_floor_and_give_up_message():
     w = 131072
-    gpu = FakeGpu(window=w, budget=1000)             # nothing fits, not even 1 x MIN_CHUNK
+    gpu = FakeGpu(window=w, budget=1000)             # nothing fits, not even 1 x BACKOFF_CHUNK_MIN
     b = Backoff(w, batch=2, chunk=5000)
     with pytest.raises(GpuMemoryError) as info:
         b.run(["a", "b"], gpu)
@@ -122,13 +122,13 @@ def test_chunk_floor_and_give_up_message():
     assert "\n" not in str(info.value)
     # 5000 -> 2500 -> 1250 -> 1024 (the floor), never below
     assert [c.rsplit(" ", 1)[1] for c in b.changes] == ["1", "2500", "1250", "1024"]
-    assert (b.batch, b.chunk) == (1, MIN_CHUNK)
+    assert (b.batch, b.chunk) == (1, BACKOFF_CHUNK_MIN)
     assert gpu.done == []
 
 
 def test_short_window_floor_is_the_window():
     gpu = FakeGpu(window=600, budget=100)
-    b = Backoff(600, batch=1)                        # W < MIN_CHUNK: the chunk cannot shrink below W
+    b = Backoff(600, batch=1)                        # W < BACKOFF_CHUNK_MIN: the chunk cannot shrink below W
     with pytest.raises(GpuMemoryError, match="batch 1, chunk 600 for window 600"):
         b.run([0], gpu)
     assert b.changes == []

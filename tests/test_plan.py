@@ -71,8 +71,8 @@ def test_prefix_keep_row_is_what_the_ref_pass_keeps(capsys, monkeypatch, one_thr
     row."""
     import torch
 
+    from glrm import resources
     from glrm.models.hyena_suffix import ref_forward
-    from glrm.scoring import engine
 
     w = 1024                                          # the fixture's longest window
     code, out, _ = run(capsys, "-m", HYENA, "--window", str(w), "--no-calibrate")
@@ -84,7 +84,7 @@ def test_prefix_keep_row_is_what_the_ref_pass_keeps(capsys, monkeypatch, one_thr
     kept = sum(t.numel() * t.element_size() for t in (*cache.w, *cache.y, *cache.halo))
     assert value == P.size(kept)
     # without room for the kept buffers the run computes whole alt passes, and plan counts them
-    monkeypatch.setattr(engine, "free_memory_bytes", lambda device: 3 * kept)
+    monkeypatch.setattr(resources, "free_memory_bytes", lambda device: 3 * kept)
     code, out, _ = run(capsys, "-m", HYENA, "--window", str(w), "--calibrate", "--threads", "1")
     rows = table(out)
     assert "over 25% of free, so whole alt passes run" in rows["memory prefix keep"][1]
@@ -149,12 +149,10 @@ def test_plan_memory_grows_with_window_and_batch_on_a_model():
 @pytest.fixture
 def free_4gib(monkeypatch):
     """The free memory the engines see, fixed at 4 GiB (as a GPU would report it), for every reader."""
-    import glrm.scoring.engine as engine
-    import glrm.scoring.sv as sv
+    from glrm import resources
 
     free = 4 << 30
-    monkeypatch.setattr(engine, "free_memory_bytes", lambda device: free)
-    monkeypatch.setattr(sv, "free_memory_bytes", lambda device: free)
+    monkeypatch.setattr(resources, "free_memory_bytes", lambda device: free)
     return free
 
 
@@ -162,30 +160,30 @@ def free_4gib(monkeypatch):
 def test_plan_agrees_with_the_engines_automatic_choices(fixture, free_4gib):
     import torch
 
-    from glrm.scoring import engine, sv
+    from glrm import resources as R
 
     w = 1024 if fixture.startswith("hyenadna") else 65536
     plan = P.make_plan(PlanOptions(str(FIXTURES / fixture), window=w, device="cpu", chunk_size="auto",
                                    calibrate=False))
     model = fixture_model(fixture)
-    h, v = engine.model_dims(model)
+    h, v = R.model_dims(model)
     assert (plan.hidden, plan.vocab, plan.free) == (h, v, free_4gib)
-    assert plan.batch_by_memory == engine.auto_batch_size(w, h, v, free_4gib)
-    assert plan.batch == plan.batch_auto == engine.auto_batch(model, w, torch.device("cpu"))
-    assert plan.chunk == plan.chunk_auto == sv.auto_chunk_size(model, w, torch.device("cpu"))
+    assert plan.batch_by_memory == R.auto_batch_size(w, h, v, free_4gib)
+    assert plan.batch == plan.batch_auto == R.auto_batch(model, w, torch.device("cpu"))
+    assert plan.chunk == plan.chunk_auto == R.auto_chunk_size(model, w, torch.device("cpu"))
     # the batch auto_batch_size picks is the largest whose predicted outputs + activations (unchunked)
     # fit in MEM_FRACTION of the free memory
-    budget = engine.MEM_FRACTION * free_4gib
+    budget = R.MEM_FRACTION * free_4gib
 
     def outputs(batch, chunk):   # logits + hidden + activations, weights left out as the engines do
         return P.predict_memory(0, w, h, v, batch, chunk).peak
 
     b = plan.batch_by_memory
     assert outputs(b, None) <= budget
-    assert b == engine.MAX_AUTO_BATCH or outputs(b + 1, None) > budget
+    assert b == R.MAX_AUTO_BATCH or outputs(b + 1, None) > budget
     # the chunk auto_chunk_size picks fits one pass in CHUNK_MEM_FRACTION of it
     if plan.chunk < w:
-        assert outputs(1, plan.chunk) <= sv.CHUNK_MEM_FRACTION * free_4gib
+        assert outputs(1, plan.chunk) <= R.CHUNK_MEM_FRACTION * free_4gib
 
 
 def peak_allocated(model, w: int, chunk: int | None) -> int:
@@ -216,7 +214,7 @@ def test_prediction_brackets_a_measured_cpu_forward(fixture, w, chunk, one_threa
     128.5 MiB vs 132 MiB predicted; caduceus-ps-tiny chunk 4096 24.7 vs 49.0 MiB; hyenadna-hf-tiny 2.2 vs
     2.1 MiB. The engines spend MEM_FRACTION = 0.5 of the free memory on the prediction, so the claim users
     rely on is measured <= prediction / 0.5; and the prediction should not be wildly pessimistic."""
-    from glrm.scoring.engine import MEM_FRACTION, model_dims
+    from glrm.resources import MEM_FRACTION, model_dims
 
     model = fixture_model(fixture)
     measured = peak_allocated(model, w, chunk)

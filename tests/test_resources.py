@@ -1,4 +1,4 @@
-"""The CPUs glrm may use (glrm.pipeline.resources): the affinity mask, SLURM_CPUS_PER_TASK and cgroup v1/v2
+"""The CPUs glrm may use (glrm.resources): the affinity mask, SLURM_CPUS_PER_TASK and cgroup v1/v2
 CPU quotas (cgroup trees written under tmp_path), the smallest wins; OMP_NUM_THREADS and --threads come
 first; OMP_WAIT_POLICY=PASSIVE is set before torch loads unless the user chose a wait policy."""
 
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from glrm.pipeline.resources import (
+from glrm.resources import (
     WAIT_VARS,
     cgroup_cpus,
     default_threads,
@@ -48,7 +48,7 @@ def test_affinity_of_a_pinned_process(tmp_path):
     """A child pinned to one CPU (as taskset or a Slurm binding would) counts one."""
     cpu = min(os.sched_getaffinity(0))
     code = (f"import os, sys; os.sched_setaffinity(0, {{{cpu}}}); "
-            "from glrm.pipeline.resources import usable_cpus; "
+            "from glrm.resources import usable_cpus; "
             "print(usable_cpus({}, sys.argv[1], sys.argv[2]))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path), membership(tmp_path, "")],
                          capture_output=True, text=True, check=True).stdout

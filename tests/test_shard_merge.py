@@ -146,11 +146,11 @@ def test_auto_chunk_shards_from_different_machines_merge(tmp_path, monkeypatch):
     """score-sv --chunk-size auto takes the chunk from each machine's free memory; shards scored where it
     differs (chunks of 4,096 and whole 8,192-token windows here) keep identical headers, so merge takes
     them."""
-    import glrm.scoring.sv as sv
+    from glrm import resources
 
     made = []
     for i, free in ((1, 1 << 20), (2, 1 << 40)):
-        monkeypatch.setattr(sv, "free_memory_bytes", lambda device, f=free: f)
+        monkeypatch.setattr(resources, "free_memory_bytes", lambda device, f=free: f)
         out = tmp_path / f"s{i}.vcf.gz"
         assert main(["score-sv", "-i", MANTA, "-f", FASTA, "-m", str(HERE / "fixtures" / "mamba-lm-tiny"),
                      "--window", "8192", "--chunk-size", "auto", "--shard", f"{i}/2", "-o", str(out),

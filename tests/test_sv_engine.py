@@ -1,6 +1,6 @@
 """SVEngine behaviour beyond the formulas (those are in test_sv_scores.py): results independent of chunk size
 and batch size, pass planning (RC-equivariant single pass, identical ref/alt run once), the breakpoint
-choice, the track, `auto_chunk_size`'s formula and bounds, and the errors users see."""
+choice, the track, `glrm.resources.auto_chunk_size`'s formula and bounds, and the errors users see."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from helpers import fixture_model
 
-import glrm.scoring.sv as sv
+from glrm import resources
 from glrm.errors import InputError
 from glrm.io.fasta import Fasta
 from glrm.io.vcf import VcfReader
 from glrm.models import load_model
-from glrm.scoring.sv import SVEngine, auto_chunk_size, reach
+from glrm.resources import auto_chunk_size
+from glrm.scoring.sv import SVEngine, reach
 from glrm.windows import allele_windows
 
 HERE = Path(__file__).parent
@@ -131,16 +132,16 @@ def test_reach_function():
 
 def test_auto_chunk_size_formula(monkeypatch):
     m = model("caduceus-ph-tiny")                     # H = 32, V = 16
-    cases = {1 << 40: sv.MAX_CHUNK, 1 << 20: sv.MIN_CHUNK}
+    cases = {1 << 40: resources.AUTO_CHUNK_MAX, 1 << 20: resources.AUTO_CHUNK_MIN}
     for free, want in cases.items():
-        monkeypatch.setattr(sv, "free_memory_bytes", lambda device, f=free: f)
+        monkeypatch.setattr(resources, "free_memory_bytes", lambda device, f=free: f)
         assert auto_chunk_size(m, 1_000_000, "cpu") == want
         assert auto_chunk_size(m, 1000, "cpu") == 1000            # never more than the window
     free = 2 << 30
-    monkeypatch.setattr(sv, "free_memory_bytes", lambda device: free)
+    monkeypatch.setattr(resources, "free_memory_bytes", lambda device: free)
     spare = 0.5 * free - 1_000_000 * (16 + 4 * 32) * 4
     assert auto_chunk_size(m, 1_000_000, "cpu") == int(spare // (32 * 32 * 4)) // 1024 * 1024
-    assert sv.MIN_CHUNK < auto_chunk_size(m, 1_000_000, "cpu") < sv.MAX_CHUNK
+    assert resources.AUTO_CHUNK_MIN < auto_chunk_size(m, 1_000_000, "cpu") < resources.AUTO_CHUNK_MAX
 
 
 @pytest.mark.parametrize("name", ["hyenadna-hf-tiny", "mamba-lm-tiny"])

@@ -9,7 +9,7 @@ import typer
 
 from glrm import __version__
 from glrm.errors import GlrmError
-from glrm.pipeline.resources import passive_openmp
+from glrm.resources import passive_openmp
 
 app = typer.Typer(
     name="glrm",

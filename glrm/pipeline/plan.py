@@ -1,14 +1,14 @@
 """`glrm plan`: the memory and time a run will need for one model and window, before a long run.
 
 Memory, for one batch of B passes of W tokens (float32 outputs and activations, H and V from
-`engine.model_dims`; the constants are the engines' own, so plan and run agree):
+`glrm.resources.model_dims`; B times `glrm.resources.pass_bytes`, the model the run's automatic sizes use,
+so plan and run agree):
 
   weights      the model's parameters and buffers, as they will run (bf16: the engine's cast)
   logits       B * W * V * 4                               (B, W, V)
   hidden       B * W * H * 4                               (B, W, H)
-  activations  unchunked: B * W * (ACT_FACTOR - 1) * H * 4             (engine.auto_batch_size's model)
+  activations  unchunked: B * W * (ACT_FACTOR - 1) * H * 4
                chunk C < W: B * (W * (RESIDENT_FACTOR - 1) * H + C * CHUNK_ACT_FACTOR * H) * 4
-                                                                       (sv.auto_chunk_size's model)
   peak         the sum
 
 so the batch `auto_batch_size` picks keeps logits + hidden + activations within MEM_FRACTION of the free
@@ -26,10 +26,10 @@ import math
 import time
 from dataclasses import dataclass
 
+from glrm import resources
 from glrm.pipeline.options import PlanOptions
 
 CALIBRATION_TOKENS = {"cpu": 4096, "cuda": 32768}   # CUDA: long enough that kernel launches do not dominate
-FLOAT = 4                                           # bytes per float32 value
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,8 @@ class Memory:
 
 def predict_memory(weights: int, w: int, hidden: int, vocab: int, batch: int, chunk: int | None) -> Memory:
     """Peak bytes of one batch of `batch` passes of `w` tokens, run in chunks of `chunk` (None: whole)."""
-    act_factor, resident, per_chunk = factors()
-    if chunk is None or chunk >= w:
-        act = batch * w * (act_factor - 1) * hidden * FLOAT
-    else:
-        act = batch * (w * (resident - 1) * hidden + chunk * per_chunk * hidden) * FLOAT
-    return Memory(weights, batch * w * vocab * FLOAT, batch * w * hidden * FLOAT, act)
+    one = resources.pass_bytes(w, hidden, vocab, chunk)
+    return Memory(weights, batch * one.logits, batch * one.hidden, batch * one.activations)
 
 
 def cost(family: str, length: int) -> float:
@@ -77,18 +73,18 @@ class Plan:
     kind: str
     parameters: int
     device: str
-    free: int                   # bytes free on the device (engine.free_memory_bytes)
+    free: int                   # bytes free on the device (resources.free_memory_bytes)
     window: int
     precision: str
-    hidden: int                 # H (engine.model_dims)
+    hidden: int                 # H (resources.model_dims)
     vocab: int                  # V
     batch: int                  # the batch one forward runs: --batch-size, else auto
     batch_given: bool
-    batch_auto: int             # engine.auto_batch: what the run picks (CPU caps included)
-    batch_by_memory: int        # engine.auto_batch_size alone
+    batch_auto: int             # resources.auto_batch: what the run picks (CPU caps included)
+    batch_by_memory: int        # resources.auto_batch_size alone
     chunk: int | None           # the chunk one forward runs (None: the whole window)
     chunk_option: str           # as given: none, N or auto
-    chunk_auto: int             # sv.auto_chunk_size: what --chunk-size auto picks
+    chunk_auto: int             # resources.auto_chunk_size: what --chunk-size auto picks
     memory: Memory
     calibration_length: int | None = None
     calibration_seconds: float | None = None
@@ -144,33 +140,24 @@ def make_plan(opts: PlanOptions) -> Plan:
     import torch
 
     from glrm.models.loading import inspect_checkpoint, load_model
-    from glrm.pipeline.resources import set_threads
     from glrm.pipeline.score_vcf import model_window, resolve_device
 
     ckpt = inspect_checkpoint(opts.model)
     w = model_window(ckpt, opts.window)
     device = resolve_device(opts.device)
-    set_threads(opts.threads)
+    resources.set_threads(opts.threads)
     model = load_model(opts.model, device=device)
 
-    from glrm.scoring.engine import (
-        EngineConfig,
-        auto_batch,
-        auto_batch_size,
-        cast_model,
-        free_memory_bytes,
-        model_dims,
-    )
+    from glrm.scoring.engine import EngineConfig, cast_model
     from glrm.scoring.prefix import supports_prefix_reuse
-    from glrm.scoring.sv import auto_chunk_size
 
     cast_model(model, opts.precision)
-    hidden, vocab = model_dims(model)
-    free = free_memory_bytes(device)
-    by_memory = auto_batch_size(w, hidden, vocab, free)
-    batch_auto = auto_batch(model, w, device)
+    hidden, vocab = resources.model_dims(model)
+    free = resources.free_memory_bytes(device)
+    by_memory = resources.auto_batch_size(w, hidden, vocab, free)
+    batch_auto = resources.auto_batch(model, w, device)
     batch = opts.batch_size if opts.batch_size is not None else batch_auto
-    chunk_auto = auto_chunk_size(model, w, device)
+    chunk_auto = resources.auto_chunk_size(model, w, device)
     chunk = chunk_auto if opts.chunk_size == "auto" else opts.chunk_size
     tensors = {id(t): t for t in (*model.parameters(), *model.buffers())}.values()
     weights = sum(t.numel() * t.element_size() for t in tensors)
@@ -186,10 +173,9 @@ def make_plan(opts: PlanOptions) -> Plan:
     reuse = EngineConfig().prefix_reuse and supports_prefix_reuse(model)
     if reuse and info.family == "hyenadna":
         from glrm.models.hyena_suffix import kept_bytes
-        from glrm.scoring.prefix import KEEP_FRACTION
 
         plan.prefix_keep = kept_bytes(model, batch, w, [w // 2])
-        reuse = plan.prefix_keep <= KEEP_FRACTION * free     # else the run computes whole alt passes
+        reuse = plan.prefix_keep <= resources.PREFIX_KEEP_FRACTION * free   # else: whole alt passes
     plan.passes_per_snv, plan.passes_note = passes_per_snv(model, reuse)
     if opts.calibrate:
         length = min(w, CALIBRATION_TOKENS.get(device.type, CALIBRATION_TOKENS["cpu"]))
@@ -240,9 +226,9 @@ def rows(p: Plan) -> list[tuple[str, str, str]]:
     if p.chunk is not None and not chunked:
         chunk_note += " (= W: the whole window)"
     chunk_note += f"; auto would pick {p.chunk_auto:,}"
-    act_factor, resident, per_chunk = factors()
-    act_note = (f"(B, W, {act_factor - 1}H) float32" if not chunked else
-                f"(B, W, {resident - 1}H) for the pass + (B, C, {per_chunk}H) per chunk, float32")
+    act_note = (f"(B, W, {resources.ACT_FACTOR - 1}H) float32" if not chunked else
+                f"(B, W, {resources.RESIDENT_FACTOR - 1}H) for the pass + "
+                f"(B, C, {resources.CHUNK_ACT_FACTOR}H) per chunk, float32")
     out = [
         ("model", p.name, f"{p.format}, {p.kind}"),
         ("checkpoint", p.checkpoint, ""),
@@ -259,13 +245,12 @@ def rows(p: Plan) -> list[tuple[str, str, str]]:
         ("memory peak", size(m.peak), f"{100 * m.peak / max(p.free, 1):.1f}% of free"),
     ]
     if p.prefix_keep is not None:
-        from glrm.scoring.prefix import KEEP_FRACTION
-
-        fits = p.prefix_keep <= KEEP_FRACTION * p.free
+        keep = resources.PREFIX_KEEP_FRACTION
+        fits = p.prefix_keep <= keep * p.free
         out.append(("memory prefix keep", size(p.prefix_keep),
                     "score-vcf LLR/EMB, on top of the peak: each ref pass keeps every layer's long-conv input"
                     f" and output for the alt suffixes; {'within' if fits else 'over'} "
-                    f"{KEEP_FRACTION:.0%} of free, so {'suffix passes' if fits else 'whole alt passes'} run"))
+                    f"{keep:.0%} of free, so {'suffix passes' if fits else 'whole alt passes'} run"))
     t = p.seconds_per_window
     if t is None or p.calibration_seconds is None:
         return out
@@ -288,14 +273,6 @@ def rows(p: Plan) -> list[tuple[str, str, str]]:
          "window or is a BND"),
     ]
     return out
-
-
-def factors() -> tuple[int, int, int]:
-    """The engines' activation constants: (ACT_FACTOR, RESIDENT_FACTOR, CHUNK_ACT_FACTOR)."""
-    from glrm.scoring.engine import ACT_FACTOR
-    from glrm.scoring.sv import CHUNK_ACT_FACTOR, RESIDENT_FACTOR
-
-    return ACT_FACTOR, RESIDENT_FACTOR, CHUNK_ACT_FACTOR
 
 
 def format_plan(p: Plan) -> str:

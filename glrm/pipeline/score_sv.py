@@ -30,9 +30,9 @@ from glrm.io.fields import DEFINITIONS_VERSION, GLRM_STATUS, score_sv_fields
 from glrm.io.vcf import Record
 from glrm.pipeline.options import ScoreSvOptions
 from glrm.pipeline.progress import RunSummary
-from glrm.pipeline.resources import set_threads
 from glrm.pipeline.score_vcf import resolve_device
 from glrm.pipeline.session import check_outputs, finish, open_inputs, open_outputs
+from glrm.resources import auto_chunk_size, set_threads
 from glrm.variants import Allele, Kind, Status
 from glrm.windows import Window, allele_status, allele_windows
 
@@ -166,7 +166,7 @@ def score_sv(opts: ScoreSvOptions) -> SvSummary:
         device = resolve_device(opts.device)
 
         from glrm.models import load_model
-        from glrm.scoring.sv import SVEngine, auto_chunk_size
+        from glrm.scoring.sv import SVEngine
 
         model = load_model(opts.model, device=device)
         chunk = auto_chunk_size(model, window, device) if opts.chunk_size == "auto" else opts.chunk_size

@@ -44,8 +44,8 @@ from glrm.io.fields import (
 from glrm.io.vcf import Record
 from glrm.pipeline.options import ScoreVcfOptions
 from glrm.pipeline.progress import RunSummary
-from glrm.pipeline.resources import set_threads
 from glrm.pipeline.session import check_outputs, finish, open_inputs, open_outputs
+from glrm.resources import auto_chunk_size, set_threads
 from glrm.variants import Status
 from glrm.windows import Window, check_window, small_window
 
@@ -128,8 +128,6 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
         model = load_model(opts.model, device=device)
         chunk = opts.chunk_size
         if chunk == "auto":
-            from glrm.scoring.sv import auto_chunk_size
-
             chunk = auto_chunk_size(model, window, device)   # the summary line names it
         engine = SmallVariantEngine(model, EngineConfig(
             scores=opts.scores, rc=opts.rc, emb_flank=opts.emb_flank, batch_size=opts.batch_size,

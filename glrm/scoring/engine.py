@@ -56,21 +56,15 @@ from glrm.defaults import (
 from glrm.io.fields import BOTH_STRANDS, SCORE_FIELDS, check_scores, needs_mirror
 from glrm.models.base import GenomicLM
 from glrm.models.tokenizer import MASK, complement_map, encode, revcomp_ids
+from glrm.resources import Backoff, auto_batch, model_dims
 from glrm.scoring import scores as S
+from glrm.scoring.prefix import run_linked, supports_prefix_reuse
 from glrm.windows import Window
 
 log = logging.getLogger(__name__)
 
 KEYS = {name: f.id for name, f in SCORE_FIELDS.items()}   # --scores name -> INFO key
-
-# batch_size=None: B = clamp(MEM_FRACTION * free_bytes // (W * (V + ACT_FACTOR * H) * 4), 1, MAX_AUTO_BATCH)
-MEM_FRACTION = 0.5     # of the free memory (CUDA: torch.cuda.mem_get_info; CPU: /proc/meminfo MemAvailable)
-ACT_FACTOR = 16        # float32 activations per position, in units of H, alive at once in one forward
-MAX_AUTO_BATCH = 64    # larger batches gain nothing measurable and delay the first results
 TILE_CACHE = 2         # tile mode: ref tile passes kept across score() calls (a tile, its --rc mean mirror)
-# CPU: batching does not pay. Measured on 2 cores (benchmarks/bench_batch.py, docs/performance.md): at 1, 4
-# and 16k tokens per window, HyenaDNA d64 L2 and a Mamba LM d64 L2 run fastest per window at batch 1 (16k
-# tokens, 2 threads: 58 and 101 ms at batch 1, 110 and 193 ms at batch 4), so the automatic CPU batch is 1.
 
 
 @dataclass
@@ -78,7 +72,7 @@ class EngineConfig:
     scores: tuple[str, ...] = DEFAULT_SCORES
     rc: str = DEFAULT_RC             # "none" | "mean"
     emb_flank: int = DEFAULT_EMB_FLANK   # K
-    batch_size: int | None = None    # None = auto (see `auto_batch_size`)
+    batch_size: int | None = None    # None = auto (glrm.resources.auto_batch)
     chunk_size: int | None = None    # handed to the model's forward
     precision: str = DEFAULT_PRECISION   # "fp32" | "bf16"
     tile: bool = False               # --tile: windows are tiles (glrm.windows.tile_origin), see below
@@ -105,51 +99,7 @@ class Job:
     rc_window: Window | None = None
 
 
-# --- memory -----------------------------------------------------------------------------------------
-
-def free_memory_bytes(device: torch.device) -> int:
-    """Free memory on `device`: torch.cuda.mem_get_info on CUDA; MemAvailable from /proc/meminfo on CPU,
-    else the available physical pages from os.sysconf; 4 GiB when neither can be read."""
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 4 << 30
-
-
-def auto_batch_size(w: int, hidden: int, vocab: int, free_bytes: int) -> int:
-    """Passes per batch: MEM_FRACTION of the free memory over the float32 bytes one pass keeps alive,
-    W * (V + ACT_FACTOR * H) * 4 (logits, hidden states and the layers' activations), between 1 and
-    MAX_AUTO_BATCH. E.g. W = 131072, H = 512 (Caduceus-ps), 40 GiB free -> 4."""
-    per_pass = w * (vocab + ACT_FACTOR * hidden) * 4
-    return max(1, min(MAX_AUTO_BATCH, int(MEM_FRACTION * free_bytes) // max(per_pass, 1)))
-
-
-def auto_batch(model: GenomicLM, w: int, device: torch.device) -> int:
-    """The automatic batch size for `w`-token passes: 1 on CPU (batching does not pay there, see above), else
-    `auto_batch_size` from the free memory."""
-    if device.type == "cpu":
-        return 1
-    hidden, vocab = model_dims(model)
-    return auto_batch_size(w, hidden, vocab, free_memory_bytes(device))
-
-
-def model_dims(model: GenomicLM) -> tuple[int, int]:
-    """(H, V) of a model without running it: the token embedding's width (doubled for RC-equivariant
-    checkpoints, whose hidden states hold both strands) and its vocabulary rows."""
-    emb = next((m for m in model.modules() if isinstance(m, torch.nn.Embedding)), None)
-    if emb is None:
-        raise ValueError(f"{type(model).__name__} has no token embedding")
-    return emb.embedding_dim * (2 if model.info.rc_equivariant else 1), emb.num_embeddings
-
+# --- precision -------------------------------------------------------------------------------------
 
 def cast_model(model: GenomicLM, precision: str) -> GenomicLM:
     """bf16: cast the model in place with its family's recipe (HyenaDNA `to_dtype`: filters and FFTs stay
@@ -165,6 +115,17 @@ def cast_model(model: GenomicLM, precision: str) -> GenomicLM:
 
 
 # --- planning -------------------------------------------------------------------------------------
+
+class Role:
+    """What a pass is to a strand that reads it (`SmallVariantEngine._requests`). Names, so that a typo is an
+    AttributeError; their values are plain strings rather than Enum members, whose attribute lookup and hash
+    cost about four times a string's on Python 3.11, and roles are read several times per variant."""
+
+    REF = "ref"     # the ref window (causal models)
+    ALT = "alt"     # the alt window
+    MREF = "mref"   # masked models: the ref window with the REF span masked (MLR, GPN's LLR)
+    UREF = "uref"   # masked models: the unmasked ref window (u of EMB, GPN's embeddings; tile mode's MLR)
+
 
 @dataclass(frozen=True)
 class _View:
@@ -185,7 +146,7 @@ class _View:
 class _Pass:
     seq: str
     mask: tuple[int, int] | None
-    consumers: list[tuple[int, int, str, bool]] = field(default_factory=list)  # (job, strand, role, mirrored)
+    consumers: list[tuple[int, int, str, bool]] = field(default_factory=list)  # job, strand, role, mirrored
     parent: _Pass | None = None   # prefix reuse: the ref pass this alt pass shares its first `at` tokens with
     at: int = 0
 
@@ -209,6 +170,44 @@ def _mirror(v: _View, want: frozenset) -> _View:
     """The RC strand of a forward view: revcomp(ref) has REF' at W - o - n, revcomp(alt) ALT' at W - o - m."""
     return _View(v.w - v.o_ref - v.n, v.w - v.o_alt - v.m, v.n, v.m, v.w,
                  revcomp_ids(v.ref_allele), revcomp_ids(v.alt_allele), want, mirrored=True)
+
+
+@dataclass(slots=True)
+class _Side:
+    """One strand's reductions of its ref or its alt pass (None: not reduced, or not requested)."""
+
+    llr: float | None = None            # scores.llr_side: the allele and the M downstream positions
+    entropy: float | None = None        # the summed entropies over the allele (CLLR)
+    ev: float | None = None             # scores.mean_full_vocab_ll (Evo 2)
+    emb: torch.Tensor | None = None     # (H,) mean hidden state around the allele: u (ref) or v (alt) of EMB
+    flat: torch.Tensor | None = None    # (W, H) hidden states, held until the other side's arrive (GPN)
+
+
+@dataclass(slots=True)
+class _Acc:
+    """One strand's reductions, from which `_combine` takes its scores."""
+
+    ref: _Side = field(default_factory=_Side)
+    alt: _Side = field(default_factory=_Side)
+    mlr: float | None = None
+    gpn_cos: float | None = None
+    gpn_euc: float | None = None
+
+
+@dataclass(slots=True)
+class _Shared:
+    """Results of one pass shared by its requesters (one per strand reading: forward, mirrored)."""
+
+    logp: torch.Tensor | None = None      # (W,) causal token log-probabilities
+    entropy: torch.Tensor | None = None   # (W,) causal entropies
+    ev: float | None = None               # scores.mean_full_vocab_ll
+    lp: torch.Tensor | None = None        # (W, 4) nucleotide log-probabilities
+    hidden: torch.Tensor | None = None    # (W, H) hidden states, copied (GPN's embeddings)
+
+
+def _shared() -> tuple[_Shared, _Shared]:
+    """A pass's shared results, indexed by `mirrored`: (forward, mirrored)."""
+    return _Shared(), _Shared()
 
 
 class SmallVariantEngine:
@@ -239,11 +238,9 @@ class SmallVariantEngine:
         self._cmap: torch.Tensor | None = None
         self.tokens_run = 0               # tokens through the model (alt suffixes count their length)
         # prefix reuse: one explicit condition (glrm.scoring.prefix: Mamba LM and HyenaDNA, asked for)
-        from glrm.scoring.prefix import supports_prefix_reuse
-
         self.prefix_reuse = config.prefix_reuse and supports_prefix_reuse(model)
-        self._tile_cache: dict = {}       # tile mode: (seq, mask) -> (ids, logits, hidden, caches), see _keep
-        self._backoffs: dict = {}         # window length -> glrm.scoring.memory.Backoff
+        self._tile_cache: dict = {}       # tile mode: (seq, mask) -> (ids, logits, hidden, shared), see _keep
+        self._backoffs: dict[int, Backoff] = {}   # window length -> its batch and chunk
 
     # --- public -------------------------------------------------------------------------------
     def batch_size_for(self, w: int) -> int:
@@ -255,7 +252,7 @@ class SmallVariantEngine:
         """One dict per job: the INFO key of each requested score -> its value, None where the score is not
         defined for the model kind or the allele."""
         views, passes = self._plan(jobs)
-        acc: list[list[dict]] = [[{} for _ in v] for v in views]
+        acc = [[_Acc() for _ in v] for v in views]
         self._run(passes, views, acc)
         return [self._combine(v, a) for v, a in zip(views, acc, strict=True)]
 
@@ -294,9 +291,9 @@ class SmallVariantEngine:
                     p.consumers.append((j, strand, role, False))
                     if role in mirrored:
                         p.consumers.append((j, 1, role, True))
-                    if role == "ref":
+                    if role == Role.REF:
                         ref_pass = p
-                    elif (role == "alt" and self.prefix_reuse and ref_pass is not None and p.parent is None
+                    elif (role == Role.ALT and self.prefix_reuse and ref_pass is not None and p.parent is None
                           and views[strand].o_ref):
                         p.parent, p.at = ref_pass, views[strand].o_ref   # alt[:o] == ref[:o]
         self.passes_deduped += requests - len(table)
@@ -308,16 +305,16 @@ class SmallVariantEngine:
         flat = snv and bool(want & {"gpn_cos", "gpn_euc"})    # whole-window embeddings, position by position
         if self.kind == "causal":
             if want & {"llr", "cllr", "emb", "evo2"} or ("mlr" in want and snv) or flat:
-                yield win.ref, None, "ref"
+                yield win.ref, None, Role.REF
             if want & {"llr", "cllr", "emb", "evo2"} or flat:
-                yield win.alt, None, "alt"
+                yield win.alt, None, Role.ALT
             return
         if ("mlr" in want and snv and not self.config.tile) or ("gpn_llr" in want and v.n == v.m == 1):
-            yield win.ref, (v.o_ref, v.o_ref + v.n), "mref"
+            yield win.ref, (v.o_ref, v.o_ref + v.n), Role.MREF
         if "emb" in want or ("mlr" in want and snv and self.config.tile) or flat:
-            yield win.ref, None, "uref"   # tile mode: also the wild-type marginal MLR
+            yield win.ref, None, Role.UREF   # tile mode: also the wild-type marginal MLR
         if "emb" in want or flat:
-            yield win.alt, None, "alt"
+            yield win.alt, None, Role.ALT
 
     # --- running ------------------------------------------------------------------------------
     def _run(self, passes: list[_Pass], views, acc) -> None:
@@ -336,11 +333,9 @@ class SmallVariantEngine:
             bo.run(group, lambda refs, chunk, bo=bo: self._run_linked(refs, linked, bo.batch, chunk,
                                                                       views, acc))
 
-    def _backoff(self, w: int):
+    def _backoff(self, w: int) -> Backoff:
         """The batch and chunk for `w`-token passes, kept for the run: halved on a CUDA out-of-memory error
-        (glrm.scoring.memory.Backoff logs each change), then retried."""
-        from glrm.scoring.memory import Backoff
-
+        (glrm.resources.Backoff logs each change), then retried."""
         if w not in self._backoffs:
             self._backoffs[w] = Backoff(w, self.batch_size_for(w), self.config.chunk_size)
         return self._backoffs[w]
@@ -351,16 +346,14 @@ class SmallVariantEngine:
         with torch.inference_mode():
             out = self.model(ids, chunk_size=chunk)
             for b, p in enumerate(batch):
-                caches = self._keep(p, ids[b], out.logits[b], out.hidden_states[b])
-                self._reduce(p, ids[b], out.logits[b], out.hidden_states[b], views, acc, caches)
+                shared = self._keep(p, ids[b], out.logits[b], out.hidden_states[b])
+                self._reduce(p, ids[b], out.logits[b], out.hidden_states[b], views, acc, shared)
         self.passes_run += len(batch)
         self.tokens_run += ids.numel()
         self.batch_sizes.append(len(batch))
 
     def _run_linked(self, refs: list[_Pass], linked, bs: int, chunk: int | None, views, acc) -> None:
         """Ref passes and their alt passes, the alt passes from the ref states (glrm.scoring.prefix)."""
-        from glrm.scoring.prefix import run_linked
-
         alts = [(r, c) for r, p in enumerate(refs) for c in linked[id(p)]]
         with torch.inference_mode():
             tokens = run_linked(
@@ -377,30 +370,32 @@ class SmallVariantEngine:
         if hit is None:
             return False
         self.passes_deduped += 1
-        ids, logits, hidden, caches = hit
-        self._reduce(p, ids, logits, hidden, views, acc, caches)
+        ids, logits, hidden, shared = hit
+        self._reduce(p, ids, logits, hidden, views, acc, shared)
         return True
 
-    def _keep(self, p: _Pass, ids, logits, hidden) -> dict[bool, dict]:
-        """The pass's reduction caches; in tile mode a ref tile pass is kept, caches included, for the next
-        `score()` calls: the latest TILE_CACHE tiles (a tile and, with --rc mean, its mirror), each its (W, V)
-        logits and (W, H) hidden states, copied: a row of the batch's output would keep the whole batch."""
-        caches: dict[bool, dict] = {False: {}, True: {}}
+    def _keep(self, p: _Pass, ids, logits, hidden) -> tuple[_Shared, _Shared]:
+        """The pass's shared results; in tile mode a ref tile pass is kept, shared results included, for the
+        next `score()` calls: the latest TILE_CACHE tiles (a tile and, with --rc mean, its mirror), each its
+        (W, V) logits and (W, H) hidden states, copied: a row of the batch's output would keep the whole
+        batch."""
+        shared = _shared()
         if self.config.tile and p.mask is None and any(
-                role in ("ref", "uref") for _j, _s, role, _m in p.consumers):
+                role in (Role.REF, Role.UREF) for _j, _s, role, _m in p.consumers):
             key = (p.seq, p.mask)
             self._tile_cache.pop(key, None)
-            self._tile_cache[key] = (ids.clone(), logits.clone(), hidden.clone(), caches)
+            self._tile_cache[key] = (ids.clone(), logits.clone(), hidden.clone(), shared)
             while len(self._tile_cache) > TILE_CACHE:
                 del self._tile_cache[next(iter(self._tile_cache))]   # the oldest
-        return caches
+        return shared
 
-    def _reduce(self, p: _Pass, ids, logits, hidden, views, acc, caches: dict | None = None) -> None:
-        """Every requester's share of one pass: ids (W,), logits (W, V), hidden (W, H). `caches` holds
-        per-pass results shared by its requesters (one dict per strand reading: forward, mirrored)."""
+    def _reduce(self, p: _Pass, ids, logits, hidden, views, acc,
+                shared: tuple[_Shared, _Shared] | None = None) -> None:
+        """Every requester's share of one pass: ids (W,), logits (W, V), hidden (W, H). `shared` holds the
+        pass's results shared by its requesters (`_shared`: forward, mirrored)."""
         flipped = None
-        caches = caches if caches is not None else {False: {}, True: {}}
-        self._mlr_together(p, logits, views, acc, caches[False])
+        shared = shared if shared is not None else _shared()
+        self._mlr_together(p, logits, views, acc, shared[False])
         for j, strand, role, mirrored in p.consumers:
             v = views[j][strand]
             x, lg, h = ids, logits, hidden
@@ -408,7 +403,7 @@ class SmallVariantEngine:
                 if flipped is None:
                     flipped = self._rc_outputs(ids, logits, hidden)
                 x, lg, h = flipped
-            self._reduce_one(role, v, x, lg, h, acc[j][strand], caches[mirrored])
+            self._reduce_one(role, v, x, lg, h, acc[j][strand], shared[mirrored])
 
     def _rc_outputs(self, ids, logits, hidden):
         """The outputs an RC-equivariant model gives on revcomp(ids), from its outputs on ids:
@@ -417,67 +412,69 @@ class SmallVariantEngine:
             self._cmap = complement_map(logits.shape[-1]).to(logits.device)
         return revcomp_ids(ids), logits.flip(0)[:, self._cmap], hidden.flip(0).flip(-1)  # (W,), (W,V), (W,H)
 
-    def _reduce_one(self, role: str, v: _View, ids, logits, hidden, out: dict, cache: dict) -> None:
+    def _reduce_one(self, role: str, v: _View, ids, logits, hidden, out: _Acc, shared: _Shared) -> None:
         want = v.want
         k_flank, eq = self.config.emb_flank, self.model.info.rc_equivariant
         snv = v.n == v.m
         flat = snv and bool(want & {"gpn_cos", "gpn_euc"})
         big_m = S.downstream_pairs(v.w, v.o_ref, v.n, v.m)
-        if role in ("ref", "alt") and self.kind == "causal":
-            o, k = (v.o_ref, v.n) if role == "ref" else (v.o_alt, v.m)
+        if role in (Role.REF, Role.ALT) and self.kind == "causal":
+            is_ref = role == Role.REF
+            side = out.ref if is_ref else out.alt
+            o, k = (v.o_ref, v.n) if is_ref else (v.o_alt, v.m)
             if want & {"llr", "cllr"}:
-                if "l" not in cache:
-                    cache["l"] = S.causal_token_logprobs(logits, ids)  # (W,)
-                out["llr_" + role] = S.llr_side(cache["l"], o, k, big_m)
+                if shared.logp is None:
+                    shared.logp = S.causal_token_logprobs(logits, ids)  # (W,)
+                side.llr = S.llr_side(shared.logp, o, k, big_m)
             if "cllr" in want:
-                if "H" not in cache:
-                    cache["H"] = S.causal_entropies(logits, ids)       # (W,)
-                out["h_" + role] = float(cache["H"][o:o + k].sum())
-            if role == "ref" and "mlr" in want and snv and "mlr" not in out:   # else: _mlr_together
-                rows = self._lp(cache, logits)[v.o_ref - 1:v.o_ref + v.n - 1]  # (n, 4) predict o..o+n-1
-                out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
+                if shared.entropy is None:
+                    shared.entropy = S.causal_entropies(logits, ids)    # (W,)
+                side.entropy = float(shared.entropy[o:o + k].sum())
+            if is_ref and "mlr" in want and snv and out.mlr is None:   # else: _mlr_together
+                rows = self._lp(shared, logits)[v.o_ref - 1:v.o_ref + v.n - 1]  # (n, 4) predict o..o+n-1
+                out.mlr = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
             if "evo2" in want:
-                if "ev" not in cache:
-                    cache["ev"] = S.mean_full_vocab_ll(logits, ids)
-                out["ev_" + role] = cache["ev"]
+                if shared.ev is None:
+                    shared.ev = S.mean_full_vocab_ll(logits, ids)
+                side.ev = shared.ev
             if "emb" in want:
-                out["u" if role == "ref" else "v"] = S.emb_mean(hidden, o, k, k_flank, eq).cpu()
+                side.emb = S.emb_mean(hidden, o, k, k_flank, eq).cpu()
             if flat:
-                self._flat(out, role, hidden, cache)
-        elif role == "mref":
+                self._flat(out, side, hidden, shared)
+        elif role == Role.MREF:
             rows = S.nucleotide_logprobs(logits[v.o_ref:v.o_ref + v.n])  # (n, 4), masked positions
-            out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
-        elif role == "uref":
-            if "mlr" in want and snv and self.config.tile and "mlr" not in out:   # wild-type marginal
-                rows = self._lp(cache, logits)[v.o_ref:v.o_ref + v.n]  # (n, 4)
-                out["mlr"] = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
+            out.mlr = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
+        elif role == Role.UREF:
+            if "mlr" in want and snv and self.config.tile and out.mlr is None:   # wild-type marginal
+                rows = self._lp(shared, logits)[v.o_ref:v.o_ref + v.n]  # (n, 4)
+                out.mlr = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
             if "emb" in want:
-                out["u"] = S.emb_mean(hidden, v.o_ref, v.n, k_flank, eq).cpu()
+                out.ref.emb = S.emb_mean(hidden, v.o_ref, v.n, k_flank, eq).cpu()
             if flat:
-                self._flat(out, "ref", hidden, cache)
-        elif role == "alt":
+                self._flat(out, out.ref, hidden, shared)
+        elif role == Role.ALT:
             if "emb" in want:
-                out["v"] = S.emb_mean(hidden, v.o_alt, v.m, k_flank, eq).cpu()
+                out.alt.emb = S.emb_mean(hidden, v.o_alt, v.m, k_flank, eq).cpu()
             if flat:
-                self._flat(out, "alt", hidden, cache)
+                self._flat(out, out.alt, hidden, shared)
         else:  # pragma: no cover - roles come from _requests
             raise AssertionError(role)
 
     @staticmethod
-    def _flat(out: dict, side: str, hidden: torch.Tensor, cache: dict) -> None:
+    def _flat(out: _Acc, side: _Side, hidden: torch.Tensor, shared: _Shared) -> None:
         """GPN's whole-window embedding scores need the ref and the alt hidden states together: the first
         of the two to arrive is kept (one copy per pass, shared by its requesters) until the other comes."""
-        if "gpn_cos" in out:                   # a slice re-run after a CUDA OOM: already reduced
+        if out.gpn_cos is not None:            # a slice re-run after a CUDA OOM: already reduced
             return
-        if "h_copy" not in cache:
-            cache["h_copy"] = hidden.clone()   # (W, H): a row of the batch's output would keep the batch
-        out["flat_" + side] = cache["h_copy"]
-        if "flat_ref" in out and "flat_alt" in out:
+        if shared.hidden is None:
+            shared.hidden = hidden.clone()     # (W, H): a row of the batch's output would keep the batch
+        side.flat = shared.hidden
+        if out.ref.flat is not None and out.alt.flat is not None:
             # dropped only once computed: an OOM inside flat_distances leaves both for the retry
-            out["gpn_cos"], out["gpn_euc"] = S.flat_distances(out["flat_ref"], out["flat_alt"])
-            del out["flat_ref"], out["flat_alt"]
+            out.gpn_cos, out.gpn_euc = S.flat_distances(out.ref.flat, out.alt.flat)
+            out.ref.flat = out.alt.flat = None
 
-    def _mlr_together(self, p: _Pass, logits, views, acc, cache: dict) -> None:
+    def _mlr_together(self, p: _Pass, logits, views, acc, shared: _Shared) -> None:
         """GLRM_MLR of all the pass's forward SNV/MNV requesters in one gather (a tile holds thousands):
         the same sums as `scores.mlr`, rows o-1.. of a causal ref pass or, in tile mode, rows o.. of an
         unmasked ref pass (the wild-type marginal). Mirrored and masked-pass requesters go one by one."""
@@ -488,13 +485,13 @@ class SmallVariantEngine:
             v = views[j][strand]
             if mirrored or v.n != v.m or "mlr" not in v.want:
                 continue
-            if role == "ref" and self.kind == "causal":
+            if role == Role.REF and self.kind == "causal":
                 sel.append((j, strand, v, v.o_ref - 1))
-            elif role == "uref" and self.config.tile:
+            elif role == Role.UREF and self.config.tile:
                 sel.append((j, strand, v, v.o_ref))
         if not sel:
             return
-        lp = self._lp(cache, logits)                                                 # (W, 4)
+        lp = self._lp(shared, logits)                                                # (W, 4)
         dev = lp.device
         rows = torch.tensor([a + i for _j, _s, v, a in sel for i in range(v.n)], device=dev)       # (R,)
         owner = torch.tensor([k for k, (_j, _s, v, _a) in enumerate(sel) for _ in range(v.n)], device=dev)
@@ -504,33 +501,34 @@ class SmallVariantEngine:
         per = S.gather_nucleotide(got, alt_ids) - S.gather_nucleotide(got, ref_ids)  # (R,)
         sums = torch.zeros(len(sel), dtype=torch.float64, device=dev).index_add_(0, owner, per)
         for (j, strand, _v, _a), value in zip(sel, sums.tolist(), strict=True):
-            acc[j][strand]["mlr"] = value
+            acc[j][strand].mlr = value
 
     @staticmethod
-    def _lp(cache: dict, logits: torch.Tensor) -> torch.Tensor:
+    def _lp(shared: _Shared, logits: torch.Tensor) -> torch.Tensor:
         """The pass's (W, 4) nucleotide log-probabilities, computed once for all its requesters."""
-        if "lp" not in cache:
-            cache["lp"] = S.nucleotide_logprobs(logits)  # (W, 4)
-        return cache["lp"]
+        if shared.lp is None:
+            shared.lp = S.nucleotide_logprobs(logits)  # (W, 4)
+        return shared.lp
 
     # --- results ------------------------------------------------------------------------------
-    def _combine(self, views: list[_View], acc: list[dict]) -> dict[str, float | None]:
+    def _combine(self, views: list[_View], acc: list[_Acc]) -> dict[str, float | None]:
         """The requested scores of one job from its strands' accumulators: the mean over the strands the
         score uses (the forward one; both with --rc mean, and always both for BOTH_STRANDS recipes)."""
         causal = self.kind == "causal"
         per_strand = []
         for v, a in zip(views, acc, strict=True):
-            both = "llr_alt" in a and "llr_ref" in a
+            r, t = a.ref, a.alt
+            both = t.llr is not None and r.llr is not None
             per_strand.append({
-                "llr": a["llr_alt"] - a["llr_ref"] if both else None,
-                "cllr": (a["llr_alt"] + a["h_alt"]) - (a["llr_ref"] + a["h_ref"])
-                if both and "h_alt" in a and "h_ref" in a else None,
-                "mlr": a.get("mlr"),
-                "emb": S.cosine_distance(a["u"], a["v"]) if "u" in a and "v" in a else None,
-                "evo2": a["ev_alt"] - a["ev_ref"] if "ev_alt" in a and "ev_ref" in a else None,
-                "gpn_llr": a.get("mlr") if not causal and v.n == v.m == 1 else None,
-                "gpn_cos": a.get("gpn_cos"),
-                "gpn_euc": a.get("gpn_euc"),
+                "llr": t.llr - r.llr if both else None,
+                "cllr": (t.llr + t.entropy) - (r.llr + r.entropy)
+                if both and t.entropy is not None and r.entropy is not None else None,
+                "mlr": a.mlr,
+                "emb": S.cosine_distance(r.emb, t.emb) if r.emb is not None and t.emb is not None else None,
+                "evo2": t.ev - r.ev if t.ev is not None and r.ev is not None else None,
+                "gpn_llr": a.mlr if not causal and v.n == v.m == 1 else None,
+                "gpn_cos": a.gpn_cos,
+                "gpn_euc": a.gpn_euc,
             })
         strands_rc = 2 if self.config.rc == "mean" else 1
         result = {}

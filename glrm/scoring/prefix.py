@@ -20,8 +20,8 @@ input and output plus a convolution of the alt-minus-ref difference over the suf
 (glrm.models.hyena_suffix). `run_linked` dispatches HyenaDNA models to `_run_linked_hyenadna`: one ref pass
 that keeps those tensors, then the alt suffixes, `batch_size` at a time, with the same contract. Kept
 tensors cost about 2 * n_layer * W * d_model floats per ref pass: the refs run in groups whose kept tensors
-fit in KEEP_FRACTION of the free memory; a ref whose own do not fit (or hyena_order > 2) runs with its alt
-passes whole (same results, logged once).
+fit in `glrm.resources.PREFIX_KEEP_FRACTION` of the free memory; a ref whose own do not fit (or
+hyena_order > 2) runs with its alt passes whole (same results, logged once).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from glrm import resources
 from glrm.models import hyena_suffix
 from glrm.models.mamba import MixerState
 from glrm.models.tokenizer import N
@@ -117,22 +118,17 @@ def run_linked(model, refs: Sequence[torch.Tensor], alts: Sequence[tuple[int, to
 
 # --- HyenaDNA: alt suffixes from the ref pass's long-convolution inputs and outputs ----------------------
 
-KEEP_FRACTION = 0.25   # of the free memory (glrm.scoring.engine.free_memory_bytes) the kept tensors may use
-
-
 def _run_linked_hyenadna(model, refs: Sequence[torch.Tensor], alts: Sequence[tuple[int, torch.Tensor, int]],
                          batch_size: int, chunk_size: int | None, emit_ref: Emit, emit_alt: Emit) -> int:
-    """`run_linked` for HyenaDNA: the refs in groups whose kept tensors fit in KEEP_FRACTION of the free
-    memory, each group by `_suffixes`; a ref whose kept tensors alone do not fit runs whole with its alts
-    (logged once). Returns the number of alt tokens run (W per alt pass run whole)."""
-    from glrm.scoring.engine import free_memory_bytes
-
+    """`run_linked` for HyenaDNA: the refs in groups whose kept tensors fit in PREFIX_KEEP_FRACTION of the
+    free memory (glrm.resources), each group by `_suffixes`; a ref whose kept tensors alone do not fit runs
+    whole with its alts (logged once). Returns the number of alt tokens run (W per alt pass run whole)."""
     w = int(refs[0].numel())
     device = next(model.parameters()).device
     children: list[list[int]] = [[] for _ in refs]
     for j, (parent, _ids, _o) in enumerate(alts):
         children[parent].append(j)
-    allowance = KEEP_FRACTION * free_memory_bytes(device)
+    allowance = resources.PREFIX_KEEP_FRACTION * resources.free_memory_bytes(device)
     need = [hyena_suffix.kept_bytes(model, 1, w, [alts[j][2] for j in js]) for js in children]
     groups: list[tuple[list[int], bool]] = []   # (ref indices, by suffixes) in input order
     used: float | None = None                     # kept bytes of the open suffix group (None: none open)
@@ -175,7 +171,7 @@ def _warn_whole(model, need: float, allowance: float) -> None:
         log.warning("%s: a ref pass would keep %.3g GiB for its alt suffixes, over %.0f%% of the free memory "
                     "(%.3g GiB allowed); its alt passes run whole (same scores, more time). A shorter "
                     "--window or a device with more free memory brings suffix reuse back", name,
-                    need / 2**30, 100 * KEEP_FRACTION, allowance / 2**30)
+                    need / 2**30, 100 * resources.PREFIX_KEEP_FRACTION, allowance / 2**30)
 
 
 def _suffixes(model, ref_ids: torch.Tensor, alts: Sequence[tuple[int, torch.Tensor, int]], batch_size: int,

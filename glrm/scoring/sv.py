@@ -2,17 +2,17 @@
 
 API (as built)::
 
-    from glrm.scoring.sv import SVEngine, SVScores, auto_chunk_size
+    from glrm.scoring.sv import SVEngine, SVScores
     engine = SVEngine(model, emb_flank=768, rc="none", chunk_size=None, precision="fp32",
                       device=torch.device("cpu"), want_track=False, batch_size=None, prefix_reuse=None)
     res = engine.score_allele(windows)   # windows: allele_windows(genome, allele, W, sv=True), all OK
     res.emb, res.llr, res.reach, res.bp, res.track   # track = (genome positions, d values) or None
     engine.passes_run                      # model passes run so far (int)
     engine.batch_sizes, engine.chunk_sizes # per forward run: batch size and chunk size used (logs, tests)
-    auto_chunk_size(model, window, device) -> int
 
-`chunk_size`: None (whole window in one chunk), an int, or "auto" (`auto_chunk_size` per window length).
-`batch_size`: passes per forward; None = auto (`engine.auto_batch`: 1 on CPU, else from free memory), so on
+`chunk_size`: None (whole window in one chunk), an int, or "auto" (`glrm.resources.auto_chunk_size` per window
+length). `batch_size`: passes per forward; None = auto (`glrm.resources.auto_batch`: 1 on CPU, else from free
+memory), so on
 a GPU the ref and alt windows of one allele run together when memory allows and one by one for long
 windows. Results do not depend on batch size or chunk size beyond float rounding (tested to 1e-5).
 
@@ -75,14 +75,10 @@ from glrm.defaults import (
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM
 from glrm.models.tokenizer import encode
+from glrm.resources import Backoff, auto_batch, auto_chunk_size
 from glrm.scoring import scores as S
-from glrm.scoring.engine import (
-    auto_batch,
-    cast_model,
-    free_memory_bytes,
-    model_dims,
-)
-from glrm.scoring.prefix import supports_prefix_reuse
+from glrm.scoring.engine import Role, cast_model
+from glrm.scoring.prefix import run_linked, supports_prefix_reuse
 from glrm.windows import FlankMap, Window, revcomp
 
 log = logging.getLogger(__name__)
@@ -90,14 +86,6 @@ log = logging.getLogger(__name__)
 REACH_FRACTION = 0.1
 REACH_RTOL = 5e-5            # d at or below this fraction of the largest ref norm counts as no change
 PAIR_BLOCK = 1 << 14          # pairs per block for d and the means (float64 temporaries: 16384 x H)
-
-# auto_chunk_size: C = clamp((CHUNK_MEM_FRACTION * free - W * (V + RESIDENT_FACTOR * H) * 4)
-#                            // (CHUNK_ACT_FACTOR * H * 4), MIN_CHUNK, MAX_CHUNK), rounded down to 1024, <= W
-CHUNK_MEM_FRACTION = 0.5      # of the free memory (CUDA mem_get_info; CPU /proc/meminfo MemAvailable)
-RESIDENT_FACTOR = 4           # float32 values per position per H alive for the whole pass (streams, outputs)
-CHUNK_ACT_FACTOR = 32         # float32 values per position per H inside one chunk (in_proj, conv, gates)
-MIN_CHUNK = 4096              # smaller chunks only add per-chunk overhead
-MAX_CHUNK = 262_144           # larger chunks gain nothing measurable
 
 
 @dataclass
@@ -108,21 +96,6 @@ class SVScores:
     bp: int
     # (genome positions int64, d float64) of the reported window, when asked
     track: tuple[np.ndarray, np.ndarray] | None = None
-
-
-def auto_chunk_size(model: GenomicLM, window: int, device) -> int:
-    """A chunk length for `window`-token passes from the free memory of `device`:
-    C = (0.5 * free - W * (V + 4H) * 4 bytes) // (32 * H * 4 bytes), clamped to [4096, 262144], rounded down
-    to a multiple of 1024 and at most W (H, V: `engine.model_dims`). The first term is what one pass keeps for
-    its whole length (residual and hidden streams, outputs); the divisor is what one chunk position costs
-    (in_proj's 2*expand*H outputs, conv, gates, scan segment). E.g. H = 256, V = 16, W = 1,000,000:
-    16 GiB free -> 135168 (the formula gives 135,190), 8 GiB -> 4096 (the floor), 24 GiB -> 262144."""
-    hidden, vocab = model_dims(model)
-    free = free_memory_bytes(torch.device(device))
-    spare = CHUNK_MEM_FRACTION * free - window * (vocab + RESIDENT_FACTOR * hidden) * 4
-    c = int(spare // (CHUNK_ACT_FACTOR * hidden * 4)) if spare > 0 else 0
-    c = max(MIN_CHUNK, min(MAX_CHUNK, c)) // 1024 * 1024
-    return max(1, min(window, c))
 
 
 def token_logprobs(kind: str, logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -245,7 +218,7 @@ class SVEngine:
         self.passes_run = 0
         self.batch_sizes: list[int] = []   # forwards' batch sizes, over the engine's lifetime (logs, tests)
         self.chunk_sizes: list[int | None] = []
-        self._backoffs: dict = {}            # window length -> glrm.scoring.memory.Backoff
+        self._backoffs: dict[int, Backoff] = {}   # window length -> its batch and chunk
 
     # --- sizes ----------------------------------------------------------------------------------
     def chunk_for(self, w: int) -> int | None:
@@ -258,11 +231,9 @@ class SVEngine:
             return self.batch_size
         return auto_batch(self.model, w, self.device)
 
-    def _backoff(self, w: int):
+    def _backoff(self, w: int) -> Backoff:
         """Batch and chunk for `w`-token windows, kept for the run and halved on a CUDA out-of-memory error
-        (glrm.scoring.memory.Backoff)."""
-        from glrm.scoring.memory import Backoff
-
+        (glrm.resources.Backoff)."""
         if w not in self._backoffs:
             self._backoffs[w] = Backoff(w, self.batch_for(w), self.chunk_for(w))
         return self._backoffs[w]
@@ -316,14 +287,14 @@ class SVEngine:
 
         def reduce_ready() -> None:
             for si, (ref, alt, mirrored) in enumerate(strands):
-                alt_key = (si, "alt") if alt != ref else (si, "ref")
-                if si in done or (si, "ref") not in held or alt_key not in held:
+                alt_key = (si, Role.ALT) if alt != ref else (si, Role.REF)
+                if si in done or (si, Role.REF) not in held or alt_key not in held:
                     continue
-                l_r, h_r = held[(si, "ref")]
+                l_r, h_r = held[(si, Role.REF)]
                 l_a, h_a = held[alt_key]
                 # popped only once reduced: an OOM inside reduce_strand leaves the passes for the retry
                 done[si] = reduce_strand(maps, near, l_r, l_a, h_r, h_a, self.eq, mirrored, wr, wa)
-                held.pop((si, "ref")), held.pop(alt_key, None)
+                held.pop((si, Role.REF)), held.pop(alt_key, None)
 
         def step(batch, chunk):   # plain passes (si, role, seq) of one length; re-runnable after a CUDA OOM
             ids = torch.stack([encode(seq) for _, _, seq in batch]).to(self.device)  # (B, L)
@@ -336,14 +307,12 @@ class SVEngine:
             self._count(len(batch), len(batch), chunk)
 
         def step_linked(batch, chunk):   # strands (si, o) whose alt shares its first o tokens with its ref
-            from glrm.scoring.prefix import run_linked
-
             refs = [encode(strands[si][0]) for si, _ in batch]                      # each (L,)
             alts = [(i, encode(strands[si][1]), o) for i, (si, o) in enumerate(batch)]
             with torch.inference_mode():
                 run_linked(self.model, refs, alts, self._backoff(max(wr, wa)).batch, chunk,
-                           emit_ref=lambda i, *out: hold(batch[i][0], "ref", *out),
-                           emit_alt=lambda i, *out: hold(batch[i][0], "alt", *out))
+                           emit_ref=lambda i, *out: hold(batch[i][0], Role.REF, *out),
+                           emit_alt=lambda i, *out: hold(batch[i][0], Role.ALT, *out))
             reduce_ready()
             self._count(2 * len(batch), len(batch), chunk)
 
@@ -353,7 +322,7 @@ class SVEngine:
             if o >= 1:
                 linked.append((si, o))
             else:
-                plain.extend([(si, "ref", ref)] + ([(si, "alt", alt)] if alt != ref else []))
+                plain.extend([(si, Role.REF, ref)] + ([(si, Role.ALT, alt)] if alt != ref else []))
         log.debug("SV window %s:%d bp %d, %d + %d bases: %d strands from a shared prefix, %d plain passes",
                   win.chrom, win.ref_start, win.bp, wr, wa, len(linked), len(plain))
         if linked:
