@@ -14,7 +14,7 @@ import pysam
 import pytest
 
 from glrm.errors import InputError
-from glrm.io.fasta import Fasta, contig_aliases, normalize_sequence
+from glrm.io.fasta import Fasta, contig_aliases
 
 CHR20_LEN = 63_025_520
 ECOLI_LEN = 4_639_675
@@ -83,10 +83,6 @@ def test_lower_case_and_iupac(tmp_path):
     with Fasta(fa_path) as fa:
         assert fa.fetch("c1", 0, 22) == "ACGTACGT" + "N" * 14
         assert fa.fetch("c1", 2, 5) == "GTA"
-
-
-def test_normalize_sequence_non_ascii():
-    assert normalize_sequence("ac\u00e9t") == "ACNT"
 
 
 def test_n_padding_past_both_ends(tmp_path):

@@ -12,6 +12,7 @@ A write that fails (a full disk, a file-size limit, a folder whose permissions c
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sys
 import tempfile
@@ -22,6 +23,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from glrm.errors import OutputError
+
+log = logging.getLogger(__name__)
+
+TBI_MAX_POS = 1 << 29   # tabix .tbi cannot index positions beyond this; CSI can
 
 
 def check_writable(path: str | os.PathLike) -> Path:
@@ -270,6 +275,33 @@ class AtomicWriter:
                 Path(f"{self.out}.{stale}").unlink(missing_ok=True)
         if index is not None:
             index.commit()
+
+    def _index_kind(self, max_pos: int, what: str, advice: str) -> str | None:
+        """'tbi', or 'csi' past TBI_MAX_POS; None (with a warning) when the `what` (rows, records) were not
+        sorted. `advice` says how the user sorts and indexes the file themselves."""
+        if not self._sorted:
+            log.warning("%s: %s are not sorted, so no index was written; %s", self.out, what, advice)
+            return None
+        return "csi" if max_pos > TBI_MAX_POS else "tbi"
+
+    def _index_or_warn(self, data: TempOutput, kind: str | None, build, errors: tuple, advice: str
+                       ) -> tuple[TempOutput | None, str | None]:
+        """Index the finished temporary data file with `build(data_path, index_path)`; an error in `errors`
+        costs the index only, with a warning that ends in `advice`, except a full disk, which fails the run
+        (its other outputs are not in place yet). Returns (index, kind), (None, None) without one."""
+        if kind is None:
+            return None, None
+        index = self._temp(f"{self.out}.{kind}", f".{kind}")
+        try:
+            build(str(data.path), str(index.path))
+        except errors as e:
+            index.discard()
+            if write_failure(index.target, e, index.path).no_room:
+                raise write_error(index.target, e, index.path) from None
+            log.warning("%s: the file is complete but could not be indexed (%s); %s", self.out,
+                        str(e).strip().replace(str(data.path), self.out), advice)
+            return None, None
+        return index, kind
 
     def _write(self, data: bytes) -> None:
         """Write `data` to the open handle; a failed write (full disk, file-size limit) is an OutputError."""

@@ -24,13 +24,12 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from glrm.io.atomic import AtomicWriter, check_writable, close_quietly, write_error, write_failure
+from glrm.io.atomic import AtomicWriter, check_writable, close_quietly
 from glrm.io.fields import GLRM_STATUS, InfoField, bed_columns, format_value, main_score
 from glrm.variants import Allele
 
 log = logging.getLogger(__name__)
 
-TBI_MAX_POS = 1 << 29
 
 
 class BedWriter(AtomicWriter):
@@ -114,24 +113,16 @@ class BedWriter(AtomicWriter):
         data = self._temps[0]
         kind = index = None
         if self.compress:
-            if not self._sorted:
-                log.warning("%s: rows are not sorted (the input VCF is not), so no index was written",
-                            self.out)
-            else:
-                import pysam
+            import pysam
 
-                kind = "csi" if self._max_end > TBI_MAX_POS else "tbi"
-                index = self._temp(f"{self.out}.{kind}", f".{kind}")
-                try:
-                    pysam.tabix_index(str(data.path), preset="bed", index=str(index.path),
-                                      csi=kind == "csi", force=True)
-                except (OSError, ValueError) as e:
-                    index.discard()
-                    if write_failure(index.target, e, index.path).no_room:   # a full disk fails the run
-                        raise write_error(index.target, e, index.path) from None
-                    kind = index = None
-                    log.warning("%s: the file is complete but could not be indexed (%s); index it with "
-                                "tabix -p bed", self.out, str(e).strip().replace(str(data.path), self.out))
+            kind = self._index_kind(self._max_end, "rows (in the input VCF's order)",
+                                    "sort the input VCF (bcftools sort) to get an indexed BED")
+
+            def build(path: str, index_path: str) -> None:
+                pysam.tabix_index(path, preset="bed", index=index_path, csi=kind == "csi", force=True)
+
+            index, kind = self._index_or_warn(data, kind, build, (OSError, ValueError),
+                                              "index it with tabix -p bed")
         self._commit_with_index(data, index, kind)
 
     def _cleanup(self) -> None:

@@ -19,16 +19,11 @@ from pathlib import Path
 
 import pysam
 
+from glrm.dna import normalize
 from glrm.errors import InputError
 from glrm.io.compression import gzip_kind
 
 # bytes.translate table: a/c/g/t/A/C/G/T -> upper case, every other byte -> 'N'.
-_TO_ACGTN = bytearray(b"N" * 256)
-for _b in b"ACGT":
-    _TO_ACGTN[_b] = _b
-    _TO_ACGTN[_b + 32] = _b  # lower case
-_TO_ACGTN = bytes(_TO_ACGTN)
-
 # Names that all mean the mitochondrial genome.
 _MITO = ("chrM", "chrMT", "MT")
 
@@ -36,11 +31,6 @@ _MITO = ("chrM", "chrMT", "MT")
 IGNORE_CONTIG_LENGTH_FLAG = "--ignore-contig-length"
 
 log = logging.getLogger(__name__)
-
-
-def normalize_sequence(seq: str) -> str:
-    """Upper-case `seq` and turn every character other than ACGT into 'N' (one C-level pass)."""
-    return seq.encode("ascii", "replace").translate(_TO_ACGTN).decode("ascii")
 
 
 def contig_aliases(name: str) -> tuple[str, ...]:
@@ -158,7 +148,7 @@ class Fasta:
         name = self._resolve_or_fail(chrom)
         size = self.contigs[name]
         lo, hi = max(start, 0), min(end, size)
-        core = normalize_sequence(self._fa.fetch(name, lo, hi)) if lo < hi else ""
+        core = normalize(self._fa.fetch(name, lo, hi)) if lo < hi else ""
         if lo == start and hi == end:
             return core
         left = min(max(0 - start, 0), end - start)

@@ -7,11 +7,12 @@ joined by commas. `-R` is a BED file (0-based half-open; plain or gzip; `#`/`tra
 
 from __future__ import annotations
 
-import gzip
+import io
 import re
 from collections.abc import Iterable
 
 from glrm.errors import InputError
+from glrm.io.compression import open_binary
 
 # (contig, start0, end0); end0 None means "to the end of the contig".
 Span = tuple[str, int, int | None]
@@ -58,10 +59,7 @@ def parse_regions(text: str, known_contigs: Iterable[str] = ()) -> list[Span]:
 def read_bed(path: str) -> list[Span]:
     """Spans of a BED file (first three columns; 0-based half-open). Empty intervals select nothing."""
     try:
-        with open(path, "rb") as fh:
-            compressed = fh.read(2) == b"\x1f\x8b"
-        opener = gzip.open if compressed else open
-        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+        with io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="replace") as fh:
             lines = fh.readlines()
     except FileNotFoundError:
         raise InputError(f"{path}: regions file not found; check the --regions-file path") from None

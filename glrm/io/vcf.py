@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glrm.errors import InputError
-from glrm.io.compression import gzip_kind, has_bgzf_eof
+from glrm.io.compression import BCF_MAGIC, gzip_kind, has_bgzf_eof, open_binary, sniff
 from glrm.io.regions import Span, merge_spans, parse_regions, read_bed
 from glrm.variants import Allele, info_subset, make_alleles
 
@@ -120,7 +120,7 @@ class VcfReader:
         except _DECODE_ERRORS as exc:
             raw.close()
             raise InputError(f"{self.path}: corrupt compressed data ({exc}); get an intact copy") from None
-        self.is_bcf = magic.startswith(b"BCF\x02")
+        self.is_bcf = magic.startswith(BCF_MAGIC)
         if self.is_bcf:
             self._open_bcf(stream)
         else:
@@ -439,3 +439,26 @@ class VcfReader:
 
     def __repr__(self) -> str:
         return f"VcfReader({self.path!r}, {'BCF' if self.is_bcf else 'VCF'}, {len(self.samples)} samples)"
+
+
+def count_records(path: str, regions: str | None = None, regions_file: str | None = None) -> int:
+    """The number of records `VcfReader(path, regions, regions_file)` yields, for a file (not stdin): the
+    progress bar's total and `--shard`'s split both come from here.
+
+    A text VCF without regions is counted from its bytes (lines that are neither blank nor '#', as the reader
+    reads them), with no parsing; BCF and region queries take one pass of a reader. Damage the byte pass
+    meets is left to the reader, whose error names the line."""
+    if regions is None and regions_file is None:
+        _, is_bcf = sniff(path)
+        if not is_bcf:
+            n = 0
+            try:
+                with open_binary(path) as fh:
+                    for line in fh:
+                        text = line.rstrip(b"\r\n")
+                        n += bool(text) and not text.startswith(b"#")
+                return n
+            except (OSError, EOFError, zlib.error):
+                pass
+    with VcfReader(path, regions=regions, regions_file=regions_file) as reader:
+        return sum(1 for _ in reader)

@@ -59,7 +59,6 @@ from glrm.io.fields import InfoField, format_value
 log = logging.getLogger(__name__)
 
 OUT_TYPES = ("v", "z", "b", "u")
-TBI_MAX_POS = 1 << 29          # tabix .tbi cannot index positions beyond this; CSI can
 _ID_RE = re.compile(r"[<,]ID=([^,>]+)")
 _LENGTH_RE = re.compile(r"[<,]length=(\d+)")
 _META_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -345,41 +344,29 @@ class VcfAnnotator(AtomicWriter):
         elif not self._stdout:
             self._temps[0].commit()
 
-    def _index_kind(self) -> str | None:
-        if not self._sorted:
-            log.warning("%s: records are not sorted, so no index was written; sort it (bcftools sort) "
-                        "and index it to query regions", self.out)
-            return None
-        return "csi" if self._max_pos > TBI_MAX_POS else "tbi"
+    def _index_kind_of_records(self) -> str | None:
+        return self._index_kind(self._max_pos, "records",
+                                "sort it (bcftools sort) and index it to query regions")
 
     def _build_index(self, data: TempOutput, kind: str | None) -> tuple[TempOutput | None, str | None]:
-        """Index the finished temporary data file; a failure costs the index only, with a warning."""
+        """Index the finished temporary data file as `kind`; a failure costs the index only (a warning)."""
         import pysam
         import pysam.bcftools
         import pysam.utils
 
-        if kind is None:
-            return None, None
-        index = self._temp(f"{self.out}.{kind}", f".{kind}")
-        try:
+        def build(path: str, index_path: str) -> None:
             if self._bcf:
-                pysam.bcftools.index("--csi", "-f", "-o", str(index.path), str(data.path))
+                pysam.bcftools.index("--csi", "-f", "-o", index_path, path)
             else:
-                pysam.tabix_index(str(data.path), preset="vcf", index=str(index.path), csi=kind == "csi",
-                                  force=True)
-        except (pysam.utils.SamtoolsError, OSError, ValueError) as e:
-            index.discard()
-            if write_failure(index.target, e, index.path).no_room:   # a full disk fails the run
-                raise write_error(index.target, e, index.path) from None
-            log.warning("%s: the file is complete but could not be indexed (%s); check that the ##contig "
-                        "lengths cover every record, then index it with bcftools index", self.out,
-                        str(e).strip().replace(str(data.path), self.out))
-            return None, None
-        return index, kind
+                pysam.tabix_index(path, preset="vcf", index=index_path, csi=kind == "csi", force=True)
+
+        return self._index_or_warn(data, kind, build, (pysam.utils.SamtoolsError, OSError, ValueError),
+                                   "check that the ##contig lengths cover every record, then index it with "
+                                   "bcftools index")
 
     def _finish_bgzf(self) -> None:
         data = self._temps[0]
-        self._commit_with_index(data, *self._build_index(data, self._index_kind()))
+        self._commit_with_index(data, *self._build_index(data, self._index_kind_of_records()))
 
     def _finish_bcf(self) -> None:
         import pysam
@@ -415,7 +402,7 @@ class VcfAnnotator(AtomicWriter):
             return
         data = self._temps[-1]
         kind = None
-        if self.out_type == "b" and self._index_kind():  # only compressed BCF is indexable
+        if self.out_type == "b" and self._index_kind_of_records():  # only compressed BCF is indexable
             kind = "csi"  # BCF indexes are always CSI
         self._commit_with_index(data, *self._build_index(data, kind))
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from glrm.dna import NORMALIZE_BYTES, as_bytes
+
 CLS, SEP, BOS, MASK, PAD, RESERVED, UNK = 0, 1, 2, 3, 4, 5, 6
 A, C, G, T, N = 7, 8, 9, 10, 11
 VOCAB: tuple[str, ...] = ("[CLS]", "[SEP]", "[BOS]", "[MASK]", "[PAD]", "[RESERVED]", "[UNK]",
@@ -30,17 +32,15 @@ VOCAB: tuple[str, ...] = ("[CLS]", "[SEP]", "[BOS]", "[MASK]", "[PAD]", "[RESERV
 VOCAB_SIZE = len(VOCAB)  # 12 real tokens; checkpoints pad this to a multiple of 8
 TOKEN_IDS: dict[str, int] = {tok: i for i, tok in enumerate(VOCAB)}
 
-# byte -> token id; everything that is not a/c/g/t in either case maps to N
+# byte -> token id, through glrm.dna's one rule: the byte's normalized base (A/C/G/T in either case), else N
 _ENCODE_LUT = np.full(256, N, dtype=np.int64)
-for _base, _id in (("A", A), ("C", C), ("G", G), ("T", T)):
-    _ENCODE_LUT[ord(_base)] = _id
-    _ENCODE_LUT[ord(_base.lower())] = _id
+for _byte, _base in enumerate(NORMALIZE_BYTES):
+    _ENCODE_LUT[_byte] = {ord("A"): A, ord("C"): C, ord("G"): G, ord("T"): T}.get(_base, N)
 
 
 def encode_numpy(seq: str | bytes) -> np.ndarray:
     """Token ids of a DNA string as an int64 array (L,), without special tokens. Vectorised (1 Mbp ~ ms)."""
-    raw = seq if isinstance(seq, bytes | bytearray) else seq.encode("ascii", errors="replace")
-    return _ENCODE_LUT[np.frombuffer(raw, dtype=np.uint8)]  # (L,)
+    return _ENCODE_LUT[np.frombuffer(as_bytes(seq), dtype=np.uint8)]  # (L,)
 
 
 def encode(seq: str | bytes) -> torch.Tensor:

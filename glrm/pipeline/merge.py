@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from glrm.errors import InputError
+from glrm.io.compression import open_binary, sniff
 from glrm.io.vcf_writer import VcfAnnotator, check_output
 from glrm.pipeline.shard import SHARD_PREFIX, ShardRange, parse_shard_line
 
@@ -45,21 +46,13 @@ class ShardFile:
 
 def _open_text(path: str):
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
+        _, is_bcf = sniff(path)
     except OSError as e:
         raise InputError(f"{path}: cannot read the shard ({e.strerror}); check the path") from None
-    if head.startswith(b"BCF"):
+    if is_bcf:
         raise InputError(f"{path}: is BCF; glrm merge joins VCF shards (write shards with -O z), or use "
                          "bcftools concat")
-    if head[:2] == b"\x1f\x8b":
-        with gzip.open(path, "rb") as fh:
-            if fh.read(3) == b"BCF":
-                raise InputError(f"{path}: is BCF; glrm merge joins VCF shards (write shards with -O z), "
-                                 "or use bcftools concat")
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="surrogateescape",
-                                newline="\n")
-    return open(path, encoding="utf-8", errors="surrogateescape", newline="\n")
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="surrogateescape", newline="\n")
 
 
 def _lines(path: str) -> Iterator[str]:

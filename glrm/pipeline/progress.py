@@ -3,61 +3,23 @@
 `Progress` is a rich progress bar (done/total variants, variants/s, ETA) when stderr is a terminal; with no
 total (stdin) it shows the count and the rate only. When stderr is not a terminal (a cluster job's log file,
 a pipe) a bar draws nothing, so it writes a plain line every GLRM_LOG_INTERVAL seconds (default 30) instead:
-records done (of the total), ALT alleles, alleles/s, model passes, elapsed time and ETA. `count_records` gives
-the total with a quick pass over the input before scoring.
+records done (of the total), ALT alleles, alleles/s, model passes, elapsed time and ETA. The total comes from
+`glrm.io.vcf.count_records`, a quick pass over the input before scoring.
 `RunSummary` collects the counts per status and renders the summary lines; the first allele of each non-OK
 status is kept as an example, so the summary says why (and, for symbolic alleles, to use score-sv).
 """
 
 from __future__ import annotations
 
-import gzip
 import os
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
-from glrm.io.compression import gzip_kind
 from glrm.variants import Kind, Status
 
 _SV_KINDS = (Kind.SV_SYMBOLIC, Kind.BND)
-
-
-def count_records(path: str, regions: str | None = None, regions_file: str | None = None) -> int | None:
-    """Number of records the run will read, or None when it cannot be known up front (stdin).
-
-    Text VCF without regions: a byte-level pass over the (decompressed) lines, no parsing. BCF or region
-    queries: one pass of a second reader (cheap next to scoring).
-    """
-    if path == "-":
-        return None
-    if regions is None and regions_file is None:
-        with open(path, "rb") as fh:
-            head = fh.read(64)
-        if not head.startswith(b"BCF") and (gzip_kind(head) is None or not _is_bcf_gz(path)):
-            opener = gzip.open if gzip_kind(head) else open
-            n = 0
-            try:
-                with opener(path, "rb") as fh:
-                    for line in fh:
-                        if line[:1] not in (b"#", b"\n", b"\r"):
-                            n += 1
-            except (OSError, EOFError):
-                return None  # the real read reports the damage with its line
-            return n
-    from glrm.io.vcf import VcfReader
-
-    with VcfReader(path, regions=regions, regions_file=regions_file) as reader:
-        return sum(1 for _ in reader)
-
-
-def _is_bcf_gz(path: str) -> bool:
-    with gzip.open(path, "rb") as fh:
-        try:
-            return fh.read(4) == b"BCF\x02"
-        except (OSError, EOFError):
-            return False
 
 
 LOG_INTERVAL = 30.0   # seconds between plain progress lines when stderr is not a terminal

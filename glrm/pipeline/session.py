@@ -32,7 +32,7 @@ from glrm.io.fasta import Fasta
 from glrm.io.vcf import Record, VcfReader
 from glrm.io.vcf_writer import check_output
 from glrm.pipeline.options import ScoreOptions
-from glrm.pipeline.progress import Progress, RunSummary, count_records
+from glrm.pipeline.progress import Progress, RunSummary
 from glrm.pipeline.shard import parse_shard, range_for_shard, with_shard_line
 
 
@@ -99,11 +99,14 @@ def open_outputs(opts: ScoreOptions, stack: ExitStack, inp: Inputs, out_type: st
     what must commit after the progress bar closes (score-sv's track folder); it lands in `extra`.
     `command_name` starts the plain progress lines written when stderr is not a terminal."""
     from glrm.io.bed import BedWriter
+    from glrm.io.vcf import count_records
     from glrm.io.vcf_writer import VcfAnnotator
 
     rng, resume = inp.shard, inp.resume
-    total = None if opts.quiet else (rng.records if rng else count_records(opts.input, opts.regions,
-                                                                             opts.regions_file))
+    if opts.quiet or (rng is None and opts.input == "-"):
+        total = None                  # no total to show, or none to know before stdin is read
+    else:
+        total = rng.records if rng else count_records(opts.input, opts.regions, opts.regions_file)
     vcf_out = stack.enter_context(VcfAnnotator(
         opts.output, with_shard_line(inp.reader.header_lines, rng), vcf_fields, out_type=out_type,
         version_line=not opts.no_version, command=opts.command_line, model_meta=meta))

@@ -81,14 +81,13 @@ def shard_range(shard: Shard, n_records: int) -> ShardRange:
 
 
 def count_for_shard(path: str, regions: str | None, regions_file: str | None) -> int:
-    """The number of records a run over `path` (with -r/-R) reads: a pass with the run's own reader."""
+    """The number of records a run over `path` (with -r/-R) reads (glrm.io.vcf.count_records)."""
     if path == "-":
         raise InputError("--shard needs a file: stdin cannot be read twice (once to count the records); "
                          "save the VCF to a file first, or drop --shard")
-    from glrm.io.vcf import VcfReader
+    from glrm.io.vcf import count_records
 
-    with VcfReader(path, regions=regions, regions_file=regions_file) as reader:
-        return sum(1 for _ in reader)
+    return count_records(path, regions, regions_file)
 
 
 def range_for_shard(shard: Shard | None, path: str, regions: str | None, regions_file: str | None

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from glrm.dna import normalize, revcomp  # noqa: F401  (re-exported)
 from glrm.errors import InputError
 from glrm.variants import Allele, Status
 
@@ -31,26 +32,7 @@ class Genome(Protocol):
 
 # --- sequences --------------------------------------------------------------------------------------
 
-def _table(pairs: dict[str, str]) -> dict[int, str]:
-    """A str.translate table over all 8-bit characters: `pairs` as given, anything else -> N."""
-    table = {i: "N" for i in range(256)}
-    for src, dst in pairs.items():
-        table[ord(src)] = dst
-    return table
-
-
-_NORM = _table({**{b: b for b in "ACGTN"}, **{b.lower(): b for b in "ACGTN"}})
-_RC = _table({"A": "T", "C": "G", "G": "C", "T": "A", "a": "T", "c": "G", "g": "C", "t": "A"})
-
-
-def normalize(seq: str) -> str:
-    """Upper-case, with every code other than A, C, G, T read as N (docs/definitions.md, "Notation")."""
-    return seq.translate(_NORM)
-
-
-def revcomp(seq: str) -> str:
-    """Reverse complement: A<->T, C<->G; N and any other code give N. Output is upper-case."""
-    return seq.translate(_RC)[::-1]
+# normalize and revcomp: glrm.dna (re-exported here for the window builders)
 
 
 # --- index maps -------------------------------------------------------------------------------------
