@@ -95,25 +95,25 @@ class BiMamba(nn.Module):
         first, second = (rev, fwd) if flipped else (fwd, rev)  # first sweeps left to right
         bsz, L = shape
         e_in = fwd.d_inner
-        step = chunk_size if chunk_size and chunk_size < L else max(L, 1)
-        spans = [(s, min(L, s + step)) for s in range(0, L, step)]
+        # the layer-wide buffers make chunk spans moot here: every pass runs in cache-sized blocks
+        blocks = fwd.sweep_blocks([(0, L)]) if L else []
         w_in, w_out, b_out = fwd.in_proj.weight, fwd.out_proj.weight, fwd.out_proj.bias
         cdt = _wide(out.dtype)
         xz = torch.empty(bsz, L, 2 * e_in, dtype=cdt, device=out.device)  # (B, L, 2E)
-        for s, e in spans:
-            xz[:, s:e] = fwd.in_proj(src(s, e).to(w_in.dtype))
+        for s, e in blocks:
+            _linear_into(xz[:, s:e], src(s, e).to(w_in.dtype), w_in, fwd.in_proj.bias)
         u, z = xz.split(e_in, dim=-1)  # (B, L, E) each
         y = torch.empty(bsz, L, e_in, dtype=cdt, device=out.device)  # (B, L, E)
         conv = ssm = None
-        for s, e in spans:
+        for s, e in blocks:
             conv, ssm = first.ssm_(u[:, s:e], conv, ssm, y[:, s:e])
         conv = ssm = None
-        for s, e in reversed(spans):
+        for s, e in reversed(blocks):
             conv, ssm = second.ssm_(u[:, s:e], conv, ssm, y[:, s:e], reverse=True, accumulate=True,
                                     gate=z[:, s:e])
         del xz, u, z
         sink = make_sink(out, "set", channels, flip_c)
-        for s, e in spans:
+        for s, e in blocks:
             o = fwd.out_proj(y[:, s:e].to(w_out.dtype))  # (B, l, D)
             if b_out is not None:
                 o += b_out  # the bias of each direction's out_proj
@@ -123,6 +123,16 @@ class BiMamba(nn.Module):
         out = torch.empty_like(x)  # (B, L, D)
         self.run(lambda s, e: x[:, s:e], x.shape[:2], chunk_size, out)
         return out
+
+
+def _linear_into(dst, x, weight, bias):
+    """dst (B, l, N) <- x @ weight.T + bias, written in place when dst is contiguous (no temporary)."""
+    if dst.is_contiguous() and dst.dtype == x.dtype:
+        torch.matmul(x, weight.t(), out=dst)
+        if bias is not None:
+            dst += bias
+    else:
+        dst.copy_(F.linear(x, weight, bias))
 
 
 class RCPSMixer(nn.Module):

@@ -126,6 +126,13 @@ def make_sink(out, mode="set", channels=slice(None), flip_c=False):
 # --- mixer --------------------------------------------------------------------------------------
 
 
+# Positions per block of a kernel sweep: SWEEP_BLOCK_FLOATS / (2 d_inner) (512 for d_inner 512), at least
+# SWEEP_BLOCK_MIN. Measured on the 2-core box (one thread, Caduceus d_model 256, 32k tokens): see
+# docs/performance.md.
+SWEEP_BLOCK_FLOATS = 1 << 19
+SWEEP_BLOCK_MIN = 128
+
+
 @dataclass
 class MixerState:
     conv: torch.Tensor  # (B, d_conv-1, d_inner): the last conv inputs
@@ -158,7 +165,7 @@ class MambaMixer(nn.Module):
         """
         bsz, L = shape
         step = chunk_size if chunk_size and chunk_size < L else max(L, 1)
-        spans = [(s, min(L, s + step)) for s in range(0, L, step)]
+        spans = self.sweep_blocks([(s, min(L, s + step)) for s in range(0, L, step)])
         conv_state = None if state is None else state.conv
         ssm_state = None if state is None else state.ssm
         for s, e in reversed(spans) if reverse else spans:
@@ -171,6 +178,19 @@ class MambaMixer(nn.Module):
         if ssm_state is None:
             ssm_state = torch.zeros(bsz, self.d_inner, self.d_state, dtype=dt, device=dev)
         return MixerState(conv_state, ssm_state)
+
+    def sweep_blocks(self, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """With the CPU kernels, the chunks cut into cache-sized blocks (SWEEP_BLOCK_FLOATS per block's
+        widest intermediate): the carried state makes any cut exact, and the kernel scan is sequential, so its
+        results do not depend on the cut; small blocks keep in_proj's output, the conv and the scan inputs in
+        the L2 cache and in reused heap memory (whole-chunk temporaries cost a page fault per 4 KiB on every
+        call). The pure-PyTorch scan keeps the chunks (it is faster on long segments)."""
+        w = self.in_proj.weight
+        if not (w.device.type == "cpu" and _wide(w.dtype) == torch.float32
+                and self.d_state <= cpu_kernels.NMAX and cpu_kernels.available()):
+            return spans
+        p = max(SWEEP_BLOCK_MIN, SWEEP_BLOCK_FLOATS // (2 * self.d_inner))
+        return [(s, min(b, s + p)) for a, b in spans for s in range(a, b, p)]
 
     def forward(self, x: torch.Tensor, chunk_size: int | None = None, state: MixerState | None = None,
                 reverse: bool = False) -> tuple[torch.Tensor, MixerState]:
