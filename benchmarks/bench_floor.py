@@ -121,7 +121,7 @@ def child(args) -> None:
             import glrm.models.mamba as mamba
 
             os.environ["GLRM_CPU_KERNELS"] = "0"
-            cad.SHARED_PROJ_BYTES = 0
+            cad.BiMamba.shares_projections = lambda self, shape, chunk: False  # each direction its own
             mamba.scan = bench_scan.baseline_scan
 
             def fwd():
