@@ -210,12 +210,13 @@ def peak_allocated(model, w: int, chunk: int | None) -> int:
 def test_prediction_brackets_a_measured_cpu_forward(fixture, w, chunk, one_thread, monkeypatch):
     """What a real forward allocates against the prediction. The prediction is sized for the pure-PyTorch
     Mamba/Caduceus path (GLRM_CPU_KERNELS=0, whole-chunk intermediates); the CPU kernels' path runs in
-    cache-sized blocks and allocates less (mamba-lm-tiny unchunked: 40 MiB), so it only has to fit. Measured from torch's own allocation events,
-    not RSS: RSS growth of the same run swung between 13 and 74 MiB from one process to the next (heap reuse,
-    huge pages), while the allocator's peak is exact and repeatable. On this box: mamba-lm-tiny unchunked
-    128.5 MiB vs 132 MiB predicted; caduceus-ps-tiny chunk 4096 24.7 vs 49.0 MiB; hyenadna-hf-tiny 2.2 vs
-    2.1 MiB. The engines spend MEM_FRACTION = 0.5 of the free memory on the prediction, so the claim users
-    rely on is measured <= prediction / 0.5; and the prediction should not be wildly pessimistic."""
+    cache-sized blocks and allocates less (mamba-lm-tiny unchunked: 40 MiB), so it only has to fit.
+    Measured from torch's own allocation events, not RSS: RSS growth of the same run swung between 13 and 74
+    MiB from one process to the next (heap reuse, huge pages), while the allocator's peak is exact and
+    repeatable. On this box: mamba-lm-tiny unchunked 128.5 MiB vs 132 MiB predicted; caduceus-ps-tiny chunk
+    4096 24.7 vs 49.0 MiB; hyenadna-hf-tiny 2.2 vs 2.1 MiB. The engines spend MEM_FRACTION = 0.5 of the free
+    memory on the prediction, so the claim users rely on is measured <= prediction / 0.5; and the prediction
+    should not be wildly pessimistic."""
     from glrm.resources import MEM_FRACTION, model_dims
 
     model = fixture_model(fixture)
