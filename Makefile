@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0 $(TORCH_PIP)
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,plot]'
+	$(BIN)/python -m glrm.models.cpu_kernels  # optional CPU scan kernel; a failed build only warns
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -50,6 +51,7 @@ BENCH_ARGS_cad1m    := --sweep
 BENCH_ARGS_sv1m     := --random-caduceus 128,4
 BENCH_ARGS_prefix   :=
 BENCH_ARGS_batch    :=
+BENCH_ARGS_floor    := --reference
 else
 BENCH_ARGS_tile     := --bases 4000 --sample 10 --mamba
 BENCH_ARGS_scaling  := --quick
@@ -59,6 +61,7 @@ BENCH_ARGS_cad1m    := --lengths 16384 --d-model 128 --layers 2
 BENCH_ARGS_sv1m     :=
 BENCH_ARGS_prefix   := --quick
 BENCH_ARGS_batch    := --windows 4096 --repeat 2
+BENCH_ARGS_floor    := --quick
 endif
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_tile.py $(BENCH_ARGS_tile)
@@ -70,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_sv_1m.py $(BENCH_ARGS_sv1m)
 	$(BIN)/python benchmarks/bench_prefix.py $(BENCH_ARGS_prefix)
 	$(BIN)/python benchmarks/bench_batch.py $(BENCH_ARGS_batch)
+	$(BIN)/python benchmarks/bench_floor.py $(BENCH_ARGS_floor)
 	$(BIN)/python benchmarks/bench_gpu.py
 
 clean:

@@ -1,7 +1,8 @@
 """glrm's chunked selective scan vs a straightforward copy of mamba_ssm's `selective_scan_ref`.
 
 Runs a random Caduceus-ph (default d_model 128, 2 layers) forward on L tokens (default 16,384) twice, each
-in its own process so peak RSS is per implementation: once with glrm's scan, once with the baseline scan
+in its own process so peak RSS is per implementation: once with glrm's scan (the CPU kernel where it builds,
+tied projections shared), once with the baseline scan and each direction's own projections
 (which, like the official pure-PyTorch fallback, materialises (B, d_inner, L, d_state) deltaA / deltaB_u and
 loops over L in Python). Prints both times, peak RSS, the speed ratio and the max |logit| difference.
 
@@ -50,7 +51,11 @@ def child(args) -> None:
 
     import glrm.models.mamba as mamba
 
-    if args.impl == "baseline":
+    if args.impl == "baseline":  # the official algorithm: reference scan, each direction its own projections
+        import glrm.models.caduceus as cad
+
+        os.environ["GLRM_CPU_KERNELS"] = "0"
+        cad.BiMamba.shares_projections = lambda self, shape, chunk: False
         mamba.scan = baseline_scan
     m = random_caduceus(args.d_model, args.layers)
     ids = torch.randint(7, 11, (1, args.length), generator=torch.Generator().manual_seed(1))

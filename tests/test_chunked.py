@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
+import glrm.models.caduceus as cad_mod
 import glrm.models.scan as scan_mod
 from glrm.models.base import read_state_dict
 from glrm.models.caduceus import build_caduceus
@@ -121,6 +122,7 @@ CONFIGS = [
     dict(rcps=True),
     dict(rcps=True, fused_add_norm=False, rms_norm=False, residual_in_fp32=True),
     dict(bidirectional_strategy="ew_multiply", bidirectional_weight_tie=False, bias=True),
+    dict(bias=True),
     dict(bidirectional=False, fused_add_norm=False),
 ]
 
@@ -150,9 +152,13 @@ class LargestTensor(TorchDispatchMode):
         return out
 
 
-def test_chunked_memory_bound(monkeypatch):
-    """With chunk_size, nothing bigger than a (B, L, 2*d_model) activation is ever built."""
+@pytest.mark.parametrize("kernels", ["0", "1"])
+def test_chunked_memory_bound(monkeypatch, kernels):
+    """With chunk_size, nothing bigger than a (B, L, 2*d_model) activation is ever built (when the tied
+    projections are not shared: caduceus.SHARED_PROJ_BYTES 0)."""
     monkeypatch.setattr(scan_mod, "ELEMENT_BUDGET", 2048)
+    monkeypatch.setattr(cad_mod, "SHARED_PROJ_BYTES", 0)
+    monkeypatch.setenv("GLRM_CPU_KERNELS", kernels)
     m = random_caduceus(rcps=True)  # d_model 16 -> H 32, d_inner 32, d_state 4
     L = 3000
     ids = torch.randint(7, 11, (1, L), generator=G)
@@ -163,4 +169,23 @@ def test_chunked_memory_bound(monkeypatch):
             got = m(ids, chunk_size=128)
     torch.testing.assert_close(got.logits, want.logits, atol=1e-4, rtol=0)
     assert watch.largest <= L * 32  # the hidden/residual streams; in_proj for all L would be L * 64
+    assert watch.largest < L * 32 * 4  # a (L, d_inner, d_state) tensor would be L * 128
+
+
+@pytest.mark.parametrize("kernels", ["0", "1"])
+def test_chunked_shared_projections_memory_bound(monkeypatch, kernels):
+    """Sharing the tied projections holds the layer's in_proj output and summed scan output, (B, L, 3 *
+    d_inner), and nothing bigger; never per-position (L, d_inner, d_state) tensors."""
+    monkeypatch.setattr(scan_mod, "ELEMENT_BUDGET", 2048)
+    monkeypatch.setenv("GLRM_CPU_KERNELS", kernels)
+    m = random_caduceus(rcps=True)  # d_model 16 -> H 32, d_inner 32, d_state 4
+    L = 3000
+    ids = torch.randint(7, 11, (1, L), generator=G)
+    with torch.no_grad():
+        want = m(ids)
+        watch = LargestTensor()
+        with watch:
+            got = m(ids, chunk_size=128)
+    torch.testing.assert_close(got.logits, want.logits, atol=1e-4, rtol=0)
+    assert watch.largest <= L * 64  # the in_proj output (L, 2 * d_inner)
     assert watch.largest < L * 32 * 4  # a (L, d_inner, d_state) tensor would be L * 128

@@ -39,6 +39,11 @@ from glrm.models.mamba import (
 )
 from glrm.models.scan import scan_threads
 
+# Layer-wide buffers (in_proj output and the summed scan output, B * L * 3 * d_inner float32) a chunked
+# Caduceus forward may hold to run the tied projections once for both directions (BiMamba._run_shared);
+# above it, each direction runs its own projections chunk by chunk. Unchunked forwards always share.
+SHARED_PROJ_BYTES = 1 << 30
+
 
 class BiMamba(nn.Module):
     """Caduceus BiMambaWrapper: forward Mamba + Mamba on the flipped sequence, combined by add / multiply."""
@@ -58,6 +63,8 @@ class BiMamba(nn.Module):
     def run(self, src, shape, chunk_size, out, channels=slice(None), flip_c=False, flipped=False):
         """Forward Mamba sweeps left to right, reverse Mamba right to left (`flipped` swaps the two, for the
         rc stream); outputs are combined in place in out[..., channels]."""
+        if self.shares_projections(shape, chunk_size):
+            return self._run_shared(src, shape, chunk_size, out, channels, flip_c, flipped)
         sink = make_sink(out, "set", channels, flip_c)
         self.mamba_fwd.run(src, shape, chunk_size, reverse=flipped, sink=sink)
         if self.bidirectional:
@@ -65,10 +72,67 @@ class BiMamba(nn.Module):
             self.mamba_rev.run(src, shape, chunk_size, reverse=not flipped,
                                sink=make_sink(out, mode, channels, flip_c))
 
+    def shares_projections(self, shape, chunk_size) -> bool:
+        """Whether the layer runs the tied projections once for both directions (`_run_shared`): tied
+        in/out projections, the "add" strategy, and either no chunking or layer-wide buffers
+        (B * L * 3 * d_inner floats) within SHARED_PROJ_BYTES."""
+        if not (self.bidirectional and self.strategy == "add"
+                and self.mamba_rev.in_proj is self.mamba_fwd.in_proj
+                and self.mamba_rev.out_proj is self.mamba_fwd.out_proj):
+            return False
+        bsz, L = shape
+        if not chunk_size or chunk_size >= L:
+            return True
+        return bsz * L * 3 * self.mamba_fwd.d_inner * 4 <= SHARED_PROJ_BYTES
+
+    def _run_shared(self, src, shape, chunk_size, out, channels, flip_c, flipped):
+        """Both directions with one in_proj and one out_proj (exact, weight tie): in_proj is position-wise,
+        so the reverse direction's in_proj(flip(x)) is flip(in_proj(x)), the same (B, L, 2E) tensor read
+        right to left; and with the "add" strategy, out_proj(g y_f) + out_proj(g y_r) = out_proj(g (y_f +
+        y_r)) + bias (g = silu(z), the same z for both directions). So: in_proj over the layer, forward
+        sweep writing y_f, reverse sweep adding y_r and gating, out_proj once."""
+        fwd, rev = self.mamba_fwd, self.mamba_rev
+        first, second = (rev, fwd) if flipped else (fwd, rev)  # first sweeps left to right
+        bsz, L = shape
+        e_in = fwd.d_inner
+        # the layer-wide buffers make chunk spans moot here: every pass runs in cache-sized blocks
+        blocks = fwd.sweep_blocks([(0, L)]) if L else []
+        w_in, w_out, b_out = fwd.in_proj.weight, fwd.out_proj.weight, fwd.out_proj.bias
+        cdt = _wide(out.dtype)
+        xz = torch.empty(bsz, L, 2 * e_in, dtype=cdt, device=out.device)  # (B, L, 2E)
+        for s, e in blocks:
+            _linear_into(xz[:, s:e], src(s, e).to(w_in.dtype), w_in, fwd.in_proj.bias)
+        u, z = xz.split(e_in, dim=-1)  # (B, L, E) each
+        y = torch.empty(bsz, L, e_in, dtype=cdt, device=out.device)  # (B, L, E)
+        conv = ssm = None
+        for s, e in blocks:
+            conv, ssm = first.ssm_(u[:, s:e], conv, ssm, y[:, s:e])
+        conv = ssm = None
+        for s, e in reversed(blocks):
+            conv, ssm = second.ssm_(u[:, s:e], conv, ssm, y[:, s:e], reverse=True, accumulate=True,
+                                    gate=z[:, s:e])
+        del xz, u, z
+        sink = make_sink(out, "set", channels, flip_c)
+        for s, e in blocks:
+            o = fwd.out_proj(y[:, s:e].to(w_out.dtype))  # (B, l, D)
+            if b_out is not None:
+                o += b_out  # the bias of each direction's out_proj
+            sink(s, e, o.to(out.dtype))
+
     def forward(self, x: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
         out = torch.empty_like(x)  # (B, L, D)
         self.run(lambda s, e: x[:, s:e], x.shape[:2], chunk_size, out)
         return out
+
+
+def _linear_into(dst, x, weight, bias):
+    """dst (B, l, N) <- x @ weight.T + bias, written in place when dst is contiguous (no temporary)."""
+    if dst.is_contiguous() and dst.dtype == x.dtype:
+        torch.matmul(x, weight.t(), out=dst)
+        if bias is not None:
+            dst += bias
+    else:
+        dst.copy_(F.linear(x, weight, bias))
 
 
 class RCPSMixer(nn.Module):

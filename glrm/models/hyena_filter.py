@@ -85,24 +85,33 @@ def causal_fft_conv_(
     B, L, C = x.shape
     n = fft_len(L)
     group = min(C, group or channel_group_size(B, C, n))
+    group = -(-C // -(-C // group))                                     # equal groups: 64 + 64, not 127 + 1
     bias = bias.to(fft_dtype)
-    buf = torch.zeros(B, group, n, dtype=fft_dtype, device=x.device)      # tail [L, n) stays zero
+    cdt = torch.complex128 if fft_dtype == torch.float64 else torch.complex64
+    # channels first and outermost, so a group's slice is one contiguous block (the FFTs write into it)
+    buf = torch.empty(group, B, n, dtype=fft_dtype, device=x.device)      # padded input
+    buf[..., L:].zero_()                                                   # the tail stays zero
+    spec = torch.empty(group, B, n // 2 + 1, dtype=cdt, device=x.device)  # its spectrum
+    out = torch.empty(group, B, n, dtype=fft_dtype, device=x.device)      # the circular convolution
     for c0 in range(0, C, group):
         c1 = min(C, c0 + group)
-        xg = buf[:, : c1 - c0]                                             # (B, G, n)
-        xg[..., :L] = x[:, :, c0:c1].transpose(1, 2)
-        x_f = torch.fft.rfft(xg)                                           # (B, G, n/2+1) complex
-        y = torch.fft.irfft(x_f.mul_(spectrum_fn(c0, c1, n)), n=n)[..., :L]  # (B, G, L)
-        del x_f
-        y.addcmul_(xg[..., :L], bias[c0:c1, None])
-        x[:, :, c0:c1] = y.transpose(1, 2)
+        g = c1 - c0
+        xg, x_f, yg = buf[:g], spec[:g], out[:g]                           # (G, B, n), (G, B, n/2+1)
+        xg[..., :L].copy_(x[:, :, c0:c1].permute(2, 0, 1))
+        torch.fft.rfft(xg, out=x_f)
+        x_f.mul_(spectrum_fn(c0, c1, n)[:, None])
+        torch.fft.irfft(x_f, n=n, out=yg)
+        y = yg[..., :L]                                                    # (G, B, L): the causal part
+        y.addcmul_(xg[..., :L], bias[c0:c1, None, None])
+        x[:, :, c0:c1].copy_(y.permute(1, 2, 0))
     return x
 
 
 def padded_rfft(k: torch.Tensor, n: int) -> torch.Tensor:
     """rfft along L of k (L, G) zero-padded to n, as (G, n/2+1)."""
     L, G = k.shape
-    kb = torch.zeros(G, n, dtype=k.dtype, device=k.device)                 # (G, n)
+    kb = torch.empty(G, n, dtype=k.dtype, device=k.device)                 # (G, n)
+    kb[:, L:].zero_()
     kb[:, :L] = k.T
     return torch.fft.rfft(kb)
 

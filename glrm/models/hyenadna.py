@@ -234,7 +234,8 @@ class HyenaBlock(nn.Module):
         fdt = torch.promote_types(mixer.filter_fn.bias.dtype, torch.float32)
         gates = torch.empty(B, L, (order - 1) * D, dtype=cdt, device=h.device)   # x0 .. x_{order-2}
         w = torch.empty(B, L, D, dtype=cdt, device=h.device)                     # long-conv input
-        for a, b in spans:
+        blocks = cache_blocks(spans, B * max((order + 1) * D, self.cfg.d_inner))
+        for a, b in blocks:
             uc = self._short_conv(h, a, b)                            # (B, n, (order+1) D)
             gates[:, a:b] = uc[..., : (order - 1) * D]
             torch.mul(uc[..., -D:], uc[..., (order - 1) * D: order * D], out=w[:, a:b])  # v * x_last
@@ -250,11 +251,27 @@ class HyenaBlock(nn.Module):
                 w.mul_(gates[..., i * D:(i + 1) * D])
         if keep is not None:
             keep.append(w)                                            # (B, L, D) long-conv output, kept
-        for a, b in spans:
+        for a, b in blocks:
             gated = w[:, a:b] * gates[:, a:b, :D] if keep is not None else w[:, a:b].mul_(gates[:, a:b, :D])
             y = mixer.out_proj(gated)                                 # (B, n, D)
             h[:, a:b] += y.to(h.dtype)
             h[:, a:b] += self.mlp(self.norm2(h[:, a:b].to(cdt))).to(h.dtype)
+
+
+# Position-wise work (in_proj and the short conv, the gates, out_proj, the MLP) runs in blocks of positions
+# whose widest intermediate ((B, P, max(3D, d_inner)) floats) stays about this size: it then lives in the L2
+# cache and in reused heap memory. Whole-sequence intermediates cost a page fault per 4 KiB on every forward
+# (fresh large allocations are mmapped) and make every elementwise pass (tanh-GELU, the short conv)
+# memory-bound: at 64k tokens, d_model 256, the MLP ran 1.4x faster in blocks of 512 than whole (one thread).
+BLOCK_FLOATS = 1 << 19
+BLOCK_MIN, BLOCK_MAX = 256, 8192
+
+
+def cache_blocks(spans: list[tuple[int, int]], width: int) -> list[tuple[int, int]]:
+    """The [a, b) spans cut into blocks of about BLOCK_FLOATS / width positions (position-wise work only:
+    the results do not depend on the cut, up to float rounding in the matrix products)."""
+    p = max(BLOCK_MIN, min(BLOCK_MAX, BLOCK_FLOATS // max(width, 1)))
+    return [(s, min(b, s + p)) for a, b in spans for s in range(a, b, p)]
 
 
 class Embeddings(nn.Module):

@@ -21,10 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import glrm.models.cpu_kernels as cpu_kernels
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM, ModelOutput, load_strict
 from glrm.models.info import ModelInfo
-from glrm.models.scan import causal_conv_silu, scan, scan_threads
+from glrm.models.scan import causal_conv_silu, scan, scan_threads, use_cpu_kernel
 
 
 def _wide(dtype: torch.dtype) -> torch.dtype:
@@ -125,6 +126,13 @@ def make_sink(out, mode="set", channels=slice(None), flip_c=False):
 # --- mixer --------------------------------------------------------------------------------------
 
 
+# Positions per block of a kernel sweep: SWEEP_BLOCK_FLOATS / (2 d_inner) (512 for d_inner 512), at least
+# SWEEP_BLOCK_MIN. Measured on the 2-core box (one thread, Caduceus d_model 256, 32k tokens): see
+# docs/performance.md.
+SWEEP_BLOCK_FLOATS = 1 << 19
+SWEEP_BLOCK_MIN = 128
+
+
 @dataclass
 class MixerState:
     conv: torch.Tensor  # (B, d_conv-1, d_inner): the last conv inputs
@@ -157,13 +165,12 @@ class MambaMixer(nn.Module):
         """
         bsz, L = shape
         step = chunk_size if chunk_size and chunk_size < L else max(L, 1)
-        spans = [(s, min(L, s + step)) for s in range(0, L, step)]
+        spans = self.sweep_blocks([(s, min(L, s + step)) for s in range(0, L, step)])
         conv_state = None if state is None else state.conv
         ssm_state = None if state is None else state.ssm
         for s, e in reversed(spans) if reverse else spans:
-            x = src(s, e)
-            y, conv_state, ssm_state = self._chunk(x.flip(1) if reverse else x, conv_state, ssm_state)
-            sink(s, e, y.flip(1) if reverse else y)
+            y, conv_state, ssm_state = self._chunk(src(s, e), conv_state, ssm_state, reverse)
+            sink(s, e, y)
         dt = _wide(self.out_proj.weight.dtype)
         dev = self.A_log.device
         if conv_state is None:
@@ -172,6 +179,19 @@ class MambaMixer(nn.Module):
             ssm_state = torch.zeros(bsz, self.d_inner, self.d_state, dtype=dt, device=dev)
         return MixerState(conv_state, ssm_state)
 
+    def sweep_blocks(self, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """With the CPU kernels, the chunks cut into cache-sized blocks (SWEEP_BLOCK_FLOATS per block's
+        widest intermediate): the carried state makes any cut exact, and the kernel scan is sequential, so its
+        results do not depend on the cut; small blocks keep in_proj's output, the conv and the scan inputs in
+        the L2 cache and in reused heap memory (whole-chunk temporaries cost a page fault per 4 KiB on every
+        call). The pure-PyTorch scan keeps the chunks (it is faster on long segments)."""
+        w = self.in_proj.weight
+        if not (w.device.type == "cpu" and _wide(w.dtype) == torch.float32
+                and self.d_state <= cpu_kernels.NMAX and cpu_kernels.available()):
+            return spans
+        p = max(SWEEP_BLOCK_MIN, SWEEP_BLOCK_FLOATS // (2 * self.d_inner))
+        return [(s, min(b, s + p)) for a, b in spans for s in range(a, b, p)]
+
     def forward(self, x: torch.Tensor, chunk_size: int | None = None, state: MixerState | None = None,
                 reverse: bool = False) -> tuple[torch.Tensor, MixerState]:
         """x (B, L, d_model) -> (out (B, L, d_model), state after the last position swept)."""
@@ -179,18 +199,70 @@ class MambaMixer(nn.Module):
         st = self.run(lambda s, e: x[:, s:e], x.shape[:2], chunk_size, state, reverse, make_sink(out))
         return out, st
 
-    def _chunk(self, x, conv_state, ssm_state):
+    def _chunk(self, x, conv_state, ssm_state, reverse=False):
+        """One chunk x (B, l, d_model), swept left to right (right to left when `reverse`, as if x were
+        flipped); returns (out (B, l, d_model) in x's position order, conv state, SSM state)."""
         cdt = _wide(x.dtype)  # scan, conv and states stay at least float32
         xz = self.in_proj(x.to(self.in_proj.weight.dtype)).to(cdt)  # (B, l, 2E)
         u, z = xz.split(self.d_inner, dim=-1)  # (B, l, E) each
-        u, conv_state = causal_conv_silu(u, self.conv1d.weight, self.conv1d.bias, conv_state)
-        dbc = self.x_proj(u.to(self.x_proj.weight.dtype)).to(cdt)  # (B, l, R + 2N)
-        dt, Bm, Cm = dbc.split([self.dt_rank, self.d_state, self.d_state], dim=-1)
-        delta = F.softplus(self.dt_proj(dt.to(self.dt_proj.weight.dtype)).to(cdt))  # (B, l, E)
-        A = -torch.exp(self.A_log.to(cdt))  # (E, N)
-        y, ssm_state = scan(u, delta, A, Bm, Cm, self.D.to(cdt), ssm_state)
-        y.mul_(F.silu(z))  # (B, l, E), gated
+        y = u.new_empty(u.shape)  # (B, l, E)
+        conv_state, ssm_state = self.ssm_(u, conv_state, ssm_state, y, reverse, gate=z)
         return self.out_proj(y.to(self.out_proj.weight.dtype)).to(x.dtype), conv_state, ssm_state
+
+    def ssm_(self, u, conv_state, ssm_state, y, reverse=False, accumulate=False, gate=None):
+        """The mixer between in_proj and the gate for one chunk: causal conv + SiLU, x_proj, dt_proj,
+        softplus, selective scan with D. u (B, l, E) is the in_proj half, in position order; the sweep runs
+        left to right, or right to left when `reverse` (the mixer then sees the flipped sequence). Writes
+        the scan output (B, l, E), in position order, into y: y = ((y if `accumulate`) + scan) * silu(gate)
+        (no gate: not gated); returns the conv and SSM states after the chunk, in sweep order (what `run`
+        carries to the next chunk). The CPU kernels fuse softplus, D, the accumulation and the gate."""
+        A = -torch.exp(self.A_log.to(u.dtype))  # (E, N)
+        if use_cpu_kernel(u, self.d_state):  # no flipped copies: the kernels sweep either way
+            k = self.d_conv
+            uc = cpu_kernels.conv_silu(u, self.conv1d.weight.float(), None if self.conv1d.bias is None
+                                       else self.conv1d.bias.float(), conv_state, reverse=reverse)
+            new_conv = _conv_tail(u, conv_state, k, reverse)
+            dt, Bm, Cm = self._dbc(uc, softplus=False)
+            h = (u.new_zeros(u.shape[0], self.d_inner, self.d_state) if ssm_state is None
+                 else ssm_state.to(u.dtype).clone(memory_format=torch.contiguous_format))
+            cpu_kernels.scan(uc, dt, A, Bm, Cm, self.D.to(u.dtype), h, y, z=gate, reverse=reverse,
+                             accumulate=accumulate, softplus=True)
+            return new_conv, h
+        us = u.flip(1) if reverse else u
+        uc, conv_state = causal_conv_silu(us, self.conv1d.weight, self.conv1d.bias, conv_state)
+        delta, Bm, Cm = self._dbc(uc)
+        ys, ssm_state = scan(uc, delta, A, Bm, Cm, self.D.to(u.dtype), ssm_state)  # (B, l, E)
+        if reverse:
+            ys = ys.flip(1)
+        if accumulate:
+            y.add_(ys)
+        else:
+            y.copy_(ys)
+        if gate is not None:
+            y.mul_(F.silu(gate))
+        return conv_state, ssm_state
+
+    def _dbc(self, uc, softplus=True):
+        """x_proj and dt_proj of the conv output uc (B, l, E): delta (B, l, E) (after softplus unless
+        `softplus` is False), B, C (B, l, N)."""
+        cdt = uc.dtype
+        dbc = self.x_proj(uc.to(self.x_proj.weight.dtype)).to(cdt)  # (B, l, R + 2N)
+        dt, Bm, Cm = dbc.split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = self.dt_proj(dt.to(self.dt_proj.weight.dtype)).to(cdt)  # (B, l, E)
+        return (F.softplus(delta) if softplus else delta), Bm, Cm
+
+
+def _conv_tail(u, state, k, reverse):
+    """The conv state after chunk u (B, l, E): its last k-1 inputs in sweep order, preceded by the old
+    `state` (B, k-1, E) when the chunk is shorter (None: zeros); as causal_conv returns it."""
+    b, l, e = u.shape
+    if k <= 1:
+        return u.new_zeros(b, 0, e)
+    if l >= k - 1:
+        tail = u[:, l - (k - 1):] if not reverse else u[:, : k - 1].flip(1)
+        return tail.clone(memory_format=torch.contiguous_format)
+    prev = u.new_zeros(b, k - 1, e) if state is None else state.to(u.dtype)
+    return torch.cat([prev, u.flip(1) if reverse else u], dim=1)[:, -(k - 1):].clone()
 
 
 # --- Mamba LM -----------------------------------------------------------------------------------

@@ -26,6 +26,14 @@ positive number, no division. The segment's end state is the carried state for t
 chunk, which is how `chunk_size` in the models gets exact results. Memory is bounded by the element budget,
 whatever L is.
 
+CPU kernel path (`glrm.models.cpu_kernels`): a small C kernel that runs the recurrence in one sweep, the state
+of 16 channels held in registers, so each (position, channel, state) element costs one exp and three
+multiply-adds and no memory traffic (the pure-PyTorch scan makes about seven passes over memory per element).
+It can sweep right to left, so the reverse direction of Caduceus needs no flipped copies. Chosen per call by
+`use_cpu_kernel(x, d_state)`: CPU tensor, float32, d_state <= 64, kernels built and loaded
+(`cpu_kernels.available()`, which warns once and falls back to this file's scan when they cannot be built).
+The pure-PyTorch scan stays the reference the tests hold the kernel to.
+
 CUDA path (`selective_scan_cuda`): mamba_ssm's `selective_scan_fn(..., return_last_state=True)` for the
 zero-initial-state scan, plus the same exact linear correction for a carried-in state. It is chosen in ONE
 place, `use_kernels(x)`: tensor on CUDA, kernels importable, dtype float32/float16/bfloat16. On CUDA without
@@ -41,6 +49,8 @@ import os
 
 import torch
 import torch.nn.functional as F
+
+import glrm.models.cpu_kernels as cpu_kernels
 
 try:  # optional CUDA kernels (the `cuda` extra, README's Set-up); never needed for correctness
     from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
@@ -75,6 +85,12 @@ def use_kernels(x: torch.Tensor) -> bool:
                     "(slower; for the kernels, install the cuda extra from the glrm checkout: "
                     "pip install --no-build-isolation -e '.[cuda]')")
     return False
+
+
+def use_cpu_kernel(x: torch.Tensor, d_state: int) -> bool:
+    """The one decision between glrm's CPU kernels and the pure-PyTorch scan and conv (module docstring)."""
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and d_state <= cpu_kernels.NMAX
+            and cpu_kernels.available())
 
 
 # --- causal depthwise convolution ---------------------------------------------------------------
