@@ -23,10 +23,11 @@ from pathlib import Path
 
 from glrm.dna import BASES
 from glrm.errors import InputError
+from glrm.models.registry import TOKENIZER_FILES
 from glrm.models.tokenizer import DNA12, GPN, SEP, Vocabulary, character_vocabulary
 
-# the files `glrm models download` fetches besides config.json and the weights (never code)
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+__all__ = ["TOKENIZER_FILES", "family_default", "from_characters", "from_tokenizer_json", "model_max_length",
+           "read_vocabulary"]
 
 # Hugging Face writes this (int(1e30)) for model_max_length when a tokenizer was saved without one
 _UNSET_LENGTH = 10**12

@@ -50,7 +50,8 @@ def _nuc_columns(ids: torch.Tensor, nuc: Nuc) -> tuple[torch.Tensor, torch.Tenso
     return is_nuc, torch.where(is_nuc, col, torch.zeros_like(col))
 
 
-def _is_nuc(ids: torch.Tensor, nuc: Nuc = NUC_IDS) -> torch.Tensor:
+def is_nucleotide(ids: torch.Tensor, nuc: Nuc = NUC_IDS) -> torch.Tensor:
+    """ids (..., L) -> bool (..., L): the token is A, C, G or T (one of `nuc`)."""
     return _nuc_columns(ids, nuc)[0]
 
 
@@ -155,7 +156,7 @@ def causal_entropies(logits: torch.Tensor, ids: torch.Tensor, nuc: Nuc = NUC_IDS
     float64; H[0] = 0 and H[t] = 0 where x[t] is not A/C/G/T, as for l."""
     lp = nucleotide_logprobs(logits[..., :-1, :], nuc).double()            # (L-1, 4)
     h = -(lp.exp() * lp).sum(-1)                                            # (L-1,)
-    h = torch.where(_is_nuc(ids[..., 1:], nuc), h, torch.zeros_like(h))
+    h = torch.where(is_nucleotide(ids[..., 1:], nuc), h, torch.zeros_like(h))
     return torch.cat([torch.zeros_like(h[..., :1]), h], dim=-1)            # (L,)
 
 
