@@ -180,8 +180,16 @@ GPN = Vocabulary(
     other=2, mask=1, pad=0, unk=2, complement=(0, 1, 2, 6, 5, 4, 3), lower_case=True, folds_case=True,
     source="default: GPN's vocabulary")
 
+
+
+def vocabulary_of(model) -> Vocabulary:
+    """A model's vocabulary: `model.vocab` (every glrm model has one), else the 12-token one (a wrapper or a
+    model built outside glrm, as models built in code have)."""
+    vocab = getattr(model, "vocab", None)
+    return vocab if isinstance(vocab, Vocabulary) else DNA12
+
+
 # the 12-token vocabulary's functions, as before per-checkpoint vocabularies (tests and tools use them)
-_ENCODE_LUT = DNA12._lut
 
 
 def encode_numpy(seq: str | bytes) -> np.ndarray:

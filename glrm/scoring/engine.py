@@ -59,7 +59,7 @@ from glrm.defaults import (
 )
 from glrm.io.fields import BOTH_STRANDS, SCORE_FIELDS, check_scores, needs_mirror
 from glrm.models.base import GenomicLM
-from glrm.models.tokenizer import Vocabulary
+from glrm.models.tokenizer import Vocabulary, vocabulary_of
 from glrm.resources import Backoff, auto_batch, model_dims
 from glrm.scoring import scores as S
 from glrm.scoring.prefix import run_linked, supports_prefix_reuse
@@ -234,7 +234,7 @@ class SmallVariantEngine:
         cast_model(model, config.precision)
         model.eval()
         self.kind = model.info.kind
-        self.tokens: Vocabulary = model.vocab   # the model's vocabulary (self.vocab: its row count)
+        self.tokens: Vocabulary = vocabulary_of(model)   # its vocabulary (self.vocab: its row count)
         self.nuc = self.tokens.nucleotides     # the four logit columns every score reads
         if self.kind == "masked" and self.tokens.mask is None:
             raise ValueError(f"a masked model needs a [MASK] token; its vocabulary has none "

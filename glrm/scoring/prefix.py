@@ -34,6 +34,7 @@ import torch
 from glrm import resources
 from glrm.models import hyena_suffix
 from glrm.models.mamba import MixerState
+from glrm.models.tokenizer import vocabulary_of
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def run_linked(model, refs: Sequence[torch.Tensor], alts: Sequence[tuple[int, to
     if model.info.family == "hyenadna":
         return _run_linked_hyenadna(model, refs, alts, batch_size, chunk_size, emit_ref, emit_alt)
     device = next(model.parameters()).device
-    pad = model.vocab.other   # the model's N: padding after the last real token changes nothing before it
+    pad = vocabulary_of(model).other   # its N: padding after the last real token changes nothing before it
     ref_ids = torch.stack(list(refs)).to(device)  # (R, W)
     by_start: dict[int, list[int]] = {}
     for j, (_parent, _ids, o) in enumerate(alts):

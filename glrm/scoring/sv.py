@@ -74,6 +74,7 @@ from glrm.defaults import (
 )
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM
+from glrm.models.tokenizer import vocabulary_of
 from glrm.resources import Backoff, auto_batch, auto_chunk_size
 from glrm.scoring import scores as S
 from glrm.scoring.engine import Role, cast_model
@@ -208,7 +209,7 @@ class SVEngine:
         cast_model(model, precision)
         model.eval()
         self.kind = model.info.kind
-        self.tokens = model.vocab         # the model's vocabulary (windows are encoded with it)
+        self.tokens = vocabulary_of(model)   # the model's vocabulary (windows are encoded with it)
         self.eq = model.info.rc_equivariant
         self.second_pass = rc == "mean" and not (self.eq and self.kind == "masked")
         # causal models: an alt pass that shares its first o tokens with its ref pass starts from the ref
