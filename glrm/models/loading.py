@@ -315,6 +315,7 @@ def load_model(
     dev = parse_device(device)
     dt = parse_dtype(dtype)
     ckpt = inspect_checkpoint(path_or_name)
+    vocab = read_vocabulary(ckpt.folder, ckpt.format, ckpt.config)   # fails before the weights are read
     try:
         digest = file_sha256(ckpt.weights)
     except OSError as exc:
@@ -333,7 +334,6 @@ def load_model(
         model = build(ckpt, state)
     except WeightsMismatch as exc:
         raise InputError(f"{exc}: {redownload_hint(ckpt)}") from None
-    vocab = read_vocabulary(ckpt.folder, ckpt.format, ckpt.config)
     check_vocabulary(ckpt, vocab, embedding_rows(model))
     model.vocab = vocab
     max_length, source = checkpoint_max_length(ckpt)
