@@ -139,8 +139,9 @@ def test_models_download_force_asks_for_every_file_again(monkeypatch, tmp_path, 
     """`--force` (the fix the messages above give) reaches huggingface_hub as force_download."""
     calls = []
 
-    def snapshot_download(repo, allow_patterns, local_dir, force_download):
+    def snapshot_download(repo, allow_patterns, local_dir, force_download, revision=None):
         calls.append((repo, force_download))
+        assert revision == "main" and "tokenizer_config.json" in allow_patterns   # the registry's revision
         folder = tmp_path / "dl"
         folder.mkdir(exist_ok=True)
         for f in ("config.json", "model.safetensors"):

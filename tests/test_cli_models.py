@@ -55,7 +55,7 @@ def test_help_runs_and_lists_models():
     assert out.returncode == 0 and "models" in out.stdout
     out = run_glrm(["models", "--help"])
     assert out.returncode == 0
-    for cmd in ("list", "info", "download"):
+    for cmd in ("list", "info", "download", "check"):
         assert cmd in out.stdout
 
 
@@ -68,13 +68,17 @@ def test_list_is_tsv_with_cache_status(hub, capsys):
     assert main(["models", "list"]) == 0
     out, err = capsys.readouterr()
     rows = [line.split("\t") for line in out.splitlines()]
-    assert rows[0] == ["name", "kind", "trained_bases", "max_tokens", "repo_id", "cached"]
+    assert rows[0] == ["name", "family", "kind", "d_model", "n_layer", "trained_bases", "max_tokens", "vocab",
+                       "license", "revision", "repo_id", "cached"]
     table = {r[0]: r for r in rows[1:]}
     assert list(table) == list(registry.KNOWN_MODELS)
     assert table["hyenadna-tiny-1k"] == [
-        "hyenadna-tiny-1k", "causal", "1024", "1026", "LongSafari/hyenadna-tiny-1k-seqlen-hf", "no"]
-    assert table["caduceus-ps-131k"][1:4] == ["masked", "131072", "131072"]
-    assert table["caduceus-ph-1k"][5] == str(snap)
+        "hyenadna-tiny-1k", "hyenadna", "causal", "128", "2", "1024", "1026", "dna12", "bsd-3-clause",
+        "main (unpinned)", "LongSafari/hyenadna-tiny-1k-seqlen-hf", "no"]
+    assert table["caduceus-ps-131k"][1:7] == ["caduceus", "masked", "256", "16", "131072", "131072"]
+    assert table["plantcaduceus-l32"][1:9] == ["plantcaduceus", "masked", "1024", "32", "512", "512", "gpn",
+                                               "apache-2.0"]
+    assert table["caduceus-ph-1k"][11] == str(snap)
     assert err == ""
 
 
@@ -109,6 +113,14 @@ def test_info_hyenadna_shows_padded_vocab_and_config_length(capsys):
     assert info["kind"] == "causal" and info["rc_equivariant"] == "false"
     assert info["vocab_size"] == "12 (padded to 16)"
     assert info["max_length"] == "1026 tokens (config.json max_seq_len)"
+
+
+def test_info_shows_the_checkpoints_own_vocabulary(capsys):
+    assert main(["models", "info", str(FIX / "plantcaduceus-tiny")]) == 0
+    info = dict(line.split("\t", 1) for line in capsys.readouterr().out.splitlines())
+    assert info["weights"] == "pytorch_model.bin" and info["vocab_size"] == "8"
+    want = "tokenizer.json: a=3 c=4 g=5 t=6, other bases -> [UNK]=2, mask [MASK]=1"
+    assert info["tokenizer"].startswith(want)
 
 
 def test_info_on_a_bad_folder_is_one_line_error(tmp_path, capsys):

@@ -428,11 +428,12 @@ def test_cache_dir_follows_the_hf_environment(monkeypatch, tmp_path):
 def test_registry_entries():
     m = registry.KNOWN_MODELS
     assert [k for k in m if k.startswith("hyenadna")] == [
-        "hyenadna-tiny-1k", "hyenadna-small-32k", "hyenadna-medium-160k", "hyenadna-medium-450k",
-        "hyenadna-large-1m"]
+        "hyenadna-tiny-1k", "hyenadna-tiny-1k-d256", "hyenadna-tiny-16k-d128", "hyenadna-small-32k",
+        "hyenadna-medium-160k", "hyenadna-medium-450k", "hyenadna-large-1m"]
     assert m["hyenadna-tiny-1k"].repo_id == "LongSafari/hyenadna-tiny-1k-seqlen-hf"
+    assert m["hyenadna-tiny-16k-d128"].repo_id == "LongSafari/hyenadna-tiny-16k-seqlen-d128-hf"
     assert [m[k].max_length for k in m if k.startswith("hyenadna")] == [
-        1026, 32770, 160002, 450002, 1000002]
+        1026, 1026, 16386, 32770, 160002, 450002, 1000002]
     assert m["caduceus-ps-131k"].repo_id == "kuleshov-group/caduceus-ps_seqlen-131k_d_model-256_n_layer-16"
     assert m["caduceus-ph-1k"].repo_id == "kuleshov-group/caduceus-ph_seqlen-1k_d_model-118_n_layer-4_lr-8e-3"
     assert {m[k].kind for k in m if k.startswith("caduceus")} == {"masked"}

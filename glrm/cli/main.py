@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         if code == 130:  # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns it
             print(INTERRUPTED, file=sys.stderr)
             return 130
+        if isinstance(code, int) and code:  # a command's own typer.Exit(status): `models check --strict`
+            return code
     except GlrmError as exc:
         print(f"glrm: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -9,7 +9,8 @@ Public API::
 `path_or_name` is a checkpoint folder, or a known name / repo id found in the local Hugging Face cache
 (glrm.models.registry; never the network). `model.info` (glrm.models.info.ModelInfo) holds what glrm knows
 about it: family, kind, rc_equivariant, max_length (and its source), name, checkpoint, weights_file, sha256,
-format and stored_dtype.
+format, stored_dtype and tokenizer; `model.vocab` (glrm.models.tokenizer.Vocabulary) its checkpoint's tokens:
+the ids of A/C/G/T, of other bases and of [MASK], and the complement of each id.
 Importing this package does not import torch.
 """
 

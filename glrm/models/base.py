@@ -7,6 +7,7 @@ Architectures live one per file beside this one (hyenadna.py, mamba.py, caduceus
 from __future__ import annotations
 
 import json
+import logging
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,9 @@ from torch import nn
 
 from glrm.errors import InputError
 from glrm.models.info import ModelInfo
+from glrm.models.tokenizer import DNA12, Vocabulary
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -26,16 +30,42 @@ class ModelOutput:
 
 class GenomicLM(nn.Module):
     """Base of glrm's models. Subclasses pass their `ModelInfo` (built from their config) to `__init__` and
-    implement `forward`; `glrm.models.loading.load_model` replaces `info` with the checkpoint's full one.
+    implement `forward`; `glrm.models.loading.load_model` replaces `info` with the checkpoint's full one, and
+    `vocab` (glrm.models.tokenizer.Vocabulary: the 12-token DNA vocabulary for a model built in code) with the
+    checkpoint's own.
 
     forward(input_ids: LongTensor (B, L), chunk_size: int | None = None) -> ModelOutput
     """
 
     info: ModelInfo
+    vocab: Vocabulary
 
-    def __init__(self, info: ModelInfo):
+    def __init__(self, info: ModelInfo, vocab: Vocabulary = DNA12):
         super().__init__()
         self.info = info
+        self.vocab = vocab
+
+
+# --- config.json: the official config classes' defaults ---------------------------------------------
+
+
+def config_file(source: str | Path) -> str:
+    """The config.json beside a weight file `source` (what a message about the config should name)."""
+    path = Path(source)
+    weights = path.suffix in (".safetensors", ".bin", ".ckpt")
+    return str(path.with_name("config.json")) if weights else str(path)
+
+
+def with_defaults(config: dict, defaults: dict, config_class: str, source: str | Path) -> dict:
+    """`config` completed with `defaults` (the official `config_class`'s values) for the keys it lacks, and
+    one warning naming those keys: a config.json written without them loads as the official code loads it,
+    and the user learns that it did."""
+    missing = [k for k in defaults if k not in config]
+    if missing:
+        values = ", ".join(f"{k}={json.dumps(defaults[k])}" for k in missing)
+        log.warning("%s: lacks %s; using the defaults of the official %s (%s)", config_file(source),
+                    ", ".join(missing), config_class, values)
+    return {**defaults, **config}
 
 
 # --- weight files (the names glrm reads are in registry.WEIGHT_FILES) -----------------------------

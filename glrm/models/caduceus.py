@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from glrm.errors import InputError
-from glrm.models.base import GenomicLM, ModelOutput, load_strict
+from glrm.models.base import GenomicLM, ModelOutput, load_strict, with_defaults
 from glrm.models.info import ModelInfo
 from glrm.models.mamba import (
     MambaMixer,
@@ -285,17 +285,22 @@ class Caduceus(GenomicLM):
         return h, hidden
 
 
-_DEFAULTS = dict(rcps=False, fused_add_norm=True, residual_in_fp32=False, rms_norm=True, norm_epsilon=1e-5,
-                 bidirectional=True, bidirectional_strategy="add", bidirectional_weight_tie=True,
-                 pad_vocab_size_multiple=8, complement_map=None, ssm_cfg=None)
+# The official CaduceusConfig's defaults, for the keys a config.json may lack (a warning names them).
+# d_model, n_layer and vocab_size have defaults there too (2560, 64, 50277) but shape every weight: glrm
+# requires them.
+DEFAULTS = dict(rcps=False, fused_add_norm=True, residual_in_fp32=True, rms_norm=True, norm_epsilon=1e-5,
+                bidirectional=True, bidirectional_strategy="add", bidirectional_weight_tie=True,
+                pad_vocab_size_multiple=8, complement_map=None, ssm_cfg=None)
 
 
 def caduceus_config(config: dict, source: str) -> tuple[dict, int, torch.Tensor]:
     """Normalised config, padded vocab size and complement map (identity beyond the given entries)."""
-    cfg = {k: config.get(k, v) for k, v in _DEFAULTS.items()}
     for k in ("d_model", "n_layer", "vocab_size"):
         if k not in config:
             raise InputError(f"{source}: config.json lacks {k!r}; is it a Caduceus config.json?")
+    full = with_defaults(config, DEFAULTS, "CaduceusConfig", source)
+    cfg = {k: full[k] for k in DEFAULTS}
+    for k in ("d_model", "n_layer", "vocab_size"):
         cfg[k] = int(config[k])
     cfg["ssm_cfg"] = dict(cfg["ssm_cfg"] or {})
     if cfg["bidirectional"] and (cfg["bidirectional_strategy"] or "add") not in ("add", "ew_multiply"):
@@ -313,10 +318,21 @@ def caduceus_config(config: dict, source: str) -> tuple[dict, int, torch.Tensor]
 
 
 def build_caduceus(config: dict, state: dict[str, torch.Tensor], source: str) -> Caduceus:
-    """A Caduceus from HF config.json and state dict; fills the tied tensors safetensors leaves out."""
+    """A Caduceus from HF config.json and state dict; fills the tied tensors safetensors leaves out.
+
+    Keys are CaduceusForMaskedLM's (`caduceus.backbone.*`, `lm_head.*`) or, for a checkpoint saved from the
+    base model, `backbone.*` alone (the head is tied to the embeddings either way)."""
     cfg, vocab, cmap = caduceus_config(config, source)
     model = Caduceus(cfg, vocab, cmap)
     state = dict(state)
+    if not any(k.startswith("caduceus.") for k in state) and any(k.startswith("backbone.") for k in state):
+        # saved from the base model `Caduceus` (config.json architectures ["Caduceus"], as PlantCaduceus):
+        # transformers puts the base_model_prefix "caduceus." in front when CaduceusForMaskedLM loads it
+        state = {"caduceus." + k: v for k, v in state.items()}
+    if cfg["rcps"]:  # int64 buffers the official modules build from config.json's complement_map
+        own = model.state_dict()
+        for key in ("caduceus.backbone.embeddings.word_embeddings.complement_map", "lm_head.complement_map"):
+            state.setdefault(key, own[key])
     pre = "caduceus.backbone."
     emb_key = pre + ("embeddings.word_embeddings.embedding.weight" if cfg["rcps"]
                      else "embeddings.word_embeddings.weight")

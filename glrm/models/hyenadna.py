@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from glrm.errors import InputError
-from glrm.models.base import GenomicLM, ModelOutput, WeightsMismatch, load_strict
+from glrm.models.base import GenomicLM, ModelOutput, WeightsMismatch, load_strict, with_defaults
 from glrm.models.hyena_filter import HyenaFilter, causal_fft_conv_
 from glrm.models.info import ModelInfo
 
@@ -89,6 +89,7 @@ class HyenaDNAConfig:
     def from_hf(cls, config: dict, source: str = "config.json") -> HyenaDNAConfig:
         """From the HF port's config.json (`HyenaConfig`). Block norms use eps 1e-5 there, always."""
         _require(config, ("d_model", "n_layer"), source)
+        config = with_defaults(config, HF_DEFAULTS, "HyenaConfig (HF port)", source)
         d_model = int(config["d_model"])
         return _make(cls, source,
                      d_model=d_model, n_layer=int(config["n_layer"]),
@@ -140,6 +141,14 @@ class HyenaDNAConfig:
                      tie_word_embeddings=True,
                      checkpoint_mixer=bool(config.get("checkpoint_mixer", False)),
                      checkpoint_mlp=bool(config.get("checkpoint_mlp", False)))
+
+
+# The HF port's HyenaConfig defaults for the keys glrm reads (a warning names those a config.json lacks);
+# tie_word_embeddings is transformers' PretrainedConfig default. d_model and n_layer shape the weights:
+# required.
+HF_DEFAULTS = dict(vocab_size=12, d_inner=None, max_seq_len=1024, emb_dim=3, filter_order=64, hyena_order=2,
+                   short_filter_order=3, num_inner_mlps=2, activation_freq=1, pad_vocab_size_multiple=8,
+                   layer_norm_epsilon=1e-5, tie_word_embeddings=True)
 
 
 def _require(config: dict, keys: tuple[str, ...], source: str, where: str = "") -> None:

@@ -49,8 +49,9 @@ class ModelInfo:
     checkpoint: str = ""            # the checkpoint folder
     weights_file: str = ""          # the weight file read
     sha256: str = ""                # SHA-256 of that file
-    format: str = ""                # "hyenadna-hf" | "hyenadna-orig" | "caduceus" | "mamba"
+    format: str = ""                # "hyenadna-hf" | "hyenadna-orig" | "caduceus" | "mamba" | "mamba-hf"
     stored_dtype: str = ""          # floating dtype of the stored weights ("float32", "bfloat16", ...)
+    tokenizer: str = ""             # the vocabulary in one line (model.vocab.describe(): base ids, source)
 
     @property
     def trained_window(self) -> int:

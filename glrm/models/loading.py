@@ -8,17 +8,21 @@ The folder's format is detected from its config.json and files:
   caduceus        model_type "caduceus" (ph/ps by `rcps`)            model.safetensors, pytorch_model.bin
   mamba           no model_type; MambaConfig (d_model, n_layer,      model.safetensors, pytorch_model.bin
                   ssm_cfg)
+  mamba-hf        model_type "mamba" (transformers MambaForCausalLM) model.safetensors, pytorch_model.bin
 
 Weights are read with `read_state_dict` (safetensors, else weights-only torch.load: never full pickle). A
 cut or damaged weight file, or weights that do not fit config.json, is one error naming the file and how to
 get a good copy again (`redownload_hint`: `glrm models download NAME --force`). The
 loaded model's `info` (glrm.models.info.ModelInfo) gets what the checkpoint tells: `name`, `checkpoint`
 (folder), `weights_file`, `sha256` (of the weight file read), `format`, `stored_dtype`, `max_length` and
-`max_length_source`.
+`max_length_source`; and `model.vocab` the checkpoint's vocabulary (glrm.models.tokenizer_files: its
+tokenizer.json or tokenizer_config.json, else the family's default), checked against the embedding's rows and,
+for Caduceus, against config.json's complement_map.
 
-max_length (tokens) comes from config.json (HyenaDNA `max_seq_len` / `layer.l_max`), else from the registry
-entry, else from a `seqlen-<N>k` folder name, else `registry.DEFAULT_MAX_LENGTH` (1024). The window it allows,
-in bases, is `glrm.models.info.trained_window` (HyenaDNA: max_length - 2).
+max_length (tokens) comes from config.json (HyenaDNA `max_seq_len` / `layer.l_max`), else from
+tokenizer_config.json's `model_max_length` (Caduceus and Mamba, whose config.json has no length), else from
+the registry entry, else from a `seqlen-<N>k` folder name, else `registry.DEFAULT_MAX_LENGTH` (1024). The
+window it allows, in bases, is `glrm.models.info.trained_window` (HyenaDNA: max_length - 2).
 """
 
 from __future__ import annotations
@@ -37,14 +41,18 @@ import glrm.models.registry as registry
 from glrm.errors import InputError
 from glrm.models.base import DamagedWeights, GenomicLM, WeightsMismatch, read_state_dict
 from glrm.models.registry import DEFAULT_MAX_LENGTH, WEIGHT_FILES, KnownModel
+from glrm.models.tokenizer import Vocabulary
+from glrm.models.tokenizer_files import model_max_length, read_vocabulary
 
-FORMATS = ("hyenadna-hf", "hyenadna-orig", "caduceus", "mamba")
-FAMILY = {"hyenadna-hf": "hyenadna", "hyenadna-orig": "hyenadna", "caduceus": "caduceus", "mamba": "mamba"}
+FORMATS = ("hyenadna-hf", "hyenadna-orig", "caduceus", "mamba", "mamba-hf")
+FAMILY = {"hyenadna-hf": "hyenadna", "hyenadna-orig": "hyenadna", "caduceus": "caduceus", "mamba": "mamba",
+          "mamba-hf": "mamba"}
 FORMAT_WEIGHTS = {
     "hyenadna-hf": ("model.safetensors", "pytorch_model.bin"),
     "hyenadna-orig": ("weights.ckpt",),
     "caduceus": ("model.safetensors", "pytorch_model.bin"),
     "mamba": ("model.safetensors", "pytorch_model.bin"),
+    "mamba-hf": ("model.safetensors", "pytorch_model.bin"),
 }
 DTYPES = {
     "float32": torch.float32, "fp32": torch.float32,
@@ -99,10 +107,12 @@ def detect_format(config: dict, config_path: Path | str = "config.json") -> str:
             return "hyenadna-hf"
         if model_type == "caduceus":
             return "caduceus"
+        if model_type == "mamba":
+            return "mamba-hf"
         raise InputError(
             f"{config_path}: model_type {model_type!r} is not supported; glrm reads model_type 'hyenadna' "
-            "(HyenaDNA HF port) and 'caduceus', original HyenaDNA configs (a nested 'layer' with _name_ "
-            "'hyena') and mamba_ssm MambaConfig files (no model_type)"
+            "(HyenaDNA HF port), 'caduceus' and 'mamba' (transformers MambaForCausalLM), original HyenaDNA "
+            "configs (a nested 'layer' with _name_ 'hyena') and mamba_ssm MambaConfig files (no model_type)"
         )
     layer = config.get("layer")
     if isinstance(layer, dict):
@@ -192,6 +202,10 @@ def checkpoint_max_length(ckpt: Checkpoint) -> tuple[int, str]:
         return cfg["max_seq_len"], "config.json max_seq_len"
     if ckpt.format == "hyenadna-orig" and isinstance(cfg["layer"].get("l_max"), int):
         return cfg["layer"]["l_max"], "config.json layer.l_max"
+    if ckpt.family != "hyenadna":   # Caduceus and Mamba configs record no length; their tokenizers may
+        tokens = model_max_length(ckpt.folder)
+        if tokens:
+            return tokens, "tokenizer_config.json model_max_length"
     if ckpt.known is not None:
         return ckpt.known.max_length, f"registry ({ckpt.known.name})"
     from_name = registry.length_from_path(ckpt.folder)
@@ -251,7 +265,33 @@ def _build(ckpt: Checkpoint, state: dict[str, torch.Tensor]) -> GenomicLM:
         return build_caduceus(ckpt.config, state, source)
     from glrm.models.mamba import build_mamba_lm
 
-    return build_mamba_lm(ckpt.config, state, source)
+    return build_mamba_lm(ckpt.config, state, source, "hf" if ckpt.format == "mamba-hf" else "mamba_ssm")
+
+
+def embedding_rows(model: GenomicLM) -> int:
+    """The rows of the model's token embedding (the padded vocabulary: logit columns)."""
+    emb = next(m for m in model.modules() if isinstance(m, torch.nn.Embedding))
+    return emb.num_embeddings
+
+
+def check_vocabulary(ckpt: Checkpoint, vocab: Vocabulary, rows: int) -> None:
+    """The vocabulary must fit the model: every id inside the embedding and, for Caduceus, config.json's
+    complement_map (what the RC-equivariant layers use) the same pairs as the tokenizer's bases."""
+    where = vocab.source or vocab.name
+    if vocab.size > rows:
+        raise InputError(
+            f"{where}: the tokenizer has {vocab.size} tokens but the model's embedding has {rows} rows; the "
+            f"tokenizer files belong to another checkpoint: restore those of {ckpt.folder}")
+    cmap = ckpt.config.get("complement_map") if ckpt.format == "caduceus" else None
+    if isinstance(cmap, dict):
+        given = {int(k): int(v) for k, v in cmap.items()}
+        wrong = [i for i in range(vocab.size) if i in given and given[i] != vocab.complement[i]]
+        if wrong:
+            i = wrong[0]
+            raise InputError(
+                f"{ckpt.folder / 'config.json'}: complement_map pairs {i} with {given[i]}, but the tokenizer "
+                f"({where}) pairs {vocab.tokens[i]}={i} with {vocab.complement[i]}; the tokenizer files "
+                "belong to another checkpoint: restore the checkpoint's own")
 
 
 def _stored_dtype(state: dict[str, torch.Tensor]) -> str:
@@ -275,6 +315,7 @@ def load_model(
     dev = parse_device(device)
     dt = parse_dtype(dtype)
     ckpt = inspect_checkpoint(path_or_name)
+    vocab = read_vocabulary(ckpt.folder, ckpt.format, ckpt.config)   # fails before the weights are read
     try:
         digest = file_sha256(ckpt.weights)
     except OSError as exc:
@@ -293,10 +334,12 @@ def load_model(
         model = build(ckpt, state)
     except WeightsMismatch as exc:
         raise InputError(f"{exc}: {redownload_hint(ckpt)}") from None
+    check_vocabulary(ckpt, vocab, embedding_rows(model))
+    model.vocab = vocab
     max_length, source = checkpoint_max_length(ckpt)
     model.info = replace(model.info, max_length=max_length, max_length_source=source, name=ckpt.name,
                          checkpoint=str(ckpt.folder), weights_file=str(ckpt.weights), sha256=digest,
-                         format=ckpt.format, stored_dtype=_stored_dtype(state))
+                         format=ckpt.format, stored_dtype=_stored_dtype(state), tokenizer=vocab.describe())
     del state
     model.to(device=dev)
     if dt in (torch.bfloat16, torch.float16) and model.info.family in ("mamba", "caduceus"):

@@ -1,7 +1,12 @@
 """Mamba-1 in glrm's own PyTorch: the mixer (shared with Caduceus), the pre-norm block, and the Mamba LM.
 
-Checkpoint format: mamba_ssm `MambaLMHeadModel.save_pretrained` (`backbone.*`, `lm_head.weight` tied to
-`backbone.embedding.weight`), built by `build_mamba_lm`.
+Checkpoint formats, both built by `build_mamba_lm` into the same MambaLM:
+- mamba_ssm `MambaLMHeadModel.save_pretrained` (`backbone.*`, `lm_head.weight` tied to
+  `backbone.embedding.weight`; config.json is a mamba_ssm MambaConfig);
+- Hugging Face transformers `MambaForCausalLM` (config.json `model_type` "mamba": hidden_size,
+  num_hidden_layers, state_size, ...; keys as mamba_ssm's except `backbone.embeddings.weight`). Its mixer,
+  norms and residual stream compute what mamba_ssm's do (transformers' slow path is a pure-PyTorch copy of
+  `selective_scan_ref`), so it is a mapping of names, not a second model: `hf_mamba_config` and `HF_KEYS`.
 
 Chunking (`chunk_size=N`): the model runs layer by layer; each mixer walks its input in chunks of N positions,
 and everything position-wise (in_proj, conv, x_proj, dt_proj, gate, out_proj) is done per chunk, so the
@@ -23,7 +28,7 @@ from torch import nn
 
 import glrm.models.cpu_kernels as cpu_kernels
 from glrm.errors import InputError
-from glrm.models.base import GenomicLM, ModelOutput, load_strict
+from glrm.models.base import GenomicLM, ModelOutput, load_strict, with_defaults
 from glrm.models.info import ModelInfo
 from glrm.models.scan import causal_conv_silu, scan, scan_threads, use_cpu_kernel
 
@@ -381,8 +386,49 @@ def pad_vocab(vocab: int, multiple: int) -> int:
     return vocab if not multiple or vocab % multiple == 0 else vocab + multiple - vocab % multiple
 
 
-def build_mamba_lm(config: dict, state: dict[str, torch.Tensor], source: str) -> MambaLM:
-    """A MambaLM from `config.json` (MambaConfig.__dict__) and a mamba_ssm save_pretrained state dict."""
+# mamba_ssm MambaConfig's defaults for keys a config.json may lack (a warning names them). d_intermediate,
+# attn_layer_idx and attn_cfg arrived with mamba_ssm 2 and mean "none" when absent (older writers): no
+# warning.
+MAMBA_SSM_DEFAULTS = dict(ssm_cfg={}, rms_norm=True, residual_in_fp32=True, fused_add_norm=True,
+                          pad_vocab_size_multiple=8, tie_embeddings=True)
+# transformers MambaConfig's defaults (hidden_size, num_hidden_layers and vocab_size shape the weights:
+# required). The HF model embeds exactly vocab_size rows (no padding multiple).
+HF_MAMBA_DEFAULTS = dict(state_size=16, expand=2, conv_kernel=4, use_bias=False, use_conv_bias=True,
+                         hidden_act="silu", layer_norm_epsilon=1e-5, residual_in_fp32=True,
+                         time_step_rank="auto", tie_word_embeddings=True)
+HF_KEYS = {"backbone.embeddings.weight": "backbone.embedding.weight"}   # HF name -> mamba_ssm name
+
+
+def hf_mamba_config(config: dict, source: str) -> dict:
+    """A transformers MambaConfig (model_type "mamba") as the mamba_ssm MambaConfig `build_mamba_lm` reads."""
+    missing = [k for k in ("hidden_size", "num_hidden_layers", "vocab_size") if k not in config]
+    if missing:
+        raise InputError(f"{source}: config.json lacks {', '.join(missing)}; is it a transformers "
+                         "MambaConfig?")
+    full = with_defaults(config, HF_MAMBA_DEFAULTS, "transformers MambaConfig", source)
+    if full["hidden_act"] != "silu":
+        raise InputError(f"{source}: hidden_act {full['hidden_act']!r} is not supported; glrm's Mamba mixer "
+                         "uses SiLU (the value every released Mamba config has)")
+    return dict(
+        d_model=full["hidden_size"], n_layer=full["num_hidden_layers"], vocab_size=full["vocab_size"],
+        pad_vocab_size_multiple=0, rms_norm=True, fused_add_norm=True,
+        norm_epsilon=full["layer_norm_epsilon"], residual_in_fp32=full["residual_in_fp32"],
+        tie_embeddings=full["tie_word_embeddings"],
+        ssm_cfg=dict(d_state=full["state_size"], d_conv=full["conv_kernel"], expand=full["expand"],
+                     dt_rank=full["time_step_rank"], conv_bias=full["use_conv_bias"], bias=full["use_bias"]))
+
+
+def build_mamba_lm(config: dict, state: dict[str, torch.Tensor], source: str,
+                   fmt: str = "mamba_ssm") -> MambaLM:
+    """A MambaLM from `config.json` and a state dict: fmt "mamba_ssm" (MambaConfig.__dict__ and a mamba_ssm
+    save_pretrained state dict) or "hf" (transformers MambaForCausalLM's config.json and weights)."""
+    if fmt == "hf":
+        config = hf_mamba_config(config, source)
+        state = {HF_KEYS.get(k, k): v for k, v in state.items()}
+    elif fmt == "mamba_ssm":
+        config = with_defaults(config, MAMBA_SSM_DEFAULTS, "mamba_ssm MambaConfig", source)
+    else:
+        raise ValueError(f"unknown Mamba checkpoint format {fmt!r}; expected 'mamba_ssm' or 'hf'")
     if int(config.get("d_intermediate", 0) or 0) != 0:
         raise InputError(f"{source}: d_intermediate={config['d_intermediate']} (MLP layers, Mamba-2 style) "
                          "is not supported; glrm runs pure Mamba-1 stacks (d_intermediate 0)")

@@ -27,42 +27,83 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "weights.ckpt")
 DEFAULT_MAX_LENGTH = 1024
 
 
+# Besides config.json and one weight file, `glrm models download` fetches these when a repository has them
+# (never code: glrm runs no `trust_remote_code`); glrm.models.tokenizer_files reads the vocabulary from them.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
 @dataclass(frozen=True)
 class KnownModel:
+    """A released checkpoint. The numbers are those of its config.json (docs/models.md, "Known models", lists
+    them, and tests/test_registry.py checks every entry against that table)."""
+
     name: str            # glrm's short name, e.g. "hyenadna-tiny-1k"
     repo_id: str         # Hugging Face repo id
+    family: str          # "hyenadna" | "caduceus" | "plantcaduceus" (the Caduceus architecture)
     kind: str            # "causal" | "masked"
     trained_length: int  # bases per training sequence
     max_length: int      # trained length in tokens (HyenaDNA: max_seq_len = bases + 2 special tokens)
+    d_model: int
+    n_layer: int
+    vocab: str           # "dna12" (the 12-token vocabulary) | "gpn" (GPN's, 7 tokens)
+    vocab_size: int      # config.json's vocab_size (HyenaDNA 12, padded to 16 rows; Caduceus 16; GPN 8)
+    license: str         # as the model card states it ("unspecified": the card states none)
+    revision: str = "main"   # what `glrm models download` fetches; a commit hash once pinned
+    pinned: bool = False     # True once `revision` is a verified commit hash; False: the branch "main"
 
 
-def _hyena(size: str, bases: int) -> KnownModel:
-    return KnownModel(f"hyenadna-{size}", f"LongSafari/hyenadna-{size}-seqlen-hf", "causal", bases,
-                      bases + HYENADNA_SPECIAL_TOKENS)
+def _hyena(size: str, bases: int, d_model: int, n_layer: int, suffix: str = "") -> KnownModel:
+    repo = f"LongSafari/hyenadna-{size}-seqlen{suffix}-hf"
+    return KnownModel(f"hyenadna-{size}{suffix}", repo, "hyenadna", "causal", bases,
+                      bases + HYENADNA_SPECIAL_TOKENS, d_model, n_layer, "dna12", 12, "bsd-3-clause")
 
 
-def _caduceus(variant: str, seqlen: str, d_model: int, n_layer: int, suffix: str = "") -> KnownModel:
+def _caduceus(variant: str, seqlen: str, d_model: int, n_layer: int, suffix: str = "", name: str = "",
+              license: str = "apache-2.0") -> KnownModel:
     bases = {"1k": 1024, "131k": 131072}[seqlen]
     repo = f"kuleshov-group/caduceus-{variant}_seqlen-{seqlen}_d_model-{d_model}_n_layer-{n_layer}{suffix}"
-    return KnownModel(f"caduceus-{variant}-{seqlen}", repo, "masked", bases, bases)
+    return KnownModel(name or f"caduceus-{variant}-{seqlen}", repo, "caduceus", "masked", bases, bases,
+                      d_model, n_layer, "dna12", 16, license)
 
 
-# HyenaDNA max_seq_len values are those of the released config.json files (1026, 32770, 160002, 450002,
-# 1000002). The released 1k Caduceus repos carry an `_lr-8e-3` suffix in their ids.
+def _plantcaduceus(n_layer: int, d_model: int) -> KnownModel:
+    return KnownModel(f"plantcaduceus-l{n_layer}", f"kuleshov-group/PlantCaduceus_l{n_layer}",
+                      "plantcaduceus", "masked", 512, 512, d_model, n_layer, "gpn", 8, "apache-2.0")
+
+
+# Every released HyenaDNA (HF port), Caduceus and PlantCaduceus checkpoint. HyenaDNA max_seq_len values are
+# those of the released config.json files (1026, 16386, 32770, 160002, 450002, 1000002). The 1k Caduceus repos
+# carry an `_lr-8e-3` suffix, and their model cards state no license. PlantCaduceus was trained on 512-bp
+# windows. No revision is pinned yet: the hashes could not be verified from here (docs/models.md).
 KNOWN_MODELS: dict[str, KnownModel] = {
     m.name: m
     for m in (
-        _hyena("tiny-1k", 1024),
-        _hyena("small-32k", 32768),
-        _hyena("medium-160k", 160000),
-        _hyena("medium-450k", 450000),
-        _hyena("large-1m", 1_000_000),
-        _caduceus("ph", "1k", 118, 4, "_lr-8e-3"),
-        _caduceus("ps", "1k", 118, 4, "_lr-8e-3"),
+        _hyena("tiny-1k", 1024, 128, 2),
+        _hyena("tiny-1k", 1024, 256, 2, "-d256"),
+        _hyena("tiny-16k", 16384, 128, 2, "-d128"),
+        _hyena("small-32k", 32768, 256, 4),
+        _hyena("medium-160k", 160000, 256, 8),
+        _hyena("medium-450k", 450000, 256, 8),
+        _hyena("large-1m", 1_000_000, 256, 8),
+        _caduceus("ph", "1k", 118, 4, "_lr-8e-3", license="unspecified"),
+        _caduceus("ps", "1k", 118, 4, "_lr-8e-3", license="unspecified"),
+        _caduceus("ph", "1k", 256, 4, "_lr-8e-3", "caduceus-ph-1k-d256", "unspecified"),
+        _caduceus("ps", "1k", 256, 4, "_lr-8e-3", "caduceus-ps-1k-d256", "unspecified"),
         _caduceus("ph", "131k", 256, 16),
         _caduceus("ps", "131k", 256, 16),
+        _plantcaduceus(20, 384),
+        _plantcaduceus(24, 512),
+        _plantcaduceus(28, 768),
+        _plantcaduceus(32, 1024),
     )
 }
+
+
+def download_patterns(safetensors: bool) -> list[str]:
+    """The files `glrm models download` asks for: config.json, the weights (model.safetensors first; the
+    pickle-based files only for a repository without it) and the tokenizer files. Never code."""
+    weights = ["model.safetensors"] if safetensors else ["pytorch_model.bin", "weights.ckpt"]
+    return ["config.json", *weights, *TOKENIZER_FILES]
 
 
 def known_by_repo(repo_id: str) -> KnownModel | None:
@@ -91,16 +132,22 @@ def usable(folder: Path) -> bool:
     return (folder / "config.json").is_file() and any((folder / w).is_file() for w in WEIGHT_FILES)
 
 
-def cached_snapshot(repo_id: str, cache_dir: Path | None = None) -> Path | None:
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def cached_snapshot(repo_id: str, cache_dir: Path | None = None, revision: str = "main") -> Path | None:
     """The newest usable snapshot of `repo_id` in the local hub cache (config.json + a weight file), or None.
 
-    Prefers the revision `refs/main` points to; falls back to the most recently modified usable snapshot.
+    A commit hash `revision` (a pinned registry entry) takes that snapshot only. Otherwise prefers the
+    snapshot `refs/<revision>` points to, and falls back to the most recently modified usable snapshot.
     """
     root = (cache_dir or hf_cache_dir()) / ("models--" + repo_id.replace("/", "--"))
     snapshots = root / "snapshots"
     if not snapshots.is_dir():
         return None
-    ref = root / "refs" / "main"
+    if _COMMIT.fullmatch(revision):
+        return snapshots / revision if usable(snapshots / revision) else None
+    ref = root / "refs" / revision
     if ref.is_file():
         main = snapshots / ref.read_text().strip()
         if usable(main):
@@ -139,7 +186,7 @@ def resolve(name_or_path: str | os.PathLike) -> Resolved:
     known = KNOWN_MODELS.get(text.lower())
     if known is None and REPO_ID.match(text):
         known_repo = known_by_repo(text)
-        snap = cached_snapshot(text)
+        snap = cached_snapshot(text, revision=known_repo.revision if known_repo else "main")
         if snap is not None:
             return Resolved(snap, known_repo.name if known_repo else text, known_repo)
         raise InputError(
@@ -152,7 +199,7 @@ def resolve(name_or_path: str | os.PathLike) -> Resolved:
             f"model {text!r}: no such folder and not a known model name; pass a checkpoint folder "
             f"(config.json + weights) or one of: {names} (see `glrm models list`)"
         )
-    snap = cached_snapshot(known.repo_id)
+    snap = cached_snapshot(known.repo_id, revision=known.revision)
     if snap is None:
         raise InputError(
             f"model {known.name!r} ({known.repo_id}) is not in the local Hugging Face cache "

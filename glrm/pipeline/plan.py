@@ -116,10 +116,11 @@ def calibrate(model, length: int, chunk: int | None, device, repeats: int) -> fl
     """Best wall seconds of `repeats` forwards of `length` random A/C/G/T tokens, batch 1."""
     import torch
 
-    from glrm.models.tokenizer import A, T
+    from glrm.models.tokenizer import vocabulary_of
 
     gen = torch.Generator().manual_seed(0)
-    ids = torch.randint(A, T + 1, (1, length), generator=gen).to(device)  # (1, L)
+    nuc = torch.tensor(vocabulary_of(model).nucleotides)
+    ids = nuc[torch.randint(0, 4, (1, length), generator=gen)].to(device)  # (1, L), the model's A/C/G/T
     best = math.inf
     with torch.inference_mode():
         for _ in range(repeats):

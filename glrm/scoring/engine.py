@@ -28,6 +28,10 @@ these are the mirrored windows. For an indel the mirrored windows shift one of t
 bases; reaching that would take a second pass, so for RC-equivariant checkpoints the RC strand is revcomp of
 the forward windows, and `Job.rc_window` is not used (docs/definitions.md, "Both strands").
 
+Tokens are the model's own (`model.vocab`, glrm.models.tokenizer.Vocabulary): windows are encoded with it,
+[MASK] is its mask id, scores read its four nucleotide columns and the RC identity permutes logits with its
+complement map.
+
 Results do not depend on the batch size, chunk size, torch threads or the order of the jobs beyond float
 rounding (tested to a relative 1e-5): every pass is the same computation whichever batch it lands in, and
 reductions are taken per pass in float64.
@@ -55,7 +59,7 @@ from glrm.defaults import (
 )
 from glrm.io.fields import BOTH_STRANDS, SCORE_FIELDS, check_scores, needs_mirror
 from glrm.models.base import GenomicLM
-from glrm.models.tokenizer import MASK, complement_map, encode, revcomp_ids
+from glrm.models.tokenizer import Vocabulary, vocabulary_of
 from glrm.resources import Backoff, auto_batch, model_dims
 from glrm.scoring import scores as S
 from glrm.scoring.prefix import run_linked, supports_prefix_reuse
@@ -150,26 +154,27 @@ class _Pass:
     parent: _Pass | None = None   # prefix reuse: the ref pass this alt pass shares its first `at` tokens with
     at: int = 0
 
-    def ids(self) -> torch.Tensor:
-        x = encode(self.seq)  # (W,)
+    def ids(self, vocab: Vocabulary) -> torch.Tensor:
+        x = vocab.encode(self.seq)  # (W,)
         if self.mask is not None:
-            x[self.mask[0]:self.mask[1]] = MASK
+            x[self.mask[0]:self.mask[1]] = vocab.mask
         return x
 
 
-def _view(win: Window, want: frozenset) -> _View:
+def _view(win: Window, want: frozenset, vocab: Vocabulary) -> _View:
     o, n, m = win.offset, win.n, win.m
     if win.ref is None or win.alt is None or not win.ok:
         raise ValueError(f"the engine scores OK windows only, got status {win.status.value}")
     if len(win.ref) != len(win.alt):
         raise ValueError(f"ref and alt windows differ in length ({len(win.ref)} vs {len(win.alt)})")
-    return _View(o, o, n, m, len(win.ref), encode(win.ref[o:o + n]), encode(win.alt[o:o + m]), want)
+    return _View(o, o, n, m, len(win.ref), vocab.encode(win.ref[o:o + n]), vocab.encode(win.alt[o:o + m]),
+                 want)
 
 
-def _mirror(v: _View, want: frozenset) -> _View:
+def _mirror(v: _View, want: frozenset, vocab: Vocabulary) -> _View:
     """The RC strand of a forward view: revcomp(ref) has REF' at W - o - n, revcomp(alt) ALT' at W - o - m."""
     return _View(v.w - v.o_ref - v.n, v.w - v.o_alt - v.m, v.n, v.m, v.w,
-                 revcomp_ids(v.ref_allele), revcomp_ids(v.alt_allele), want, mirrored=True)
+                 vocab.revcomp_ids(v.ref_allele), vocab.revcomp_ids(v.alt_allele), want, mirrored=True)
 
 
 @dataclass(slots=True)
@@ -229,6 +234,11 @@ class SmallVariantEngine:
         cast_model(model, config.precision)
         model.eval()
         self.kind = model.info.kind
+        self.tokens: Vocabulary = vocabulary_of(model)   # its vocabulary (self.vocab: its row count)
+        self.nuc = self.tokens.nucleotides     # the four logit columns every score reads
+        if self.kind == "masked" and self.tokens.mask is None:
+            raise ValueError(f"a masked model needs a [MASK] token; its vocabulary has none "
+                             f"({self.tokens.source})")
         # the identity is exact for masked RC-equivariant checkpoints (Caduceus-ps), the only ones there are
         self.rc_identity = model.info.rc_equivariant and model.info.kind == "masked"
         self.hidden, self.vocab = model_dims(model)
@@ -265,19 +275,19 @@ class SmallVariantEngine:
         requests = 0
         all_views = []
         for j, job in enumerate(jobs):
-            fwd = _view(job.window, want)
+            fwd = _view(job.window, want, self.tokens)
             views = [fwd]
             windows = [job.window]
             mirrored: set[str] = set()   # roles the RC identity strand reads from the forward passes
             if needs_mirror(want_rc, self.config.rc, fwd.n, fwd.m):
                 if self.rc_identity:
-                    views.append(_mirror(fwd, want_rc))
+                    views.append(_mirror(fwd, want_rc, self.tokens))
                     mirrored = {role for _s, _m, role in self._requests(job.window, views[1], want_rc)}
                 else:
                     if job.rc_window is None:
                         raise ValueError("the reverse strand needs Job.rc_window (glrm.windows."
                                          "mirror_small_window)")
-                    rv = _view(job.rc_window, want_rc)
+                    rv = _view(job.rc_window, want_rc, self.tokens)
                     if (rv.n, rv.m, rv.w) != (fwd.n, fwd.m, fwd.w):
                         raise ValueError("Job.rc_window does not mirror Job.window (allele/window lengths)")
                     views.append(rv)
@@ -342,7 +352,7 @@ class SmallVariantEngine:
 
     def _run_batch(self, batch: list[_Pass], chunk: int | None, views, acc) -> None:
         """One forward of `batch` and its reductions; re-runnable after an OOM (reductions only assign)."""
-        ids = torch.stack([p.ids() for p in batch]).to(self.device)  # (B, W)
+        ids = torch.stack([p.ids(self.tokens) for p in batch]).to(self.device)  # (B, W)
         with torch.inference_mode():
             out = self.model(ids, chunk_size=chunk)
             for b, p in enumerate(batch):
@@ -357,7 +367,8 @@ class SmallVariantEngine:
         alts = [(r, c) for r, p in enumerate(refs) for c in linked[id(p)]]
         with torch.inference_mode():
             tokens = run_linked(
-                self.model, [p.ids() for p in refs], [(r, c.ids(), c.at) for r, c in alts], bs, chunk,
+                self.model, [p.ids(self.tokens) for p in refs],
+                [(r, c.ids(self.tokens), c.at) for r, c in alts], bs, chunk,
                 emit_ref=lambda r, x, lg, h: self._reduce(refs[r], x, lg, h, views, acc),
                 emit_alt=lambda k, x, lg, h: self._reduce(alts[k][1], x, lg, h, views, acc))
         self.passes_run += len(refs) + len(alts)
@@ -409,8 +420,9 @@ class SmallVariantEngine:
         """The outputs an RC-equivariant model gives on revcomp(ids), from its outputs on ids:
         logits'[t, c] = logits[W-1-t, comp(c)], hidden'[t] = channel-reversed hidden[W-1-t]."""
         if self._cmap is None or self._cmap.numel() != logits.shape[-1]:
-            self._cmap = complement_map(logits.shape[-1]).to(logits.device)
-        return revcomp_ids(ids), logits.flip(0)[:, self._cmap], hidden.flip(0).flip(-1)  # (W,), (W,V), (W,H)
+            self._cmap = self.tokens.complement_map(logits.shape[-1]).to(logits.device)
+        # (W,), (W, V), (W, H)
+        return self.tokens.revcomp_ids(ids), logits.flip(0)[:, self._cmap], hidden.flip(0).flip(-1)
 
     def _reduce_one(self, role: str, v: _View, ids, logits, hidden, out: _Acc, shared: _Shared) -> None:
         want = v.want
@@ -424,15 +436,15 @@ class SmallVariantEngine:
             o, k = (v.o_ref, v.n) if is_ref else (v.o_alt, v.m)
             if want & {"llr", "cllr"}:
                 if shared.logp is None:
-                    shared.logp = S.causal_token_logprobs(logits, ids)  # (W,)
+                    shared.logp = S.causal_token_logprobs(logits, ids, self.nuc)  # (W,)
                 side.llr = S.llr_side(shared.logp, o, k, big_m)
             if "cllr" in want:
                 if shared.entropy is None:
-                    shared.entropy = S.causal_entropies(logits, ids)    # (W,)
+                    shared.entropy = S.causal_entropies(logits, ids, self.nuc)    # (W,)
                 side.entropy = float(shared.entropy[o:o + k].sum())
             if is_ref and "mlr" in want and snv and out.mlr is None:   # else: _mlr_together
                 rows = self._lp(shared, logits)[v.o_ref - 1:v.o_ref + v.n - 1]  # (n, 4) predict o..o+n-1
-                out.mlr = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
+                out.mlr = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device), self.nuc)
             if "evo2" in want:
                 if shared.ev is None:
                     shared.ev = S.mean_full_vocab_ll(logits, ids)
@@ -442,12 +454,12 @@ class SmallVariantEngine:
             if flat:
                 self._flat(out, side, hidden, shared)
         elif role == Role.MREF:
-            rows = S.nucleotide_logprobs(logits[v.o_ref:v.o_ref + v.n])  # (n, 4), masked positions
-            out.mlr = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
+            rows = S.nucleotide_logprobs(logits[v.o_ref:v.o_ref + v.n], self.nuc)  # (n, 4), masked positions
+            out.mlr = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device), self.nuc)
         elif role == Role.UREF:
             if "mlr" in want and snv and self.config.tile and out.mlr is None:   # wild-type marginal
                 rows = self._lp(shared, logits)[v.o_ref:v.o_ref + v.n]  # (n, 4)
-                out.mlr = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device))
+                out.mlr = S.mlr(rows, v.ref_allele.to(rows.device), v.alt_allele.to(rows.device), self.nuc)
             if "emb" in want:
                 out.ref.emb = S.emb_mean(hidden, v.o_ref, v.n, k_flank, eq).cpu()
             if flat:
@@ -498,16 +510,15 @@ class SmallVariantEngine:
         ref_ids = torch.cat([v.ref_allele for _j, _s, v, _a in sel]).to(dev)         # (R,)
         alt_ids = torch.cat([v.alt_allele for _j, _s, v, _a in sel]).to(dev)
         got = lp[rows].double()                                                      # (R, 4)
-        per = S.gather_nucleotide(got, alt_ids) - S.gather_nucleotide(got, ref_ids)  # (R,)
+        per = S.gather_nucleotide(got, alt_ids, self.nuc) - S.gather_nucleotide(got, ref_ids, self.nuc)
         sums = torch.zeros(len(sel), dtype=torch.float64, device=dev).index_add_(0, owner, per)
         for (j, strand, _v, _a), value in zip(sel, sums.tolist(), strict=True):
             acc[j][strand].mlr = value
 
-    @staticmethod
-    def _lp(shared: _Shared, logits: torch.Tensor) -> torch.Tensor:
+    def _lp(self, shared: _Shared, logits: torch.Tensor) -> torch.Tensor:
         """The pass's (W, 4) nucleotide log-probabilities, computed once for all its requesters."""
         if shared.lp is None:
-            shared.lp = S.nucleotide_logprobs(logits)  # (W, 4)
+            shared.lp = S.nucleotide_logprobs(logits, self.nuc)  # (W, 4)
         return shared.lp
 
     # --- results ------------------------------------------------------------------------------

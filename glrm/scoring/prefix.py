@@ -34,7 +34,7 @@ import torch
 from glrm import resources
 from glrm.models import hyena_suffix
 from glrm.models.mamba import MixerState
-from glrm.models.tokenizer import N
+from glrm.models.tokenizer import vocabulary_of
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ def run_linked(model, refs: Sequence[torch.Tensor], alts: Sequence[tuple[int, to
     if model.info.family == "hyenadna":
         return _run_linked_hyenadna(model, refs, alts, batch_size, chunk_size, emit_ref, emit_alt)
     device = next(model.parameters()).device
+    pad = vocabulary_of(model).other   # its N: padding after the last real token changes nothing before it
     ref_ids = torch.stack(list(refs)).to(device)  # (R, W)
     by_start: dict[int, list[int]] = {}
     for j, (_parent, _ids, o) in enumerate(alts):
@@ -86,7 +87,7 @@ def run_linked(model, refs: Sequence[torch.Tensor], alts: Sequence[tuple[int, to
         if not pending:
             return
         lo = min(o for _j, o, _s in pending)
-        ids = torch.full((len(pending), w - lo), N, dtype=torch.long)  # (B, W - min o), N-padded
+        ids = torch.full((len(pending), w - lo), pad, dtype=torch.long)  # (B, W - min o), N-padded
         for b, (j, o, _s) in enumerate(pending):
             ids[b, :w - o] = alts[j][1][o:]
         out, _ = model.forward_stateful(ids.to(device), _stack([s for _j, _o, s in pending]), chunk_size)

@@ -10,7 +10,9 @@ these functions one pass at a time; the pieces are split so that each pass can b
 `llr`, `emb_distance` are the whole-window forms of the same formulas.
 
 Conventions (docs/definitions.md):
-- Log-softmax is taken over the nucleotide tokens A, C, G, T only (ids 7-10) and renormalised over them.
+- Log-softmax is taken over the nucleotide tokens A, C, G, T only and renormalised over them. Their ids are
+  the model's vocabulary's (`nuc`: `model.vocab.nucleotides`; 7-10 in the 12-token vocabulary, the default
+  here; 3-6 in GPN's).
 - A position whose token is not A/C/G/T (N, [MASK], ...) contributes 0 to every log-probability sum. For
   GLRM_MLR this applies to each log-probability on its own: log p(a_i) counts 0 when a_i is N, and
   log p(r_i) counts 0 when r_i is N.
@@ -21,34 +23,52 @@ from __future__ import annotations
 
 import torch
 
-NUC_IDS = (7, 8, 9, 10)   # A, C, G, T
-_FIRST, _LAST = NUC_IDS[0], NUC_IDS[-1]
+NUC_IDS = (7, 8, 9, 10)   # A, C, G, T of the 12-token vocabulary (glrm.models.tokenizer.DNA12)
+Nuc = tuple[int, int, int, int]
 
 
-def nucleotide_logprobs(logits: torch.Tensor) -> torch.Tensor:
-    """(..., L, V) logits -> (..., L, 4) log-probabilities of A, C, G, T, renormalised over those four."""
-    return torch.log_softmax(logits[..., _FIRST:_LAST + 1].float(), dim=-1)  # (..., L, 4)
+def _contiguous(nuc: Nuc) -> bool:
+    return tuple(nuc) == tuple(range(nuc[0], nuc[0] + 4))
 
 
-def _is_nuc(ids: torch.Tensor) -> torch.Tensor:
-    return (ids >= _FIRST) & (ids <= _LAST)
+def nucleotide_logprobs(logits: torch.Tensor, nuc: Nuc = NUC_IDS) -> torch.Tensor:
+    """(..., L, V) logits -> (..., L, 4) log-probabilities of A, C, G, T (columns `nuc`), renormalised over
+    those four."""
+    cols = logits[..., nuc[0]:nuc[0] + 4] if _contiguous(nuc) else logits[..., list(nuc)]
+    return torch.log_softmax(cols.float(), dim=-1)  # (..., L, 4)
 
 
-def gather_nucleotide(lp: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+def _nuc_columns(ids: torch.Tensor, nuc: Nuc) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids[t] is A/C/G/T, its column 0-3 in `nucleotide_logprobs`, 0 elsewhere)."""
+    if _contiguous(nuc):
+        is_nuc = (ids >= nuc[0]) & (ids <= nuc[3])
+        return is_nuc, torch.where(is_nuc, ids - nuc[0], torch.zeros_like(ids))
+    col = torch.full_like(ids, -1)
+    for i, token in enumerate(nuc):
+        col = torch.where(ids == token, torch.full_like(ids, i), col)
+    is_nuc = col >= 0
+    return is_nuc, torch.where(is_nuc, col, torch.zeros_like(col))
+
+
+def is_nucleotide(ids: torch.Tensor, nuc: Nuc = NUC_IDS) -> torch.Tensor:
+    """ids (..., L) -> bool (..., L): the token is A, C, G or T (one of `nuc`)."""
+    return _nuc_columns(ids, nuc)[0]
+
+
+def gather_nucleotide(lp: torch.Tensor, ids: torch.Tensor, nuc: Nuc = NUC_IDS) -> torch.Tensor:
     """lp (..., L, 4), ids (..., L) -> (..., L): log p(ids[t]) at row t, 0 where ids[t] is not A/C/G/T."""
-    nuc = _is_nuc(ids)
-    col = torch.where(nuc, ids - _FIRST, torch.zeros_like(ids))              # (..., L)
+    is_nuc, col = _nuc_columns(ids, nuc)                                      # (..., L) each
     got = lp.gather(-1, col.unsqueeze(-1)).squeeze(-1)                        # (..., L)
-    return torch.where(nuc, got, torch.zeros_like(got))
+    return torch.where(is_nuc, got, torch.zeros_like(got))
 
 
-def causal_token_logprobs(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+def causal_token_logprobs(logits: torch.Tensor, ids: torch.Tensor, nuc: Nuc = NUC_IDS) -> torch.Tensor:
     """Causal models: l[t] = log p(x[t] | x[:t]), read from the logits at t - 1 (no BOS is prepended).
 
     logits (..., L, V), ids (..., L) -> (..., L). l[0] = 0 (no prediction), and l[t] = 0 where x[t] is N.
     """
-    lp = nucleotide_logprobs(logits[..., :-1, :])                          # (..., L-1, 4) for t = 1..L-1
-    l_next = gather_nucleotide(lp, ids[..., 1:])                           # (..., L-1)
+    lp = nucleotide_logprobs(logits[..., :-1, :], nuc)                     # (..., L-1, 4) for t = 1..L-1
+    l_next = gather_nucleotide(lp, ids[..., 1:], nuc)                      # (..., L-1)
     return torch.cat([torch.zeros_like(l_next[..., :1]), l_next], dim=-1)  # (..., L)
 
 
@@ -74,7 +94,7 @@ def llr(l_ref: torch.Tensor, l_alt: torch.Tensor, o: int, n: int, m: int, big_m:
     return llr_side(l_alt, o, m, big_m) - llr_side(l_ref, o, n, big_m)
 
 
-def mlr(lp_rows: torch.Tensor, ref_ids: torch.Tensor, alt_ids: torch.Tensor) -> float:
+def mlr(lp_rows: torch.Tensor, ref_ids: torch.Tensor, alt_ids: torch.Tensor, nuc: Nuc = NUC_IDS) -> float:
     """GLRM_MLR (SNV/MNV, n == m): sum_i (log p(a_i) - log p(r_i)).
 
     lp_rows (n, 4): the nucleotide log-probabilities that score the variant positions o..o+n-1. For a causal
@@ -86,7 +106,7 @@ def mlr(lp_rows: torch.Tensor, ref_ids: torch.Tensor, alt_ids: torch.Tensor) -> 
         raise ValueError(f"MLR needs n rows and equal-length alleles, got {tuple(lp_rows.shape)}, "
                          f"{tuple(ref_ids.shape)}, {tuple(alt_ids.shape)}")
     lp = lp_rows.double()
-    return float((gather_nucleotide(lp, alt_ids) - gather_nucleotide(lp, ref_ids)).sum())
+    return float((gather_nucleotide(lp, alt_ids, nuc) - gather_nucleotide(lp, ref_ids, nuc)).sum())
 
 
 def emb_span(o: int, k: int, flank: int, w: int) -> tuple[int, int]:
@@ -130,13 +150,13 @@ def emb_distance(h_ref: torch.Tensor, h_alt: torch.Tensor, o: int, n: int, m: in
 
 # --- GLRM_CLLR: the length-balanced causal score -----------------------------------------------------
 
-def causal_entropies(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+def causal_entropies(logits: torch.Tensor, ids: torch.Tensor, nuc: Nuc = NUC_IDS) -> torch.Tensor:
     """Causal models: H[t] = -sum_b p_t(b) log p_t(b), the entropy (nats) of the model's A/C/G/T prediction
     for position t (the logits at t - 1), i.e. the expected value of -l[t]. logits (L, V), ids (L,) -> (L,)
     float64; H[0] = 0 and H[t] = 0 where x[t] is not A/C/G/T, as for l."""
-    lp = nucleotide_logprobs(logits[..., :-1, :]).double()                 # (L-1, 4)
+    lp = nucleotide_logprobs(logits[..., :-1, :], nuc).double()            # (L-1, 4)
     h = -(lp.exp() * lp).sum(-1)                                            # (L-1,)
-    h = torch.where(_is_nuc(ids[..., 1:]), h, torch.zeros_like(h))
+    h = torch.where(is_nucleotide(ids[..., 1:], nuc), h, torch.zeros_like(h))
     return torch.cat([torch.zeros_like(h[..., :1]), h], dim=-1)            # (L,)
 
 

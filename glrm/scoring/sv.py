@@ -74,7 +74,7 @@ from glrm.defaults import (
 )
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM
-from glrm.models.tokenizer import encode
+from glrm.models.tokenizer import vocabulary_of
 from glrm.resources import Backoff, auto_batch, auto_chunk_size
 from glrm.scoring import scores as S
 from glrm.scoring.engine import Role, cast_model
@@ -98,12 +98,13 @@ class SVScores:
     track: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def token_logprobs(kind: str, logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+def token_logprobs(kind: str, logits: torch.Tensor, ids: torch.Tensor,
+                   nuc: S.Nuc = S.NUC_IDS) -> torch.Tensor:
     """l (L,) float32: causal log p(x_t | x_<t) (l[0] = 0), masked the wild-type marginal log p(x_t) from the
-    unmasked logits; 0 where x_t is not A/C/G/T. logits (L, V), ids (L,)."""
+    unmasked logits; 0 where x_t is not A/C/G/T. logits (L, V), ids (L,); `nuc`: the model's A/C/G/T ids."""
     if kind == "causal":
-        return S.causal_token_logprobs(logits, ids)
-    return S.gather_nucleotide(S.nucleotide_logprobs(logits), ids)  # (L,)
+        return S.causal_token_logprobs(logits, ids, nuc)
+    return S.gather_nucleotide(S.nucleotide_logprobs(logits, nuc), ids, nuc)  # (L,)
 
 
 def reach(d: np.ndarray, distance: np.ndarray, ref_norm: float = 0.0) -> int:
@@ -208,6 +209,7 @@ class SVEngine:
         cast_model(model, precision)
         model.eval()
         self.kind = model.info.kind
+        self.tokens = vocabulary_of(model)   # the model's vocabulary (windows are encoded with it)
         self.eq = model.info.rc_equivariant
         self.second_pass = rc == "mean" and not (self.eq and self.kind == "masked")
         # causal models: an alt pass that shares its first o tokens with its ref pass starts from the ref
@@ -283,7 +285,7 @@ class SVEngine:
 
         def hold(si: int, role: str, ids, logits, hidden) -> None:
             if si not in done:   # a slice retried after an OOM may hold passes of a strand already reduced
-                held[(si, role)] = (token_logprobs(self.kind, logits, ids), hidden)
+                held[(si, role)] = (token_logprobs(self.kind, logits, ids, self.tokens.nucleotides), hidden)
 
         def reduce_ready() -> None:
             for si, (ref, alt, mirrored) in enumerate(strands):
@@ -297,7 +299,7 @@ class SVEngine:
                 held.pop((si, Role.REF)), held.pop(alt_key, None)
 
         def step(batch, chunk):   # plain passes (si, role, seq) of one length; re-runnable after a CUDA OOM
-            ids = torch.stack([encode(seq) for _, _, seq in batch]).to(self.device)  # (B, L)
+            ids = torch.stack([self.tokens.encode(seq) for _, _, seq in batch]).to(self.device)  # (B, L)
             with torch.inference_mode():
                 out = self.model(ids, chunk_size=chunk)
             for b, (si, role, _) in enumerate(batch):
@@ -307,8 +309,8 @@ class SVEngine:
             self._count(len(batch), len(batch), chunk)
 
         def step_linked(batch, chunk):   # strands (si, o) whose alt shares its first o tokens with its ref
-            refs = [encode(strands[si][0]) for si, _ in batch]                      # each (L,)
-            alts = [(i, encode(strands[si][1]), o) for i, (si, o) in enumerate(batch)]
+            refs = [self.tokens.encode(strands[si][0]) for si, _ in batch]           # each (L,)
+            alts = [(i, self.tokens.encode(strands[si][1]), o) for i, (si, o) in enumerate(batch)]
             with torch.inference_mode():
                 run_linked(self.model, refs, alts, self._backoff(max(wr, wa)).batch, chunk,
                            emit_ref=lambda i, *out: hold(batch[i][0], Role.REF, *out),
