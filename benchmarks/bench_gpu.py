@@ -58,7 +58,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--chunk-size", type=int, default=None)
+    ap.add_argument("--models", default=",".join(LIMITS_MS), help="comma-separated subset of "
+                    + ", ".join(LIMITS_MS))
     args = ap.parse_args()
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    if not names or any(n not in LIMITS_MS for n in names):
+        ap.error(f"--models {args.models!r}: give a comma-separated subset of {','.join(LIMITS_MS)}")
     if not torch.cuda.is_available():
         print("bench_gpu: no CUDA device; run it on a GPU machine (figures in docs/performance.md)")
         return 0
@@ -68,7 +73,8 @@ def main() -> int:
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, mamba-ssm kernels: "
           f"{'yes' if kernels_available() else 'no (pure-PyTorch scan)'}")
     print(f"{'model':<20}{'precision':<10}{'ms':>10}{'limit ms':>10}{'x limit':>9}{'peak GiB':>10}")
-    for name, limit in LIMITS_MS.items():
+    for name in names:
+        limit = LIMITS_MS[name]
         for precision in ("fp32", "bf16"):
             model, length = build(name)
             model = cast_model(model.cuda(), precision)

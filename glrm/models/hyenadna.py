@@ -243,7 +243,7 @@ class HyenaBlock(nn.Module):
         fdt = torch.promote_types(mixer.filter_fn.bias.dtype, torch.float32)
         gates = torch.empty(B, L, (order - 1) * D, dtype=cdt, device=h.device)   # x0 .. x_{order-2}
         w = torch.empty(B, L, D, dtype=cdt, device=h.device)                     # long-conv input
-        blocks = cache_blocks(spans, B * max((order + 1) * D, self.cfg.d_inner))
+        blocks = cache_blocks(spans, B * max((order + 1) * D, self.cfg.d_inner), h.device)
         for a, b in blocks:
             uc = self._short_conv(h, a, b)                            # (B, n, (order+1) D)
             gates[:, a:b] = uc[..., : (order - 1) * D]
@@ -276,9 +276,13 @@ BLOCK_FLOATS = 1 << 19
 BLOCK_MIN, BLOCK_MAX = 256, 8192
 
 
-def cache_blocks(spans: list[tuple[int, int]], width: int) -> list[tuple[int, int]]:
-    """The [a, b) spans cut into blocks of about BLOCK_FLOATS / width positions (position-wise work only:
-    the results do not depend on the cut, up to float rounding in the matrix products)."""
+def cache_blocks(spans: list[tuple[int, int]], width: int, device: torch.device) -> list[tuple[int, int]]:
+    """On the CPU, the [a, b) spans cut into blocks of about BLOCK_FLOATS / width positions (position-wise
+    work only: the results do not depend on the cut, up to float rounding in the matrix products). On a GPU
+    the spans as they are: there a block is a round of kernel launches, and a 1M-token forward cut into
+    blocks of 512 spent 130x the bandwidth limit in launches (docs/performance.md, "GPU")."""
+    if device.type != "cpu":
+        return list(spans)
     p = max(BLOCK_MIN, min(BLOCK_MAX, BLOCK_FLOATS // max(width, 1)))
     return [(s, min(b, s + p)) for a, b in spans for s in range(a, b, p)]
 
