@@ -120,5 +120,6 @@ def test_torch_stays_out_of_the_pure_layers():
 
 
 def test_nothing_outside_cli_imports_cli():
-    wrong = [m for m, deps in _graph().items() if _layer(m) != "cli" and any(_layer(d) == "cli" for d in deps)]
+    wrong = [m for m, deps in _graph().items()
+             if _layer(m) != "cli" and any(_layer(d) == "cli" for d in deps)]
     assert wrong == []
