@@ -191,6 +191,6 @@ def haplotype_columns(stored: list[StoredSite]) -> tuple[np.ndarray, np.ndarray 
                 a, b = x.codes[:, 0], x.codes[:, 1]
                 rows.append(np.where((a >= 0) & (b >= 0) & (a != b), DEFAULT_PHASE_SET, NO_PHASE_SET))
         sets = np.repeat(np.stack(rows), 2, axis=1)                                   # (n_sites, 2S)
-    key = codes.astype(np.int64) if sets is None else np.vstack([codes.astype(np.int64), sets])
+    key = codes if sets is None else np.vstack([codes.astype(np.int64), sets])
     _, first, inverse = np.unique(key.T, axis=0, return_index=True, return_inverse=True)
     return codes, sets, inverse.reshape(-1), first
