@@ -50,6 +50,7 @@ BENCH_ARGS_cad1m    := --sweep
 BENCH_ARGS_sv1m     := --random-caduceus 128,4
 BENCH_ARGS_prefix   :=
 BENCH_ARGS_batch    :=
+BENCH_ARGS_hap      :=
 else
 BENCH_ARGS_tile     := --bases 4000 --sample 10 --mamba
 BENCH_ARGS_scaling  := --quick
@@ -59,6 +60,7 @@ BENCH_ARGS_cad1m    := --lengths 16384 --d-model 128 --layers 2
 BENCH_ARGS_sv1m     :=
 BENCH_ARGS_prefix   := --quick
 BENCH_ARGS_batch    := --windows 4096 --repeat 2
+BENCH_ARGS_hap      := --quick
 endif
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_tile.py $(BENCH_ARGS_tile)
@@ -70,6 +72,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_sv_1m.py $(BENCH_ARGS_sv1m)
 	$(BIN)/python benchmarks/bench_prefix.py $(BENCH_ARGS_prefix)
 	$(BIN)/python benchmarks/bench_batch.py $(BENCH_ARGS_batch)
+	$(BIN)/python benchmarks/bench_haplotypes.py $(BENCH_ARGS_hap)
 	$(BIN)/python benchmarks/bench_gpu.py
 
 clean:

@@ -292,3 +292,36 @@ def test_masked_model_brute_force(cohort, tmp_path):
                     assert close(num(emb[j][2 * k + slot]), e, 1e-3, 1e-6)
                     checked += 1
     assert checked >= 12
+
+
+def test_tile_mode_reference_background_is_score_vcf_tile(cohort, tmp_path):
+    fasta, vcf, *_ = cohort
+    hap, sv = tmp_path / "h.vcf", tmp_path / "sv.vcf"
+    common = ["-i", f"{vcf}.gz", "-f", str(fasta), "-r", "c:400-700", "--tile", "--scores", "mlr,cllr"]
+    assert run([*common, "-o", str(hap)]) == 0
+    assert main(["score-vcf", *common, "-m", HYENA, "--window", str(W), "--device", "cpu", "-q",
+                 "-o", str(sv)]) == 0
+    got = body(hap)
+    assert len(got) > 10
+    for a, b in zip(body(sv), got, strict=True):     # to float rounding: a tile's passes batch differently
+        ia, ib = info(a), info(b)
+        for key in ("GLRM_MLR", "GLRM_CLLR"):
+            for x, y in zip(ia[key].split(","), ib[key].split(","), strict=True):
+                assert x == y or math.isclose(float(x), float(y), rel_tol=1e-5)
+    assert "Mode=tile" in hap.read_text()
+
+
+def test_targets_with_the_same_samples(cohort, tmp_path):
+    fasta, vcf, *_, out = cohort
+    t = tmp_path / "t.vcf"
+    assert run(["-i", f"{vcf}.gz", "-f", str(fasta), "-o", str(t), "--targets", f"{vcf}.gz", "-r",
+                "c:500-600", "--scores", "llr,cllr,mlr,emb", "--emb-flank", "20"]) == 0
+    by_pos = {c[1]: c for c in body(out)}
+    got = body(t)
+    assert len(got) >= 5
+    for c in got:
+        want = by_pos[c[1]]
+        assert c[:9] == want[:9]
+        for x, y in zip(c[9:], want[9:], strict=True):
+            for u, v in zip(x.replace(":", ",").split(","), y.replace(":", ",").split(","), strict=True):
+                assert u == v or math.isclose(float(u), float(v), rel_tol=1e-5)

@@ -45,12 +45,14 @@ def select_samples(names: list[str], path: str, samples: str | None = None,
                              "sample name a line") from None
     else:
         wanted = [x.strip() for x in (samples or "").split(",") if x.strip()]
+    if not wanted:
+        raise InputError("-s/-S names no sample; give one or more sample names")
     index = {n: i for i, n in enumerate(names)}
     unknown = [w for w in wanted if w not in index]
-    if unknown or not wanted:
+    if unknown:
         shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
         raise InputError(f"{path}: no sample named {shown}; the VCF has {len(names)} samples such as "
-                         f"{', '.join(names[:3])}" if unknown else "-s/-S names no sample; give one or more")
+                         f"{', '.join(names[:3])}")
     return sorted({index[w] for w in wanted})
 
 
@@ -151,7 +153,7 @@ class RegionFeed:
         self.exhausted = False
 
     def ensure(self, name: str, chrom: str, lo: int, hi: int) -> None:
-        if chrom != self.chrom or lo < self.lo or lo > self.read_to + self.jump:
+        if chrom != self.chrom or lo < self.lo or (lo > self.read_to + self.jump and not self.exhausted):
             self._open(name, chrom, lo)
         while not self.exhausted and self.read_to < hi:
             rec = next(self.records, None)

@@ -24,9 +24,10 @@ import logging
 import time
 from collections import deque
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from glrm.defaults import DEFAULT_HAP_SCORES_CAUSAL, DEFAULT_HAP_SCORES_MASKED
+from glrm.dna import normalize
 from glrm.errors import InputError
 from glrm.io.fields import (
     BOTH_STRANDS,
@@ -261,10 +262,9 @@ class _Run:
         target.genome = genome
         n_slots = 2 * len(self.rows)
         sites = [x.site for x in stored]
-        at = {i for i, x in enumerate(stored) if x.site.start == rec.pos - 1 and x.ref == rec.ref.upper()}
+        ref = normalize(rec.ref)
+        at = {i for i, x in enumerate(stored) if x.site.start == rec.pos - 1 and x.ref == ref}
         if at:
-            from dataclasses import replace
-
             sites = [replace(s, at_target=True) if i in at else s for i, s in enumerate(sites)]
         cols = haplotype_columns(stored) if stored else None
         for k, allele in enumerate(rec.alleles):
