@@ -325,3 +325,27 @@ def test_targets_with_the_same_samples(cohort, tmp_path):
         for x, y in zip(c[9:], want[9:], strict=True):
             for u, v in zip(x.replace(":", ",").split(","), y.replace(":", ",").split(","), strict=True):
                 assert u == v or math.isclose(float(u), float(v), rel_tol=1e-5)
+
+
+def test_unsorted_targets_get_their_backgrounds(cohort, tmp_path):
+    fasta, vcf, *_, out = cohort
+    lines = vcf.read_text().splitlines()
+    meta = [x for x in lines if x.startswith("##")]
+    head = [*meta, "\t".join(lines[len(meta)].split("\t")[:8])]
+    recs = [x.split("\t")[:8] for x in lines if not x.startswith("#")]
+    picked = [recs[10], recs[31], recs[20], recs[5], recs[40]]          # back and forth along the contig
+    targets = tmp_path / "t.vcf"
+    targets.write_text("\n".join(head + ["\t".join(r) for r in picked]) + "\n")
+    t = tmp_path / "t.out.vcf"
+    assert run(["-i", f"{vcf}.gz", "-f", str(fasta), "-o", str(t), "--targets", str(targets),
+                "--scores", "llr,cllr,mlr,emb", "--emb-flank", "20"]) == 0
+    by_pos = {c[1]: c for c in body(out)}
+    got = body(t)
+    assert [c[1] for c in got] == [r[1] for r in picked]
+    for c in got:
+        want = by_pos[c[1]]
+        for x, y in zip(c[9:], want[9:], strict=True):
+            x = ":".join(x.split(":")[-6:])
+            y = ":".join(y.split(":")[-6:])
+            for u, v in zip(x.replace(":", ",").split(","), y.replace(":", ",").split(","), strict=True):
+                assert u == v or math.isclose(float(u), float(v), rel_tol=1e-5)

@@ -10,9 +10,9 @@ or a None/NaN element writes '.' there, so every record carries every key and ev
 (`GLRM_STATUS=OK,.`). The ALT count is the number of comma-separated entries in column 5, so `ALT=.` counts
 as one allele (glrm gives it a status). Floats are written as `%.6g` (see `glrm.io.fields.format_value`).
 
-FORMAT keys (`InfoField(kind="FORMAT")` among the fields, score-haplotypes: docs/score-haplotypes.md) go into
-the sample columns: `write(raw, values, samples)` with `samples` mapping a FORMAT key to one list of values per
-sample column (`annotate_samples`; a sample field is spliced like INFO, every other byte unchanged).
+FORMAT keys (`InfoField(kind="FORMAT")` among the fields; score-haplotypes, docs/score-haplotypes.md) go
+into the sample columns: `write(raw, values, samples)` with `samples` mapping a FORMAT key to one list of
+values per sample column (`annotate_samples`: spliced like INFO, every other byte unchanged).
 
 Header: the `##INFO` line of each key is added right before `#CHROM`, or replaces an existing line with the
 same ID in place (re-scoring a glrm output); then `##glrmVersion`, `##glrmCommand` (both left out with

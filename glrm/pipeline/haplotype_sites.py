@@ -107,6 +107,7 @@ class SiteBuffer:
         self.starts: list[int] = []
         self.head = 0
         self.reach = 0                       # the longest span of a site: how far back a start can reach
+        self.dropped = -(1 << 62)            # sites that cannot reach this bound are forgotten
 
     def add(self, stored: StoredSite, chrom: str, where: str, check_order: bool = True) -> None:
         if chrom != self.chrom:
@@ -126,6 +127,7 @@ class SiteBuffer:
 
     def drop_before(self, bound: int) -> None:
         """Forget the sites that cannot reach `bound` (start + longest span <= bound)."""
+        self.dropped = max(self.dropped, bound)
         k = bisect.bisect_right(self.starts, bound - self.reach - 1, self.head)
         self.head = k
         if self.head > 4096 and self.head > len(self.items) // 2:
@@ -153,7 +155,8 @@ class RegionFeed:
         self.exhausted = False
 
     def ensure(self, name: str, chrom: str, lo: int, hi: int) -> None:
-        if chrom != self.chrom or lo < self.lo or (lo > self.read_to + self.jump and not self.exhausted):
+        behind = lo < max(self.lo, self.buffer.dropped)     # a target before the last one (unsorted targets)
+        if chrom != self.chrom or behind or (lo > self.read_to + self.jump and not self.exhausted):
             self._open(name, chrom, lo)
         while not self.exhausted and self.read_to < hi:
             rec = next(self.records, None)
