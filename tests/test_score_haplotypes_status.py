@@ -136,3 +136,12 @@ def test_unsorted_and_sites_only_inputs_are_errors(tmp_path, capsys):
     code = main(["score-haplotypes", "-i", "-", "-f", str(tmp_path / "ref.fa"), "-m", HYENA, "--targets",
                  str(vcf)])
     assert code == 2 and "needs an indexed file, not stdin" in capsys.readouterr().err
+
+
+def test_options_refuse_shard_and_resume():
+    from glrm.errors import InputError
+    from glrm.pipeline.options import ScoreHaplotypesOptions
+
+    for extra in ({"shard": "1/2"}, {"resume": True}):
+        with pytest.raises(InputError, match="score-haplotypes takes no --shard or --resume"):
+            ScoreHaplotypesOptions(HYENA, input="x.vcf.gz", fasta="x.fa", **extra).validate()

@@ -55,7 +55,7 @@ from glrm.pipeline.options import ScoreHaplotypesOptions
 from glrm.pipeline.score_vcf import BLOCK_BASES, BLOCK_JOBS, fields_for, model_window, resolve_device
 from glrm.pipeline.session import check_outputs
 from glrm.resources import auto_chunk_size, set_threads
-from glrm.variants import Allele, Status
+from glrm.variants import NO_PHASE_SET, Allele, Status
 from glrm.windows import Window, mirror_small_window, small_window
 from glrm.windows.haplotype import HapGenome, SpanGenome, TargetSpan, protected_span, read_span, walk
 
@@ -303,7 +303,7 @@ class _Run:
         for u in first:                           # one walk per distinct column
             keep = codes[:, u] != 0
             if sets is not None:
-                keep |= sets[:, u] != -1
+                keep |= sets[:, u] != NO_PHASE_SET
             idx = keep.nonzero()[0]
             bad, up, down = walk([sites[i] for i in idx], codes[idx, u].tolist(),
                                  sets[idx, u].tolist() if sets is not None else None, span)
