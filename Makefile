@@ -52,6 +52,7 @@ BENCH_ARGS_sv1m     := --random-caduceus 128,4
 BENCH_ARGS_prefix   :=
 BENCH_ARGS_batch    :=
 BENCH_ARGS_floor    := --reference
+BENCH_ARGS_hap      :=
 else
 BENCH_ARGS_tile     := --bases 4000 --sample 10 --mamba
 BENCH_ARGS_scaling  := --quick
@@ -62,6 +63,7 @@ BENCH_ARGS_sv1m     :=
 BENCH_ARGS_prefix   := --quick
 BENCH_ARGS_batch    := --windows 4096 --repeat 2
 BENCH_ARGS_floor    := --quick
+BENCH_ARGS_hap      := --quick
 endif
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_tile.py $(BENCH_ARGS_tile)
@@ -74,6 +76,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_prefix.py $(BENCH_ARGS_prefix)
 	$(BIN)/python benchmarks/bench_batch.py $(BENCH_ARGS_batch)
 	$(BIN)/python benchmarks/bench_floor.py $(BENCH_ARGS_floor)
+	$(BIN)/python benchmarks/bench_haplotypes.py $(BENCH_ARGS_hap)
 	$(BIN)/python benchmarks/bench_gpu.py
 
 clean:

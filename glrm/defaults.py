@@ -22,6 +22,8 @@ DEFAULT_MAX_N_FRAC = 0.05          # N_CONTENT above this fraction of N in a ref
 DEFAULT_MAX_SV_LEN = 10_000_000    # TOO_LONG above this many bases deleted or inserted
 DEFAULT_SCORES: tuple[str, ...] = ("llr", "cllr", "mlr", "emb")   # score-vcf --scores
 DEFAULT_REF_MISMATCH = "status"
+DEFAULT_HAP_SCORES_CAUSAL: tuple[str, ...] = ("cllr",)   # score-haplotypes --scores: the model's main score
+DEFAULT_HAP_SCORES_MASKED: tuple[str, ...] = ("mlr",)
 
 # --- allowed values -----------------------------------------------------------------------------------------
 PRECISIONS = ("fp32", "bf16")

@@ -36,6 +36,24 @@ class Status(str, Enum):
     UNKNOWN_CONTIG = "UNKNOWN_CONTIG"
 
 
+class HapStatus(str, Enum):
+    """Why one haplotype of one sample was not scored for one target ALT by score-haplotypes
+    (docs/score-haplotypes.md, "Statuses"), besides the target's own Status and its window's N_CONTENT."""
+
+    MISSING_GT = "MISSING_GT"
+    UNPHASED = "UNPHASED"
+    PLOIDY = "PLOIDY"
+    OVERLAP = "OVERLAP"
+    SYMBOLIC_IN_WINDOW = "SYMBOLIC_IN_WINDOW"
+    BACKGROUND_REF_MISMATCH = "BACKGROUND_REF_MISMATCH"
+    BACKGROUND_TOO_LONG = "BACKGROUND_TOO_LONG"
+
+
+# One sample's allele on one haplotype (glrm.io.genotypes): 0 REF, k >= 1 ALT k, or one of these
+MISSING, UNPHASED, ABSENT, POLYPLOID = -1, -2, -3, -4
+NO_PHASE_SET = -1       # the phase-set id of a genotype that constrains no phase (hom, unphased, missing)
+
+
 SV_MIN_LEN = 50  # spelled-out alleles at least this long are sequence-resolved SVs
 
 

@@ -49,6 +49,9 @@ app.command("score-vcf")(score_vcf_command)
 from glrm.cli.score_sv import score_sv as score_sv_command  # noqa: E402
 
 app.command("score-sv")(score_sv_command)
+from glrm.cli.score_haplotypes import score_haplotypes as score_haplotypes_command  # noqa: E402
+
+app.command("score-haplotypes")(score_haplotypes_command)
 from glrm.cli.plot import plot as plot_command  # noqa: E402
 
 app.command("plot")(plot_command)

@@ -15,22 +15,23 @@ from dataclasses import dataclass
 
 from glrm.defaults import DEFAULT_SCORES
 from glrm.errors import InputError
-from glrm.variants import Status
+from glrm.variants import HapStatus, Status
 
 
 @dataclass(frozen=True)
 class InfoField:
-    """One INFO key as declared in the VCF header."""
+    """One INFO key (or, with kind "FORMAT", one FORMAT key) as declared in the VCF header."""
 
     id: str
     number: str          # "A", "R", "G", ".", or a count such as "1"
     type: str            # "Float", "Integer", "String", "Flag"
     description: str
+    kind: str = "INFO"   # "INFO" or "FORMAT"
 
     def header_line(self) -> str:
-        """The `##INFO=<...>` header line (no newline)."""
+        """The `##INFO=<...>` (or `##FORMAT=<...>`) header line (no newline)."""
         desc = self.description.replace("\\", "\\\\").replace('"', '\\"')
-        return f'##INFO=<ID={self.id},Number={self.number},Type={self.type},Description="{desc}">'
+        return f'##{self.kind}=<ID={self.id},Number={self.number},Type={self.type},Description="{desc}">'
 
 
 STATUS_VALUES: tuple[str, ...] = tuple(s.value for s in Status)
@@ -166,6 +167,55 @@ def score_vcf_fields(causal: bool | None = None,
 def score_sv_fields() -> list[InfoField]:
     """INFO keys written by score-sv, in output order."""
     return [GLRM_SV_EMB, GLRM_SV_LLR, GLRM_SV_REACH, GLRM_SV_BP, GLRM_STATUS]
+
+
+# --- score-haplotypes (docs/score-haplotypes.md) ----------------------------------------------------------
+# INFO (Number=A): per score S the reference-background value under score-vcf's own key (GLRM_S), then
+# GLRM_HAP_S_MEAN/_MIN/_MAX over the haplotypes scored, GLRM_HAP_N, GLRM_HAP_N_UNIQUE and GLRM_STATUS.
+# FORMAT (Number=.): per ALT, then per haplotype slot ("ALT-major": a1h1,a1h2,a2h1,a2h2,...), GLRM_HAP_S,
+# GLRM_HAP_BG and GLRM_HAP_STATUS.
+
+HAP_STATUS_VALUES: tuple[str, ...] = (*STATUS_VALUES, *(s.value for s in HapStatus))
+
+GLRM_HAP_N = InfoField(
+    "GLRM_HAP_N", "A", "Integer",
+    "glrm score-haplotypes: haplotypes scored (GLRM_HAP_STATUS OK) for this ALT",
+)
+GLRM_HAP_N_UNIQUE = InfoField(
+    "GLRM_HAP_N_UNIQUE", "A", "Integer",
+    "glrm score-haplotypes: distinct backgrounds (sets of the haplotype's own alleles inside the windows) "
+    "among the haplotypes scored; each was scored once",
+)
+GLRM_HAP_BG = InfoField(
+    "GLRM_HAP_BG", ".", "Integer",
+    "glrm score-haplotypes: background of each haplotype, per ALT then haplotype: 0 = the reference (no "
+    "allele of its own in the windows), k = the k-th distinct background of this record and ALT",
+    kind="FORMAT",
+)
+GLRM_HAP_STATUS = InfoField(
+    "GLRM_HAP_STATUS", ".", "String",
+    "glrm score-haplotypes: outcome per ALT then haplotype; scores are set only for OK "
+    f"({', '.join(HAP_STATUS_VALUES)})",
+    kind="FORMAT",
+)
+
+
+def hap_score_fields(name: str) -> tuple[InfoField, InfoField, InfoField, InfoField]:
+    """(FORMAT per haplotype, INFO mean, min, max) of the --scores name `name`: GLRM_HAP_S, GLRM_HAP_S_MEAN,
+    GLRM_HAP_S_MIN, GLRM_HAP_S_MAX, where GLRM_S is score-vcf's key."""
+    key = SCORE_FIELDS[name].id.removeprefix("GLRM_")
+    what = f"GLRM_{key} of the ALT"
+    return (
+        InfoField(f"GLRM_HAP_{key}", ".", "Float",
+                  f"glrm score-haplotypes: {what} in each haplotype's own background, per ALT then haplotype",
+                  kind="FORMAT"),
+        InfoField(f"GLRM_HAP_{key}_MEAN", "A", "Float",
+                  f"glrm score-haplotypes: mean of {what} over the haplotypes scored"),
+        InfoField(f"GLRM_HAP_{key}_MIN", "A", "Float",
+                  f"glrm score-haplotypes: least {what} over the haplotypes scored"),
+        InfoField(f"GLRM_HAP_{key}_MAX", "A", "Float",
+                  f"glrm score-haplotypes: greatest {what} over the haplotypes scored"),
+    )
 
 
 BED_FIXED_COLUMNS: tuple[str, ...] = ("chrom", "start", "end", "name", "score", "strand")

@@ -10,6 +10,10 @@ or a None/NaN element writes '.' there, so every record carries every key and ev
 (`GLRM_STATUS=OK,.`). The ALT count is the number of comma-separated entries in column 5, so `ALT=.` counts
 as one allele (glrm gives it a status). Floats are written as `%.6g` (see `glrm.io.fields.format_value`).
 
+FORMAT keys (`InfoField(kind="FORMAT")` among the fields; score-haplotypes, docs/score-haplotypes.md) go
+into the sample columns: `write(raw, values, samples)` with `samples` mapping a FORMAT key to one list of
+values per sample column (`annotate_samples`: spliced like INFO, every other byte unchanged).
+
 Header: the `##INFO` line of each key is added right before `#CHROM`, or replaces an existing line with the
 same ID in place (re-scoring a glrm output); then `##glrmVersion`, `##glrmCommand` (both left out with
 `version_line=False`, like bcftools' --no-version; earlier runs' lines are kept as history) and
@@ -126,16 +130,17 @@ def build_header(header_lines: Sequence[str], infos: Sequence[InfoField], *, ver
     a key is written as `##fileformat=VCFv4.2`, so that validators accept the output."""
     if not header_lines or not header_lines[-1].startswith("#CHROM"):
         raise ValueError("header_lines must end with the #CHROM line")
-    wanted = {f.id: f for f in infos}
-    placed: set[str] = set()
+    wanted = {(f.kind, f.id): f for f in infos}
+    placed: set[tuple[str, str]] = set()
     out: list[str] = []
     bump = any(f.number == "A" for f in infos)
     for line in header_lines[:-1]:
+        kind = "INFO" if line.startswith("##INFO=") else "FORMAT" if line.startswith("##FORMAT=") else ""
         if bump and _OLD_FORMAT.match(line):
             log.info("%s declares no Number=A; the output is written as VCFv4.2", line.strip())
             out.append(FILEFORMAT + ("\r" if line.endswith("\r") else ""))
-        elif line.startswith("##INFO=") and header_id(line) in wanted:
-            key = header_id(line)
+        elif kind and (kind, header_id(line)) in wanted:
+            key = (kind, header_id(line))
             if key not in placed:  # a second definition of the same key is dropped: one key, one line
                 out.append(wanted[key].header_line())
                 placed.add(key)
@@ -143,7 +148,7 @@ def build_header(header_lines: Sequence[str], infos: Sequence[InfoField], *, ver
             continue
         else:
             out.append(line)
-    out.extend(f.header_line() for f in infos if f.id not in placed)
+    out.extend(f.header_line() for f in infos if (f.kind, f.id) not in placed)
     if version_line:
         cmd = (command if command is not None else default_command()).replace("\r", " ").replace("\n", " ")
         date = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime())
@@ -191,6 +196,39 @@ def annotate_line(raw: str, infos: Sequence[InfoField],
     return "\t".join(cols) + ("\r" if cr else "")
 
 
+def annotate_samples(raw: str, formats: Sequence[InfoField], n_samples: int,
+                     values: Mapping[str, Sequence[Sequence[object] | None] | None]) -> str:
+    """`raw` with the FORMAT keys of `formats` set in each of its `n_samples` sample columns: `values` maps a
+    key to one entry per sample, a sequence of values (Number=.) or None ('.'); a missing key writes '.'.
+    Existing keys are replaced in place, new ones appended to FORMAT; a sample field that dropped trailing
+    keys (VCF allows it) gets '.' for them so the new keys line up. A record without FORMAT and sample
+    columns (a sites-only line) gains them. Every other byte is unchanged."""
+    cr = raw.endswith("\r")
+    cols = (raw[:-1] if cr else raw).split("\t")
+    if len(cols) == 8:
+        cols += ["."] + ["."] * n_samples
+    if len(cols) != 9 + n_samples:
+        raise ValueError(f"VCF record has {len(cols) - 9} sample columns, the header {n_samples}: "
+                         f"{raw[:80]!r}")
+    keys = [] if cols[8] in ("", ".") else cols[8].split(":")
+    where = {k: i for i, k in enumerate(keys)}
+    for f in formats:
+        if f.id not in where:
+            where[f.id] = len(keys)
+            keys.append(f.id)
+    for j in range(n_samples):
+        parts = cols[9 + j].split(":")
+        if len(parts) < len(keys):
+            parts += ["."] * (len(keys) - len(parts))
+        for f in formats:
+            per = values.get(f.id)
+            v = per[j] if per is not None else None
+            parts[where[f.id]] = "." if not v else ",".join(format_value(f, x) for x in v)
+        cols[9 + j] = ":".join(parts)
+    cols[8] = ":".join(keys)
+    return "\t".join(cols) + ("\r" if cr else "")
+
+
 class _Declared:
     """Tracks what records use but the header does not declare (needed only for BCF)."""
 
@@ -233,9 +271,11 @@ class VcfAnnotator(AtomicWriter):
                  header_as_is: Sequence[str] | None = None) -> None:
         self.out = str(out)
         self.out_type = check_output(self.out, out_type)
-        self.infos = list(infos)
-        self.header = build_header(header_lines, self.infos, version_line=version_line, command=command,
+        self.infos = [f for f in infos if f.kind == "INFO"]
+        self.formats = [f for f in infos if f.kind == "FORMAT"]   # FORMAT keys: write(..., samples=...)
+        self.header = build_header(header_lines, list(infos), version_line=version_line, command=command,
                                    model_meta=model_meta)
+        self.n_samples = max(0, len(self.header[-1].split("\t")) - 9)
         self.records = 0
         self._stdout = self.out == "-"
         self._bcf = self.out_type in ("b", "u")
@@ -298,11 +338,16 @@ class VcfAnnotator(AtomicWriter):
             self._buf.clear()
             self._buf_bytes = 0
 
-    def write(self, raw: str, values: Mapping[str, Sequence[object] | None]) -> None:
-        """Write one record: `raw` (no newline) with `values` (key -> one value per ALT) in its INFO."""
+    def write(self, raw: str, values: Mapping[str, Sequence[object] | None],
+              samples: Mapping[str, Sequence[Sequence[object] | None] | None] | None = None) -> None:
+        """Write one record: `raw` (no newline) with `values` (key -> one value per ALT) in its INFO and, when
+        the writer has FORMAT keys, `samples` (key -> one list of values per sample) in its sample columns
+        (`annotate_samples`)."""
         if self._closed:
             raise ValueError("write() after the annotator was closed")
         line = annotate_line(raw, self.infos, values)
+        if self.formats:
+            line = annotate_samples(line, self.formats, self.n_samples, samples or {})
         cols = line.rstrip("\r").split("\t")
         self._track(cols)
         self._put(line + "\n")

@@ -8,6 +8,7 @@ docs/score-sv.md, docs/plan.md, docs/windows.md.
     ScoreOptions       both, plus the outputs and what score-vcf and score-sv share (--rc, --emb-flank, ...)
       ScoreVcfOptions  glrm score-vcf
       ScoreSvOptions   glrm score-sv
+      ScoreHaplotypesOptions  glrm score-haplotypes
     PlanOptions        glrm plan (a ModelOptions)
     WindowsOptions     glrm windows (a ReadOptions)
 
@@ -143,6 +144,36 @@ class ScoreSvOptions(ScoreOptions):
 
 
 @dataclass(kw_only=True)
+class ScoreHaplotypesOptions(ScoreOptions):
+    """The options of `glrm score-haplotypes` (docs/score-haplotypes.md). `input` is the phased VCF the
+    backgrounds come from (and, without `targets`, the targets)."""
+
+    scores: tuple[str, ...] | None = None  # None = the model's main score (glrm.io.fields.main_score)
+    batch_size: int | None = None
+    ref_mismatch: str = DEFAULT_REF_MISMATCH
+    tile: bool = False
+    targets: str | None = None             # a VCF whose records are the targets (written out, annotated)
+    samples: str | None = None             # -s: sample names, comma-separated
+    samples_file: str | None = None        # -S: a file with one sample name a line
+    dedup: bool = True                     # False: every haplotype scored on its own (for comparisons)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.scores is not None:
+            check_scores(self.scores, self.tile)
+        check_choice("--ref-mismatch", self.ref_mismatch, REF_MISMATCH_MODES)
+        check_batch_size(self.batch_size)
+        if self.shard is not None or self.resume:
+            raise InputError("score-haplotypes takes no --shard or --resume: each target needs the records "
+                             "around it; split the work by region (-r/-R) instead")
+        if self.samples is not None and self.samples_file is not None:
+            raise InputError("give either -s/--samples or -S/--samples-file, not both")
+        if self.input == "-" and self.targets is not None:
+            raise InputError("--targets reads the backgrounds from -i by region, which needs an indexed "
+                             "file, not stdin; give the phased VCF's path")
+
+
+@dataclass(kw_only=True)
 class PlanOptions(ModelOptions):
     """The options of `glrm plan` (docs/plan.md)."""
 
@@ -224,6 +255,6 @@ def from_cli(cls: type[Options], params: Mapping[str, Any], **extra: Any) -> Opt
     (`command_line`)."""
     values = dict(params)
     for name, parse in _PARSERS.items():
-        if name in values:
+        if values.get(name) is not None:
             values[name] = parse(values[name])
     return cls(**values, **extra)

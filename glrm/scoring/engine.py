@@ -84,6 +84,9 @@ class EngineConfig:
     # variant, a HyenaDNA alt pass recomputes only the suffix; GLRM_PREFIX_REUSE=0 turns it off (for
     # comparisons: the scores are the same, HyenaDNA's up to float rounding)
     prefix_reuse: bool = field(default_factory=lambda: os.environ.get("GLRM_PREFIX_REUSE", "1") != "0")
+    # passes with the same tokens are run once per score() call, whoever asks; False runs each job's own
+    # (score-haplotypes --no-dedup: the naive baseline its benchmark compares with)
+    share_passes: bool = True
 
     def __post_init__(self):   # the checks of glrm.defaults, as score-vcf's options (a library caller's too)
         self.scores = tuple(self.scores)
@@ -271,7 +274,7 @@ class SmallVariantEngine:
         want = frozenset(self.config.scores)
         # the reverse strand: every score with --rc mean, else only the both-strand recipes (SNV/MNV)
         want_rc = want if self.config.rc == "mean" else want & BOTH_STRANDS
-        table: dict[tuple[str, tuple[int, int] | None], _Pass] = {}
+        table: dict[tuple, _Pass] = {}
         requests = 0
         all_views = []
         for j, job in enumerate(jobs):
@@ -297,7 +300,8 @@ class SmallVariantEngine:
                 ref_pass = None
                 for seq, mask, role in self._requests(win, views[strand], views[strand].want):
                     requests += 1
-                    p = table.setdefault((seq, mask), _Pass(seq, mask))
+                    key = (seq, mask) if self.config.share_passes else (seq, mask, j)
+                    p = table.setdefault(key, _Pass(seq, mask))
                     p.consumers.append((j, strand, role, False))
                     if role in mirrored:
                         p.consumers.append((j, 1, role, True))
