@@ -322,3 +322,15 @@ def test_orig_config_must_match_key_layout():
         build_hyenadna({**config, "layer": {"emb_dim": 5}}, state, "orig", "ckpt")
     with pytest.raises(ValueError, match="format"):
         build_hyenadna(config, state, "onnx", "ckpt")
+
+
+def test_position_blocks_cut_on_the_cpu_only():
+    """Cache-sized blocks pay on a CPU; on a GPU each block is a round of kernel launches (a 1M-token forward
+    on an H200 took 6x as long cut into them), so there the spans stay whole."""
+    from glrm.models.hyenadna import cache_blocks
+
+    spans = [(0, 100_000), (100_000, 100_300)]
+    cpu = cache_blocks(spans, 1024, torch.device("cpu"))
+    assert len(cpu) > 2 and cpu[0][0] == 0 and cpu[-1][1] == 100_300
+    assert all(b1 == a2 for (_, b1), (a2, _) in zip(cpu, cpu[1:]))     # contiguous, no gap, no overlap
+    assert cache_blocks(spans, 1024, torch.device("cuda")) == spans

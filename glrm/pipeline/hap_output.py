@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from glrm.io.fields import GLRM_HAP_BG, GLRM_HAP_N, GLRM_HAP_N_UNIQUE, GLRM_HAP_STATUS, GLRM_STATUS
 from glrm.pipeline.progress import Progress, RunSummary
-from glrm.pipeline.session import _flush_before_commit
+from glrm.pipeline.session import flush_before_commit
 from glrm.variants import HapStatus, Status
 
 OK = Status.OK.value
@@ -85,7 +85,7 @@ class HapWriter:
             version_line=not opts.no_version, command=opts.command_line, model_meta=meta))
         self.bed = stack.enter_context(BedWriter(opts.bed, self.bed_infos)) if opts.bed is not None else None
         self.progress = stack.enter_context(Progress(total, enabled=not opts.quiet, command=_NAME))
-        stack.push(_flush_before_commit(self.vcf, self.bed))
+        stack.push(flush_before_commit(self.vcf, self.bed))
         self.score_keys = [f.id for f in self.infos if f.number == "A" and f.type == "Float"
                            and not f.id.startswith("GLRM_HAP_")]
 

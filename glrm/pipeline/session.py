@@ -113,7 +113,7 @@ def open_outputs(opts: ScoreOptions, stack: ExitStack, inp: Inputs, out_type: st
     bed_out = stack.enter_context(BedWriter(opts.bed, bed_fields)) if opts.bed is not None else None
     extra = [before_progress(stack)] if before_progress is not None else []
     progress = stack.enter_context(Progress(total, enabled=not opts.quiet, command=command_name))
-    stack.push(_flush_before_commit(vcf_out, bed_out))
+    stack.push(flush_before_commit(vcf_out, bed_out))
     records = rng.select(inp.reader) if rng else iter(inp.reader)
     if resume is not None:
         tracks = next((x for x in extra if hasattr(x, "resume_into")), None)
@@ -125,7 +125,7 @@ def open_outputs(opts: ScoreOptions, stack: ExitStack, inp: Inputs, out_type: st
     return Outputs(vcf_out, bed_out, progress, records, extra)
 
 
-def _flush_before_commit(*writers):
+def flush_before_commit(*writers):
     """An exit callback: on success, every writer's buffered data is written out before the first output is
     renamed into place, so a full disk or a file-size limit fails the run while none of its outputs exists
     (an error here makes the writers still open discard their temporary files)."""
