@@ -156,7 +156,11 @@ def test_eval_is_deterministic():
 def test_cached_filter_spectra_follow_weight_changes():
     model = small_model()
     ids = torch.randint(0, 12, (1, 120), generator=torch.Generator().manual_seed(5))
+    filters = [layer.mixer.filter_fn for layer in model.backbone.layers]
     first = model(ids).logits
+    assert not any(f._spectra for f in filters)                # one forward keeps no spectra (as the HF port)
+    assert torch.equal(model(ids).logits, first)               # asked again: now kept
+    assert all(f._spectra for f in filters)
     assert torch.equal(model(ids).logits, first)               # served from the spectrum cache
     with torch.no_grad():
         model.backbone.layers[1].mixer.filter_fn.modulation.deltas.mul_(2.0)

@@ -175,25 +175,30 @@ class HyenaFilter(nn.Module):
         self.implicit_filter = nn.Sequential(*layers)
         self.modulation = ExponentialModulation(channels)
         self._spectra: dict[tuple, torch.Tensor] = {}   # (L, n, c0, c1, dtype, device) -> rfft of k
+        self._asked: set[tuple] = set()                  # keys asked for once: kept when asked again
         self._spectra_token: tuple = ()
 
     def _apply(self, fn, *args, **kwargs):
-        self._spectra.clear()   # .to(), .double(), .cuda() ... replace the weights
+        self.clear_cache()   # .to(), .double(), .cuda() ... replace the weights
         return super()._apply(fn, *args, **kwargs)
 
     def clear_cache(self) -> None:
         self._spectra.clear()
+        self._asked.clear()
 
     def spectrum_fn(self, L: int, dtype: torch.dtype, offset: int = 0):
         """fn(c0, c1, n) -> rfft(k[:, offset+c0 : offset+c1], n) as (c1 - c0, n/2+1), cached while small.
 
-        The cache is dropped whenever a filter weight changes (in-place updates bump tensor versions).
+        A spectrum is kept from the second time it is asked for: a single forward (a one-off call, `glrm
+        plan`'s measurement) then holds no spectra beyond its own layer's, as the official port, while a run
+        of many windows of one length computes each spectrum twice and then reuses it. The cache is dropped
+        whenever a filter weight changes (in-place updates bump tensor versions).
         """
         weights = (self.pos_emb.z, self.pos_emb.t, self.modulation.deltas,
                    *(p for p in self.implicit_filter.parameters()))
         token = tuple((id(w), w._version, w.dtype, w.device) for w in weights)
         if token != self._spectra_token:
-            self._spectra.clear()
+            self.clear_cache()
             self._spectra_token = token
         feats: list = []
 
@@ -209,8 +214,9 @@ class HyenaFilter(nn.Module):
             held = sum(v.numel() * v.element_size() for v in self._spectra.values())
             if held + size > SPECTRUM_CACHE_BYTES:
                 self._spectra.clear()
-            if size <= SPECTRUM_CACHE_BYTES:
+            if size <= SPECTRUM_CACHE_BYTES and key in self._asked:
                 self._spectra[key] = k_f
+            self._asked.add(key)
             return k_f
 
         return fn
