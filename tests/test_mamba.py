@@ -150,3 +150,21 @@ def test_plain_to_bfloat16_still_scans_in_fp32(fixtures_dir):
     assert st[0].ssm.dtype == st[0].conv.dtype == torch.float32 and out.logits.dtype == torch.float32
     ref = arrays(fixtures_dir, "io")["logits_f64"]
     assert (out.logits.double() - ref).abs().max() < 0.1 * ref.abs().max()
+
+
+def test_rms_norm_one_pass_equals_the_formula(monkeypatch):
+    """RMSNorm takes torch's one-pass rms_norm where it exists; it must give the formula's values."""
+    import glrm.models.mamba as mamba_mod
+
+    norm = mamba_mod.RMSNorm(64, eps=1e-5)
+    with torch.no_grad():
+        norm.weight.copy_(torch.randn(64, generator=torch.Generator().manual_seed(1)))
+    x = torch.randn(2, 300, 64, generator=torch.Generator().manual_seed(2)) * 3
+    with torch.no_grad():
+        fused = norm(x)
+        monkeypatch.setattr(mamba_mod, "_FUSED_RMS_NORM", False)
+        formula = norm(x)
+        xd = x.double()
+        expected = xd * torch.rsqrt(xd.pow(2).mean(-1, keepdim=True) + 1e-5) * norm.weight.double()
+    assert float((fused - formula).abs().max()) <= 1e-6
+    assert float((fused.double() - expected).abs().max()) <= 1e-5
