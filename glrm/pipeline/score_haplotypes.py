@@ -31,7 +31,6 @@ from glrm.dna import normalize
 from glrm.errors import InputError
 from glrm.io.fields import (
     BOTH_STRANDS,
-    DEFINITIONS_VERSION,
     GLRM_HAP_BG,
     GLRM_HAP_N,
     GLRM_HAP_N_UNIQUE,
@@ -52,9 +51,15 @@ from glrm.pipeline.haplotype_sites import (
     select_samples,
 )
 from glrm.pipeline.options import ScoreHaplotypesOptions
-from glrm.pipeline.score_vcf import BLOCK_BASES, BLOCK_JOBS, fields_for, model_window, resolve_device
+from glrm.pipeline.score_vcf import (
+    BLOCK_BASES,
+    BLOCK_JOBS,
+    check_scores_defined,
+    fields_for,
+    model_window,
+    open_small_variant_engine,
+)
 from glrm.pipeline.session import check_outputs
-from glrm.resources import auto_chunk_size, set_threads
 from glrm.variants import NO_PHASE_SET, Allele, Status
 from glrm.windows import Window, mirror_small_window, small_window
 from glrm.windows.haplotype import HapGenome, SpanGenome, TargetSpan, protected_span, read_span, walk
@@ -129,27 +134,11 @@ def score_haplotypes(opts: ScoreHaplotypesOptions) -> HapSummary:
         ckpt = inspect_checkpoint(opts.model)
         causal = ckpt.family != "caduceus"
         scores = opts.scores if opts.scores is not None else default_scores(causal)
-        if not any(defined_for(name, causal) for name in scores):
-            usable = ",".join(n for n in SCORE_FIELDS if defined_for(n, causal))
-            raise InputError(f"--scores {','.join(scores)}: none of these is defined for {ckpt.name}; ask "
-                             f"for some of {usable}")
+        check_scores_defined(scores, ckpt)
         window = model_window(ckpt, opts.window)
-        set_threads(opts.threads)
-        device = resolve_device(opts.device)
-
-        from glrm.models import load_model
-        from glrm.scoring.engine import EngineConfig, SmallVariantEngine
-
-        model = load_model(opts.model, device=device)
-        chunk = auto_chunk_size(model, window, device) if opts.chunk_size == "auto" else opts.chunk_size
-        engine = SmallVariantEngine(model, EngineConfig(
-            scores=scores, rc=opts.rc, emb_flank=opts.emb_flank, batch_size=opts.batch_size, chunk_size=chunk,
-            precision=opts.precision, tile=opts.tile, share_passes=opts.dedup), device)
-        meta = {"ID": model.info.name, "Checkpoint": model.info.checkpoint, "SHA256": model.info.sha256,
-                "Window": window, "RC": opts.rc, "Precision": opts.precision,
-                "Definitions": DEFINITIONS_VERSION, "Backgrounds": "haplotypes"}
-        if opts.tile:
-            meta["Mode"], meta["TileStride"] = "tile", window // 2
+        s = open_small_variant_engine(opts, scores, window, {"Backgrounds": "haplotypes"},
+                                      share_passes=opts.dedup)
+        model, engine, device, chunk, meta = s.model, s.engine, s.device, s.chunk, s.meta
         summary = HapSummary(device=str(device), window=window, chunk=chunk,
                              chunk_auto=opts.chunk_size == "auto", samples=len(rows))
         added = [phased.samples[j] for j in rows] if not targets.samples else []

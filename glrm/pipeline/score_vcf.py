@@ -27,6 +27,7 @@ import logging
 import os
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 from glrm.errors import InputError
 from glrm.io.fields import (
@@ -101,6 +102,54 @@ def _where(path: str, rec: Record) -> str:
     return f"{path}: line {rec.line}" if rec.line is not None else f"{path}: record {rec.chrom}:{rec.pos}"
 
 
+def check_scores_defined(scores: tuple[str, ...], ckpt) -> None:
+    """Refuse a --scores list none of whose scores is defined for the checkpoint's kind (before any weights
+    load)."""
+    causal = ckpt.family != "caduceus"
+    if not any(defined_for(name, causal) for name in scores):
+        kind = "a causal model (HyenaDNA, Mamba)" if causal else "a masked model (Caduceus)"
+        usable = ",".join(n for n in SCORE_FIELDS if defined_for(n, causal))
+        raise InputError(f"--scores {','.join(scores)}: none of these is defined for {ckpt.name}, "
+                         f"{kind}; ask for some of {usable}")
+
+
+@dataclass
+class SmallVariantScorer:
+    """What `open_small_variant_engine` sets up: the model on its device, the engine, the chunk size it
+    resolved (for the summary line) and the `##glrm_model` fields."""
+
+    model: object
+    engine: object
+    device: object
+    chunk: int | None
+    meta: dict
+
+
+def open_small_variant_engine(opts, scores: tuple[str, ...], window: int, meta_extra: dict | None = None,
+                              **config) -> SmallVariantScorer:
+    """Threads, device, the model and score-vcf's engine for `opts` (score-vcf and score-haplotypes);
+    `meta_extra`: `##glrm_model` fields after Definitions; `config`: further EngineConfig fields."""
+    set_threads(opts.threads)
+    device = resolve_device(opts.device)
+
+    from glrm.models import load_model
+    from glrm.scoring.engine import EngineConfig, SmallVariantEngine
+
+    model = load_model(opts.model, device=device)
+    chunk = opts.chunk_size
+    if chunk == "auto":
+        chunk = auto_chunk_size(model, window, device)   # the summary line names it
+    engine = SmallVariantEngine(model, EngineConfig(
+        scores=scores, rc=opts.rc, emb_flank=opts.emb_flank, batch_size=opts.batch_size,
+        chunk_size=chunk, precision=opts.precision, tile=opts.tile, **config), device)
+    meta = {"ID": model.info.name, "Checkpoint": model.info.checkpoint, "SHA256": model.info.sha256,
+            "Window": window, "RC": opts.rc, "Precision": opts.precision, "Definitions": DEFINITIONS_VERSION,
+            **(meta_extra or {})}
+    if opts.tile:
+        meta["Mode"], meta["TileStride"] = "tile", window // 2
+    return SmallVariantScorer(model, engine, device, chunk, meta)
+
+
 def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
     """Run `glrm score-vcf` with `opts`; return the summary (also printed on stderr unless quiet)."""
     t0 = time.perf_counter()
@@ -112,35 +161,14 @@ def score_vcf(opts: ScoreVcfOptions) -> RunSummary:
         from glrm.models.loading import inspect_checkpoint
 
         ckpt = inspect_checkpoint(opts.model)   # missing files, unknown format: before any weights load
-        causal = ckpt.family != "caduceus"
-        if not any(defined_for(name, causal) for name in opts.scores):
-            kind = "a causal model (HyenaDNA, Mamba)" if causal else "a masked model (Caduceus)"
-            usable = ",".join(n for n in SCORE_FIELDS if defined_for(n, causal))
-            raise InputError(f"--scores {','.join(opts.scores)}: none of these is defined for {ckpt.name}, "
-                             f"{kind}; ask for some of {usable}")
+        check_scores_defined(opts.scores, ckpt)
         window = model_window(ckpt, opts.window)
-        set_threads(opts.threads)
-        device = resolve_device(opts.device)
-
-        from glrm.models import load_model
-        from glrm.scoring.engine import EngineConfig, SmallVariantEngine
-
-        model = load_model(opts.model, device=device)
-        chunk = opts.chunk_size
-        if chunk == "auto":
-            chunk = auto_chunk_size(model, window, device)   # the summary line names it
-        engine = SmallVariantEngine(model, EngineConfig(
-            scores=opts.scores, rc=opts.rc, emb_flank=opts.emb_flank, batch_size=opts.batch_size,
-            chunk_size=chunk, precision=opts.precision, tile=opts.tile), device)
+        s = open_small_variant_engine(opts, opts.scores, window)
+        model, engine, device, chunk = s.model, s.engine, s.device, s.chunk
 
         vcf_fields = fields_for(opts.scores, causal=None, tile=opts.tile)   # the same header for every model
         bed_fields = fields_for(opts.scores, causal=model.info.kind == "causal", tile=opts.tile)
-        meta = {"ID": model.info.name, "Checkpoint": model.info.checkpoint, "SHA256": model.info.sha256,
-                "Window": window,
-                "RC": opts.rc, "Precision": opts.precision, "Definitions": DEFINITIONS_VERSION}
-        if opts.tile:
-            meta["Mode"], meta["TileStride"] = "tile", window // 2
-        out = open_outputs(opts, stack, inp, out_type, vcf_fields, bed_fields, meta)
+        out = open_outputs(opts, stack, inp, out_type, vcf_fields, bed_fields, s.meta)
         summary = RunSummary(device=str(device), window=window, chunk=chunk,
                              chunk_auto=opts.chunk_size == "auto")
         run = _Run(opts, inp.fasta, model, engine, window, vcf_fields, bed_fields, out.vcf, out.bed, summary,
