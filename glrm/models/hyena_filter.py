@@ -31,6 +31,8 @@ MODULATION_SHIFT = 0.05  # upstream ExponentialModulation(shift=0.05)
 FFT_GROUP_BUDGET_BYTES = 64 * 2**20
 # Filter spectra of up to this many bytes per layer are kept between calls (repeated window lengths).
 SPECTRUM_CACHE_BYTES = 64 * 2**20
+# The filter is generated in blocks of positions of about this many floats (they stay in the L2 cache).
+FILTER_BLOCK_FLOATS = 1 << 16
 
 
 def next_fast_len(n: int) -> int:
@@ -67,53 +69,62 @@ def channel_group_size(batch: int, channels: int, n_fft: int, budget: int = FFT_
     return max(1, min(channels, budget // max(per_channel, 1)))
 
 
+def scratch(work: dict | None, name: str, shape: tuple[int, ...], dtype: torch.dtype,
+            device: torch.device) -> tuple[torch.Tensor, bool]:
+    """(tensor, new): the buffer `name` of `shape` from `work`, the dict one forward passes to each of its
+    layers so they reuse one set of whole-sequence buffers (fresh memory costs a page fault per 4 KiB
+    when first written: at 1M tokens that was a fifth of the forward); a new one when `work` is None or
+    holds none of this shape. `new` tells the caller to initialise what it relies on (zero padding)."""
+    t = None if work is None else work.get(name)
+    if t is not None and t.shape == shape and t.dtype == dtype and t.device == device:
+        return t, False
+    t = torch.empty(shape, dtype=dtype, device=device)
+    if work is not None:
+        work[name] = t
+    return t, True
+
+
 def causal_fft_conv_(
     x: torch.Tensor,
     spectrum_fn: Callable[[int, int, int], torch.Tensor],
     bias: torch.Tensor,
     fft_dtype: torch.dtype,
     group: int | None = None,
+    work: dict | None = None,
 ) -> torch.Tensor:
-    """In place: x (B, L, C) <- causal_conv(x, k) + bias * x along L, one channel group at a time.
+    """In place: x (C, B, L) <- causal_conv(x, k) + bias * x along L, one channel group at a time.
 
+    x is channels first: HyenaDNA's forward keeps its long-conv input that way, so a group's rows are
+    contiguous and copying them into the zero-padded FFT buffer is a plain copy. Any strided view works
+    (a (B, L, C) tensor's `.permute(2, 0, 1)`), at the price of a transposing copy per group.
     spectrum_fn(c0, c1, n) returns the rfft of filter channels c0..c1 zero-padded to n, as
-    (c1 - c0, n/2+1) in `fft_dtype`; producing it per group keeps the filter bounded too. bias is (C,).
-    The FFTs run in `fft_dtype` (float32 or float64) whatever x's dtype is; results are cast back to
-    x's dtype. Each group is copied channels-first into a zero-padded buffer: a contiguous last-axis
-    transform is faster than a strided one with implicit padding.
+    (c1 - c0, n/2+1) in `fft_dtype` (valid until its next call); producing it per group keeps the filter
+    bounded too. bias is (C,). The FFTs run in `fft_dtype` (float32 or float64) whatever x's dtype is;
+    results are cast back to x's dtype. `work`: see `scratch`.
     """
-    B, L, C = x.shape
+    C, B, L = x.shape
     n = fft_len(L)
     group = min(C, group or channel_group_size(B, C, n))
     group = -(-C // -(-C // group))                                     # equal groups: 64 + 64, not 127 + 1
     bias = bias.to(fft_dtype)
-    cdt = torch.complex128 if fft_dtype == torch.float64 else torch.complex64
-    # channels first and outermost, so a group's slice is one contiguous block (the FFTs write into it)
-    buf = torch.empty(group, B, n, dtype=fft_dtype, device=x.device)      # padded input
-    buf[..., L:].zero_()                                                   # the tail stays zero
-    spec = torch.empty(group, B, n // 2 + 1, dtype=cdt, device=x.device)  # its spectrum
-    out = torch.empty(group, B, n, dtype=fft_dtype, device=x.device)      # the circular convolution
+    # channels first and outermost, so a group's slice is one contiguous block. The FFTs allocate their
+    # outputs: torch's `out=` for them computes into a fresh tensor and copies it over (no saving).
+    buf, new = scratch(work, f"fft.{L}", (group, B, n), fft_dtype, x.device)  # padded input
+    if new:
+        buf[..., L:].zero_()                                               # the tail stays zero
     for c0 in range(0, C, group):
         c1 = min(C, c0 + group)
-        g = c1 - c0
-        xg, x_f, yg = buf[:g], spec[:g], out[:g]                           # (G, B, n), (G, B, n/2+1)
-        xg[..., :L].copy_(x[:, :, c0:c1].permute(2, 0, 1))
-        torch.fft.rfft(xg, out=x_f)
+        xg = buf[: c1 - c0]                                                # (G, B, n)
+        xg[..., :L].copy_(x[c0:c1])
+        x_f = torch.fft.rfft(xg)                                           # (G, B, n/2+1)
         x_f.mul_(spectrum_fn(c0, c1, n)[:, None])
-        torch.fft.irfft(x_f, n=n, out=yg)
-        y = yg[..., :L]                                                    # (G, B, L): the causal part
-        y.addcmul_(xg[..., :L], bias[c0:c1, None, None])
-        x[:, :, c0:c1].copy_(y.permute(1, 2, 0))
+        y = torch.fft.irfft(x_f, n=n)[..., :L]                             # (G, B, L): the causal part
+        del x_f
+        if x.dtype == fft_dtype:
+            torch.addcmul(y, xg[..., :L], bias[c0:c1, None, None], out=x[c0:c1])
+        else:
+            x[c0:c1].copy_(y.addcmul_(xg[..., :L], bias[c0:c1, None, None]))
     return x
-
-
-def padded_rfft(k: torch.Tensor, n: int) -> torch.Tensor:
-    """rfft along L of k (L, G) zero-padded to n, as (G, n/2+1)."""
-    L, G = k.shape
-    kb = torch.empty(G, n, dtype=k.dtype, device=k.device)                 # (G, n)
-    kb[:, L:].zero_()
-    kb[:, :L] = k.T
-    return torch.fft.rfft(kb)
 
 
 # --- implicit long filter ------------------------------------------------------------------------
@@ -186,13 +197,13 @@ class HyenaFilter(nn.Module):
         self._spectra.clear()
         self._asked.clear()
 
-    def spectrum_fn(self, L: int, dtype: torch.dtype, offset: int = 0):
+    def spectrum_fn(self, L: int, dtype: torch.dtype, offset: int = 0, work: dict | None = None):
         """fn(c0, c1, n) -> rfft(k[:, offset+c0 : offset+c1], n) as (c1 - c0, n/2+1), cached while small.
 
         A spectrum is kept from the second time it is asked for: a single forward (a one-off call, `glrm
         plan`'s measurement) then holds no spectra beyond its own layer's, as the official port, while a run
         of many windows of one length computes each spectrum twice and then reuses it. The cache is dropped
-        whenever a filter weight changes (in-place updates bump tensor versions).
+        whenever a filter weight changes (in-place updates bump tensor versions). `work`: see `scratch`.
         """
         weights = (self.pos_emb.z, self.pos_emb.t, self.modulation.deltas,
                    *(p for p in self.implicit_filter.parameters()))
@@ -200,16 +211,26 @@ class HyenaFilter(nn.Module):
         if token != self._spectra_token:
             self.clear_cache()
             self._spectra_token = token
-        feats: list = []
+        made: dict[str, torch.Tensor] = {}   # features, t, and the padded filter buffer every group reuses
 
         def fn(c0: int, c1: int, n: int) -> torch.Tensor:
             key = (L, n, offset + c0, offset + c1, dtype, self.bias.device)
             hit = self._spectra.get(key)
             if hit is not None:
                 return hit
-            if not feats:
-                feats.extend(self.features(L, dtype))
-            k_f = padded_rfft(self.columns(*feats, offset + c0, offset + c1), n)   # (G, n/2+1)
+            if not made:
+                feats, _ = scratch(work, "filter.features", (L, self.implicit_filter[-1].weight.shape[1]),
+                                   dtype, self.bias.device)
+                made["feats"], made["t"] = self.features(L, dtype, out=feats)
+            g = c1 - c0
+            kb = made.get("kb")
+            if kb is None or kb.shape[0] < g:
+                kb, new = scratch(work, f"filter.{L}.{g}", (g, n), dtype, self.bias.device)   # (G, n)
+                if new:
+                    kb[:, L:].zero_()                              # the zero padding, written once
+                made["kb"] = kb
+            self.columns_into(kb[:g, :L], made["feats"], made["t"], offset + c0, offset + c1)
+            k_f = torch.fft.rfft(kb[:g])                           # (G, n/2+1)
             size = k_f.numel() * k_f.element_size()
             held = sum(v.numel() * v.element_size() for v in self._spectra.values())
             if held + size > SPECTRUM_CACHE_BYTES:
@@ -221,26 +242,52 @@ class HyenaFilter(nn.Module):
 
         return fn
 
-    def features(self, L: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """The MLP up to its last Linear, (L, filter_order), and t (L, 1); computed in `dtype`."""
-        h = self.pos_emb.z[0, :L].to(dtype)                                       # (L, emb_dim)
-        for layer in list(self.implicit_filter)[:-1]:
-            if isinstance(layer, nn.Linear):
-                h = F.linear(h, layer.weight.to(dtype), layer.bias.to(dtype))    # (L, filter_order)
-            else:
-                h = torch.sin(layer.freq.to(dtype) * h)
-        return h, self.pos_emb.t[0, :L].to(dtype)                                 # (L, F), (L, 1)
+    @torch.no_grad()
+    def features(self, L: int, dtype: torch.dtype, out: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The MLP up to its last Linear, (L, filter_order), and t (L, 1); computed in `dtype`, in blocks of
+        positions that stay in cache (rows are independent: the same values as one whole pass), into `out`
+        when given."""
+        z = self.pos_emb.z[0, :L].to(dtype)                                       # (L, emb_dim)
+        mlp = list(self.implicit_filter)[:-1]
+        params = [(m.weight.to(dtype), m.bias.to(dtype)) if isinstance(m, nn.Linear) else m.freq.to(dtype)
+                  for m in mlp]
+        width = mlp[-2].weight.shape[0]
+        if out is None:
+            out = torch.empty(L, width, dtype=dtype, device=z.device)             # (L, F)
+        step = max(256, FILTER_BLOCK_FLOATS // width)
+        for a in range(0, L, step):
+            h = z[a:a + step]                                                     # (P, emb_dim)
+            for p in params:
+                if isinstance(p, tuple):
+                    h = F.linear(h, *p)                                           # (P, F)
+                else:
+                    h = torch.mul(h, p, out=h).sin_()                             # sin(freq * h)
+            out[a:a + step] = h
+        return out, self.pos_emb.t[0, :L].to(dtype)                               # (L, F), (L, 1)
 
-    def columns(self, feats: torch.Tensor, t: torch.Tensor, c0: int, c1: int) -> torch.Tensor:
-        """Filter channels k[:, c0:c1] as (L, c1 - c0) from `features` output."""
-        w_out = self.implicit_filter[-1].weight[c0:c1].to(feats.dtype)           # (G, F)
-        k = F.linear(feats, w_out)                                                # (L, G)
-        if self.modulate:
-            deltas = self.modulation.deltas[0, 0, c0:c1].to(feats.dtype)          # (G,)
-            k = k * (torch.exp(-t * deltas.abs()) + MODULATION_SHIFT)
-        return k                                                                  # (L, G)
+    @torch.no_grad()
+    def columns_into(self, dst: torch.Tensor, feats: torch.Tensor, t: torch.Tensor, c0: int, c1: int) -> None:
+        """dst (c1 - c0, L), channels first (rows may be strided, as in an FFT buffer) <- filter channels
+        k[:, c0:c1] from `features` output, in blocks of positions (no transposing copy, no temporaries
+        the size of the filter)."""
+        G, L = dst.shape
+        w_out = self.implicit_filter[-1].weight[c0:c1].to(feats.dtype)            # (G, F)
+        decay = -self.modulation.deltas[0, 0, c0:c1].to(feats.dtype).abs()[:, None]   # (G, 1)
+        step = max(256, FILTER_BLOCK_FLOATS // G)
+        mod = torch.empty(G, min(step, L), dtype=feats.dtype, device=feats.device)  # (G, P) window scratch
+        for a in range(0, L, step):
+            b = min(L, a + step)
+            blk = dst[:, a:b]                                                     # (G, P)
+            torch.mm(w_out, feats[a:b].T, out=blk)
+            if self.modulate:
+                m = torch.mul(decay, t[a:b, 0], out=mod[:, : b - a])              # -|delta| t
+                blk.mul_(m.exp_().add_(MODULATION_SHIFT))                         # * (exp(...) + 0.05)
 
+    @torch.no_grad()
     def filter(self, L: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """The whole filter k (L, C) (for inspection and tests; forward builds it per channel group)."""
         feats, t = self.features(L, dtype)
-        return self.columns(feats, t, 0, self.bias.shape[0])
+        k = torch.empty(self.bias.shape[0], L, dtype=dtype, device=feats.device)  # (C, L)
+        self.columns_into(k, feats, t, 0, k.shape[0])
+        return k.T

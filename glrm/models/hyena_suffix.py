@@ -89,10 +89,11 @@ def ref_forward(model: HyenaDNA, input_ids: torch.Tensor, offsets: Iterable[int]
     pos_t = torch.tensor(pos, dtype=torch.long, device=input_ids.device)  # (P,)
     h = model.embed(input_ids)                                        # (R, W, D)
     cache = PrefixCache([], [], [], halo_row.to(input_ids.device), W)
+    work: dict = {}                                                   # buffers the layers share
     for layer in model.backbone.layers:
         cache.halo.append(h.index_select(1, pos_t))                   # (R, P, D)
         kept: list[torch.Tensor] = []
-        layer.forward_(h, spans, group, keep=kept)
+        layer.forward_(h, spans, group, keep=kept, work=work)
         cache.w.append(kept[0])
         cache.y.append(kept[1])
     hidden, logits = model.head(h, spans)
@@ -181,7 +182,8 @@ def _suffix_block_(block: HyenaBlock, h_ext: torch.Tensor, halo_ok: torch.Tensor
     d = torch.zeros(B, n_conv, D, dtype=fdt, device=h_ext.device)     # (B, n_conv, D) w_alt - w_ref
     torch.sub(w.to(fdt), w_ref.to(fdt), out=d[:, :S])
     d[:, :S].masked_fill_(~valid[..., None], 0)                         # padding rows add nothing
-    causal_fft_conv_(d, mixer.filter_fn.spectrum_fn(n_conv, fdt), mixer.filter_fn.bias, fdt, group)
+    causal_fft_conv_(d.permute(2, 0, 1), mixer.filter_fn.spectrum_fn(n_conv, fdt), mixer.filter_fn.bias, fdt,
+                     group)
     w.copy_(d[:, :S].add_(y_ref.to(fdt)))                              # y_alt = y_ref + conv(d)
     del d
     for a, b in spans:

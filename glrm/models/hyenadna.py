@@ -45,7 +45,7 @@ from torch import nn
 
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM, ModelOutput, WeightsMismatch, load_strict, with_defaults
-from glrm.models.hyena_filter import HyenaFilter, causal_fft_conv_
+from glrm.models.hyena_filter import HyenaFilter, causal_fft_conv_, scratch
 from glrm.models.info import ModelInfo
 
 # --- configuration -------------------------------------------------------------------------------
@@ -228,11 +228,13 @@ class HyenaBlock(nn.Module):
         return uc
 
     def forward_(self, h: torch.Tensor, spans: list[tuple[int, int]], group: int | None,
-                 keep: list[torch.Tensor] | None = None) -> None:
+                 keep: list[torch.Tensor] | None = None, work: dict | None = None) -> None:
         """In place: h (B, L, D) <- h after this block (mixer and MLP residual updates).
 
         keep (hyena_order 2 only): a list that receives the long convolution's input and output, two
         (B, L, D) tensors (what an alt suffix needs of a ref pass, glrm.models.hyena_suffix).
+        work: a dict the layers of one forward share, to reuse their whole-sequence buffers
+        (hyena_filter.scratch).
         """
         B, L, D = h.shape
         order = self.cfg.hyena_order
@@ -241,29 +243,35 @@ class HyenaBlock(nn.Module):
         mixer = self.mixer
         cdt = mixer.in_proj.weight.dtype
         fdt = torch.promote_types(mixer.filter_fn.bias.dtype, torch.float32)
-        gates = torch.empty(B, L, (order - 1) * D, dtype=cdt, device=h.device)   # x0 .. x_{order-2}
-        w = torch.empty(B, L, D, dtype=cdt, device=h.device)                     # long-conv input
+        gates, _ = scratch(work, "gates", (B, L, (order - 1) * D), cdt, h.device)   # x0 .. x_{order-2}
+        # the long-conv input, channels first: the FFTs read each channel's row (no transposing copies);
+        # kept for an alt suffix (keep) it is the output, so then it is this layer's own
+        w, _ = scratch(work if keep is None else None, "w", (D, B, L), cdt, h.device)  # (D, B, L)
+        w_rows = w.permute(1, 2, 0)                                              # (B, L, D) view of it
         blocks = cache_blocks(spans, B * max((order + 1) * D, self.cfg.d_inner), h.device)
         for a, b in blocks:
             uc = self._short_conv(h, a, b)                            # (B, n, (order+1) D)
             gates[:, a:b] = uc[..., : (order - 1) * D]
-            torch.mul(uc[..., -D:], uc[..., (order - 1) * D: order * D], out=w[:, a:b])  # v * x_last
+            torch.mul(uc[..., -D:], uc[..., (order - 1) * D: order * D], out=w_rows[:, a:b])  # v * x_last
             del uc
         bias = mixer.filter_fn.bias.view(order - 1, D)                # (order-1, D)
         if keep is not None:
-            keep.append(w.clone())                                    # (B, L, D) long-conv input
+            keep.append(w.clone().permute(1, 2, 0))                   # (B, L, D) long-conv input
         for o in range(order - 1):                                    # o-th conv: filter channels o*D..
-            spectrum = mixer.filter_fn.spectrum_fn(L, fdt, offset=o * D)
-            causal_fft_conv_(w, spectrum, bias[o], fdt, group)
+            spectrum = mixer.filter_fn.spectrum_fn(L, fdt, offset=o * D, work=work)
+            causal_fft_conv_(w, spectrum, bias[o], fdt, group, work)
             if o < order - 2:                                         # next gate: x_{order-2-o}
                 i = order - 2 - o
-                w.mul_(gates[..., i * D:(i + 1) * D])
+                w_rows.mul_(gates[..., i * D:(i + 1) * D])
         if keep is not None:
-            keep.append(w)                                            # (B, L, D) long-conv output, kept
+            keep.append(w_rows)                                       # (B, L, D) long-conv output, kept
         for a, b in blocks:
-            gated = w[:, a:b] * gates[:, a:b, :D] if keep is not None else w[:, a:b].mul_(gates[:, a:b, :D])
-            y = mixer.out_proj(gated)                                 # (B, n, D)
-            h[:, a:b] += y.to(h.dtype)
+            # x0 * y in channel-first order (w's rows read contiguously), fed to out_proj transposed
+            gated = torch.empty(B, D, b - a, dtype=cdt, device=h.device)                    # (B, D, n)
+            torch.mul(w[:, :, a:b].transpose(0, 1), gates[:, a:b, :D].transpose(1, 2), out=gated)
+            for i in range(B):
+                y = F.linear(gated[i].T, mixer.out_proj.weight, mixer.out_proj.bias)   # (n, D)
+                h[i, a:b] += y.to(h.dtype)
             h[:, a:b] += self.mlp(self.norm2(h[:, a:b].to(cdt))).to(h.dtype)
 
 
@@ -353,8 +361,9 @@ class HyenaDNA(GenomicLM):
         group = self.fft_channel_group if channel_group is None else channel_group
         h = self.embed(input_ids)                                  # (B, L, D)
         saved = [h.clone()] if output_all_hidden else None
+        work: dict = {}                                            # buffers the layers share
         for layer in self.backbone.layers:
-            layer.forward_(h, spans, group)
+            layer.forward_(h, spans, group, work=work)
             if saved is not None:
                 saved.append(h.clone())
         hidden, logits = self.head(h, spans)
