@@ -87,8 +87,9 @@ def test_kernel_scan_state_carry_composes(reverse):
 
 
 @needs_kernels
-def test_kernel_scan_large_decays_and_extreme_dt():
-    u, dt, A, B, C, D, h0, _ = scan_inputs(1, 300, 20, 4)
+@pytest.mark.parametrize("n", [4, 16])  # 16: the kernel's unrolled d_state
+def test_kernel_scan_large_decays_and_extreme_dt(n):
+    u, dt, A, B, C, D, h0, _ = scan_inputs(1, 300, 20, n)
     dt[0, :10] = torch.tensor([-200.0, -90.0, -87.0, -20.0, 0.0, 19.9, 20.0, 20.1, 50.0, 200.0])[:, None]
     y, h = torch.empty(1, 300, 20), h0.clone()
     cpu_kernels.scan(u, dt, A * 20, B, C, D, h, y, softplus=True)

@@ -10,11 +10,15 @@
        y[t,e] = ((y[t,e] if accumulate) + sum_n C[t,n] h[e,n] + D[e] u[t,e]) * (silu(z[t,e]) if z)
    with delta = softplus(the given delta) when `softplus` (the dt_proj output, bias included).
    One pass over the sequence: the state of a block of VB channels stays in registers / L1 for all t,
-   so every (t, e, n) element costs one exp and three multiply-adds and no memory traffic; only u, delta,
-   B, C are read and y written, once. Vectorised over channels (no horizontal sums). */
+   so every (t, e, n) element costs one exp (base 2: a multiply, a reduction, five FMAs and a scale on
+   AVX-512) and three multiply-adds and no memory traffic; only u, delta, B, C are read and y written,
+   once. Vectorised over channels (no horizontal sums). */
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #define VB 16    /* channels per block: one AVX-512 vector, two AVX2 vectors */
 #define NMAX 64  /* largest d_state the kernel takes (glrm.models.cpu_kernels checks) */
@@ -25,6 +29,14 @@ typedef int32_t v16i __attribute__((vector_size(64)));
 static inline v16f vload(const float *p) { v16f v; memcpy(&v, p, sizeof v); return v; }
 static inline void vstore(float *p, v16f v) { memcpy(p, &v, sizeof v); }
 static inline v16f vsplat(float x) { return (v16f){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+/* a * b + c with one rounding where the CPU has FMA (C99 mode does not contract a * b + c by itself). */
+static inline v16f vfma(v16f a, v16f b, v16f c) {
+#if defined(__AVX512F__)
+    return (v16f)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#else
+    return a * b + c;
+#endif
+}
 static inline v16f vselect(v16i mask, v16f a, v16f b) {   /* mask ? a : b, lane by lane (mask 0 or -1) */
     v16i ai, bi;
     memcpy(&ai, &a, sizeof ai);
@@ -35,21 +47,32 @@ static inline v16f vselect(v16i mask, v16f a, v16f b) {   /* mask ? a : b, lane 
     return out;
 }
 
-/* exp(x) lane by lane for x in [-87, 88] (Cephes expf: x = k ln2 + r, |r| <= ln2/2, degree-5 polynomial for
-   exp(r), about 1 ulp; k by the round-to-nearest magic-number trick, 2^k built in the exponent bits). */
-static inline v16f vexp_clamped(v16f x) {
+/* 2^x lane by lane for x <= 126 (the scan's decay has x <= 0: delta >= 0, A <= 0): k = floor(x),
+   f = x - k in [0, 1), 2^f by a degree-5 polynomial (near-minimax for the relative error, fitted for glrm: at most 1.7e-7 in
+   float32, about 1.5 ulp), times 2^k. AVX-512: f by one vreduceps, and p 2^floor(x) by vscalefps, which
+   underflows smoothly to 0 (no clamp, no k). Elsewhere: x clamped at -126 first (2^-126 ~ 1e-38 instead of
+   a smaller value: the state is multiplied by ~1e-38 either way), k by the round-to-nearest magic-number
+   trick on x - 1/2, and 2^k built in the exponent bits. */
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#define VEXP2_AVX512 1
+#endif
+static inline v16f vexp2(v16f x) {
+#ifdef VEXP2_AVX512
+    v16f f = (v16f)_mm512_reduce_ps((__m512)x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+#else
+    x = vselect(x < vsplat(-126.0f), vsplat(-126.0f), x);
     const v16f magic = vsplat(12582912.0f);                     /* 1.5 * 2^23 */
-    v16f km = x * vsplat(1.44269504088896341f) + magic;         /* round(x log2 e) in the low mantissa bits */
-    v16f k = km - magic;
-    v16f r = x - k * vsplat(0.693359375f);
-    r = r - k * vsplat(-2.12194440e-4f);
-    v16f p = vsplat(1.9875691500e-4f);
-    p = p * r + vsplat(1.3981999507e-3f);
-    p = p * r + vsplat(8.3334519073e-3f);
-    p = p * r + vsplat(4.1665795894e-2f);
-    p = p * r + vsplat(1.6666665459e-1f);
-    p = p * r + vsplat(5.0000001201e-1f);
-    p = p * r * r + r + vsplat(1.0f);
+    v16f km = (x - vsplat(0.5f)) + magic;                       /* floor(x) (to rounding) in the low bits */
+    v16f f = x - (km - magic);
+#endif
+    v16f p = vfma(vsplat(1.8671305152e-3f), f, vsplat(9.0170288458e-3f));
+    p = vfma(p, f, vsplat(5.5799912661e-2f));
+    p = vfma(p, f, vsplat(2.4016444385e-1f));
+    p = vfma(p, f, vsplat(6.9315129519e-1f));
+    p = vfma(p, f, vsplat(1.0f));
+#ifdef VEXP2_AVX512
+    return (v16f)_mm512_scalef_ps((__m512)p, (__m512)x);
+#else
     v16i kb, mb;
     memcpy(&kb, &km, sizeof kb);
     memcpy(&mb, &magic, sizeof mb);
@@ -57,71 +80,120 @@ static inline v16f vexp_clamped(v16f x) {
     v16f s;
     memcpy(&s, &e, sizeof s);
     return p * s;
+#endif
 }
 
-/* exp(x) for x <= 0; x < -87 gives 0 (the true value is below the smallest normal float). */
-static inline v16f vexp_nonpos(v16f x) {
-    const v16f lo = vsplat(-87.0f);
-    v16i under = x < lo;
-    return vselect(under, vsplat(0.0f), vexp_clamped(vselect(under, lo, x)));
-}
-
-/* x * sigmoid(x) = x / (1 + exp(-x)), exp argument clamped to [-87, 88]. */
+/* x * sigmoid(x) = x / (1 + exp(-x)), the exponent clamped to [-126, 126] (beyond it, 1 + 2^m is 1 or
+   sigmoid is below 1e-38: the same to rounding, or within 1e-36 of 0 for x < -87). */
 static inline v16f vsilu(v16f x) {
-    v16f m = -x;
-    m = vselect(m > vsplat(88.0f), vsplat(88.0f), m);
-    m = vselect(m < vsplat(-87.0f), vsplat(-87.0f), m);
-    return x / (vsplat(1.0f) + vexp_clamped(m));
+    v16f m = x * vsplat(-1.44269504088896341f);
+    m = vselect(m > vsplat(126.0f), vsplat(126.0f), m);
+    m = vselect(m < vsplat(-126.0f), vsplat(-126.0f), m);
+    return x / (vsplat(1.0f) + vexp2(m));
 }
 
-/* log(x) lane by lane for normal x > 0 (Cephes logf: x = 2^e m, m in [sqrt(1/2), sqrt 2), degree-8
-   polynomial; about 1 ulp). */
-static inline v16f vlog_pos(v16f x) {
-    v16i xi;
-    memcpy(&xi, &x, sizeof xi);
-    v16i ei = ((xi >> 23) & 0xff) - 126;
-    v16i mi = (xi & 0x007fffff) | 0x3f000000;                   /* mantissa in [0.5, 1) */
-    v16f m;
-    memcpy(&m, &mi, sizeof m);
-    v16f e = __builtin_convertvector(ei, v16f);
-    v16i small = m < vsplat(0.707106781186547524f);
-    e = vselect(small, e - vsplat(1.0f), e);
-    m = vselect(small, m + m - vsplat(1.0f), m - vsplat(1.0f));
-    v16f z = m * m;
-    v16f y = vsplat(7.0376836292e-2f);
-    y = y * m + vsplat(-1.1514610310e-1f);
-    y = y * m + vsplat(1.1676998740e-1f);
-    y = y * m + vsplat(-1.2420140846e-1f);
-    y = y * m + vsplat(1.4249322787e-1f);
-    y = y * m + vsplat(-1.6668057665e-1f);
-    y = y * m + vsplat(2.0000714765e-1f);
-    y = y * m + vsplat(-2.4999993993e-1f);
-    y = y * m + vsplat(3.3333331174e-1f);
-    y = y * m * z;
-    y = y + vsplat(-2.12194440e-4f) * e;
-    y = y - vsplat(0.5f) * z;
-    return m + y + vsplat(0.693359375f) * e;
-}
-
-/* softplus(x) = log1p(exp(x)), x itself above 20 (torch's default threshold). log1p(v) as
-   log(1 + v) v / ((1 + v) - 1), which is exact to rounding also where 1 + v rounds to 1 (then: v). */
+/* softplus(x) = max(x, 0) + log1p(exp(-|x|)) (torch's: log1p(exp(x)), x itself above 20; the same to
+   rounding, as exp(-20) is below half an ulp of 20). log1p(v) for v = exp(-|x|) in (0, 1] as
+   v + v^2 q(v), q of degree 7 (near-minimax for the relative error, fitted for glrm: at most 1.7e-7 in
+   float32), so no log and no divide. (Where vexp2 clamps, x < -87 gives about 1e-38 instead of 0.) */
 static inline v16f vsoftplus(v16f x) {
-    v16f xc = vselect(x > vsplat(20.0f), vsplat(20.0f), x);
-    xc = vselect(xc < vsplat(-87.0f), vsplat(-87.0f), xc);
-    v16f v = vexp_clamped(xc);
-    v16f w = vsplat(1.0f) + v;
-    v16f d = w - vsplat(1.0f);
-    v16i same = d == vsplat(0.0f);
-    v16f lp = vselect(same, v, vlog_pos(w) * v / vselect(same, vsplat(1.0f), d));
-    lp = vselect(x < vsplat(-87.0f), vsplat(0.0f), lp);
-    return vselect(x > vsplat(20.0f), x, lp);
+    v16f neg = vselect(x > vsplat(0.0f), -x, x);                /* -|x| */
+    v16f v = vexp2(neg * vsplat(1.44269504088896341f));
+    v16f q = vfma(vsplat(5.3648184985e-3f), v, vsplat(-3.0065771192e-2f));
+    q = vfma(q, v, vsplat(7.9204499722e-2f));
+    q = vfma(q, v, vsplat(-1.3753800094e-1f));
+    q = vfma(q, v, vsplat(1.9153653085e-1f));
+    q = vfma(q, v, vsplat(-2.4857163429e-1f));
+    q = vfma(q, v, vsplat(3.3321323991e-1f));
+    q = vfma(q, v, vsplat(-4.9999648333e-1f));
+    v16f lp = vfma(q * v, v, v);
+    return vselect(x > vsplat(0.0f), x, vsplat(0.0f)) + lp;
 }
 
 int glrm_kernels_abi(void) { return 2; }
 
+/* Load nv <= VB floats (the rest 0). */
+static inline v16f vload_part(const float *p, int64_t nv) {
+    float tmp[VB] = {0};
+    for (int64_t v = 0; v < nv; v++) tmp[v] = p[v];
+    return vload(tmp);
+}
+
+/* One batch row b and one block of nv <= VB channels [e0, e0 + nv), all positions in sweep order. The state
+   and A log2(e) (so that the decay is 2^(delta A log2 e), see vexp2) of the block's channels live in
+   hs[] / As2[] as vectors over channels; always inlined, so a constant N (the common d_state 16) unrolls the
+   n loops and keeps the states in registers. The positions go in tiles of TT: first the per-position work
+   (softplus, delta u, D u, the gate silu(z)) for the whole tile, whose positions are independent (so the
+   CPU overlaps their long exp / divide chains), then the recurrence over the tile. */
+#define TT 32
+static inline __attribute__((always_inline)) void scan_block(
+        int64_t b, int64_t L, int64_t E, const int64_t N, int64_t e0, int64_t nv,
+        const float *u, int64_t u_sb, int64_t u_st, const float *delta, int64_t d_sb, int64_t d_st,
+        const float *Bm, int64_t b_sb, int64_t b_st, const float *Cm, int64_t c_sb, int64_t c_st,
+        const float *A, const float *D, float *h, const float *z, int64_t z_sb, int64_t z_st,
+        float *y, int64_t y_sb, int64_t y_st, int reverse, int accumulate, int softplus) {
+    v16f hs[NMAX], As2[NMAX];
+    v16f dls[TT], dus[TT], accs[TT], gates[TT];
+    float tmp[VB], tmp2[VB];
+    for (int64_t n = 0; n < N; n++) {
+        for (int v = 0; v < VB; v++) {
+            tmp[v] = v < nv ? h[(b * E + e0 + v) * N + n] : 0.0f;
+            tmp2[v] = v < nv ? A[(e0 + v) * N + n] : 0.0f;
+        }
+        hs[n] = vload(tmp);
+        As2[n] = vload(tmp2) * vsplat(1.44269504088896341f);
+    }
+    const v16f Dv = D ? vload_part(D + e0, nv) : vsplat(0.0f);
+    for (int64_t s0 = 0; s0 < L; s0 += TT) {
+        const int64_t nt = L - s0 < TT ? L - s0 : TT;
+        for (int64_t i = 0; i < nt; i++) {       /* per position: independent across the tile */
+            int64_t t = reverse ? L - 1 - (s0 + i) : s0 + i;
+            const float *ur = u + b * u_sb + t * u_st + e0;
+            const float *dr = delta + b * d_sb + t * d_st + e0;
+            v16f dl = nv == VB ? vload(dr) : vload_part(dr, nv);
+            v16f uu = nv == VB ? vload(ur) : vload_part(ur, nv);
+            if (softplus) dl = vsoftplus(dl);   /* lanes past nv: softplus(0) = log 2, times u = 0, A = 0 */
+            dls[i] = dl;
+            dus[i] = dl * uu;
+            accs[i] = Dv * uu;
+            if (z) {
+                const float *zr = z + b * z_sb + t * z_st + e0;
+                gates[i] = vsilu(nv == VB ? vload(zr) : vload_part(zr, nv));
+            }
+        }
+        for (int64_t i = 0; i < nt; i++) {       /* the recurrence */
+            int64_t t = reverse ? L - 1 - (s0 + i) : s0 + i;
+            const float *br = Bm + b * b_sb + t * b_st;
+            const float *cr = Cm + b * c_sb + t * c_st;
+            float *yr = y + b * y_sb + t * y_st + e0;
+            const v16f dl = dls[i], du = dus[i];
+            v16f acc = accs[i];
+#pragma GCC unroll 16
+            for (int64_t n = 0; n < N; n++) {
+                v16f hn = vfma(vexp2(dl * As2[n]), hs[n], du * br[n]);
+                hs[n] = hn;
+                acc = vfma(vsplat(cr[n]), hn, acc);
+            }
+            if (accumulate) acc += nv == VB ? vload(yr) : vload_part(yr, nv);
+            if (z) acc *= gates[i];
+            if (nv == VB) {
+                vstore(yr, acc);
+            } else {
+                vstore(tmp, acc);
+                for (int64_t v = 0; v < nv; v++) yr[v] = tmp[v];
+            }
+        }
+    }
+    for (int64_t n = 0; n < N; n++) {
+        vstore(tmp, hs[n]);
+        for (int64_t v = 0; v < nv; v++) h[(b * E + e0 + v) * N + n] = tmp[v];
+    }
+}
+
 /* Strides are in elements. u, delta, y: [b*sb + t*st + e]; B, C: [b*sb + t*st + n]; A: (E, N) contiguous;
    D: (E) or NULL; h: (Bt, E, N) contiguous, the state entering the sweep, overwritten with the final one.
-   Channels [e_begin, e_end) only (callers split channels across threads). */
+   Channels [e_begin, e_end) only (callers split channels across threads). d_state 16 (Mamba's and
+   Caduceus' published models) has its own unrolled copy of the block loop. */
 void glrm_scan_f32(int64_t Bt, int64_t L, int64_t E, int64_t N,
                    const float *u, int64_t u_sb, int64_t u_st,
                    const float *delta, int64_t d_sb, int64_t d_st,
@@ -131,66 +203,15 @@ void glrm_scan_f32(int64_t Bt, int64_t L, int64_t E, int64_t N,
                    const float *z, int64_t z_sb, int64_t z_st,
                    float *y, int64_t y_sb, int64_t y_st,
                    int64_t e_begin, int64_t e_end, int reverse, int accumulate, int softplus) {
-    v16f hs[NMAX], As[NMAX];
-    float tmp[VB], tmp2[VB];
     for (int64_t b = 0; b < Bt; b++) {
         for (int64_t e0 = e_begin; e0 < e_end; e0 += VB) {
             int64_t nv = e_end - e0 < VB ? e_end - e0 : VB;
-            for (int64_t n = 0; n < N; n++) {
-                for (int v = 0; v < VB; v++) {
-                    tmp[v] = v < nv ? h[(b * E + e0 + v) * N + n] : 0.0f;
-                    tmp2[v] = v < nv ? A[(e0 + v) * N + n] : 0.0f;
-                }
-                hs[n] = vload(tmp);
-                As[n] = vload(tmp2);
-            }
-            for (int v = 0; v < VB; v++) tmp[v] = (D && v < nv) ? D[e0 + v] : 0.0f;
-            const v16f Dv = vload(tmp);
-            v16f lane;
-            for (int v = 0; v < VB; v++) tmp[v] = (float)v;
-            lane = vload(tmp);
-            for (int64_t step = 0; step < L; step++) {
-                int64_t t = reverse ? L - 1 - step : step;
-                const float *ur = u + b * u_sb + t * u_st + e0;
-                const float *dr = delta + b * d_sb + t * d_st + e0;
-                const float *br = Bm + b * b_sb + t * b_st;
-                const float *cr = Cm + b * c_sb + t * c_st;
-                float *yr = y + b * y_sb + t * y_st + e0;
-                const float *zr = z ? z + b * z_sb + t * z_st + e0 : NULL;
-                v16f dl, uu;
-                if (nv == VB) {
-                    dl = vload(dr);
-                    uu = vload(ur);
-                } else {
-                    for (int v = 0; v < VB; v++) { tmp[v] = v < nv ? dr[v] : 0.0f; tmp2[v] = v < nv ? ur[v] : 0.0f; }
-                    dl = vload(tmp);
-                    uu = vload(tmp2);
-                }
-                if (softplus) dl = vsoftplus(dl);
-                if (nv < VB) dl = vselect(lane < vsplat((float)nv), dl, vsplat(0.0f));
-                v16f du = dl * uu, acc = Dv * uu;
-                for (int64_t n = 0; n < N; n++) {
-                    v16f hn = vexp_nonpos(dl * As[n]) * hs[n] + du * br[n];
-                    hs[n] = hn;
-                    acc += cr[n] * hn;
-                }
-                if (nv == VB) {
-                    if (accumulate) acc += vload(yr);
-                    if (zr) acc *= vsilu(vload(zr));
-                    vstore(yr, acc);
-                } else {
-                    for (int v = 0; v < VB; v++) { tmp[v] = (accumulate && v < nv) ? yr[v] : 0.0f;
-                                                   tmp2[v] = (zr && v < nv) ? zr[v] : 0.0f; }
-                    acc += vload(tmp);
-                    if (zr) acc *= vsilu(vload(tmp2));
-                    vstore(tmp, acc);
-                    for (int64_t v = 0; v < nv; v++) yr[v] = tmp[v];
-                }
-            }
-            for (int64_t n = 0; n < N; n++) {
-                vstore(tmp, hs[n]);
-                for (int64_t v = 0; v < nv; v++) h[(b * E + e0 + v) * N + n] = tmp[v];
-            }
+            if (N == 16)
+                scan_block(b, L, E, 16, e0, nv, u, u_sb, u_st, delta, d_sb, d_st, Bm, b_sb, b_st, Cm, c_sb,
+                           c_st, A, D, h, z, z_sb, z_st, y, y_sb, y_st, reverse, accumulate, softplus);
+            else
+                scan_block(b, L, E, N, e0, nv, u, u_sb, u_st, delta, d_sb, d_st, Bm, b_sb, b_st, Cm, c_sb,
+                           c_st, A, D, h, z, z_sb, z_st, y, y_sb, y_st, reverse, accumulate, softplus);
         }
     }
 }
