@@ -24,7 +24,8 @@
    adds to wall time). Each forward runs in its own process: "cold" is the first call (filters, spectra,
    allocations), "warm" a later call at the same length (the third: HyenaDNA keeps its filter spectra
    from the second). Random weights, batch 1, float32, no grad,
-   `torch.set_num_threads(1)`.
+   `torch.set_num_threads(1)`, glibc told to keep freed memory for reuse as the glrm command does
+   (glrm.resources.keep_freed_memory; both implementations).
    --reference also times, where they exist in benchmarks/, the official op orders on the same weights:
    HyenaDNA: bench_hyenadna.upstream_style_forward (the HF port's order of operations); Caduceus: glrm's model
    with mamba_ssm's selective_scan_ref algorithm (bench_scan.baseline_scan) and each direction's own
@@ -107,6 +108,9 @@ def hyenadna_floor(fl, L, d, layers, cold, filter_order=64, emb=5):
 
 
 def child(args) -> None:
+    from glrm.resources import keep_freed_memory
+
+    keep_freed_memory()   # as the glrm command does (glrm.cli.main), for both implementations
     import torch
 
     torch.set_num_threads(1)

@@ -9,7 +9,8 @@ would start a thread per core of the node. `passive_openmp()` makes idle OpenMP 
 spinning. It must run before torch is first imported (the OpenMP runtime reads its settings when it loads);
 the CLI calls it first thing. Spinning threads compete with every other process for the cores: beside two
 busy loops on the 2-core machine the demo took 3.2x as long with torch's libgomp spinning
-(docs/performance.md, "Threads on a shared machine").
+(docs/performance.md, "Threads on a shared machine"). `keep_freed_memory()` stops glibc's malloc from
+handing every forward's buffers back to the kernel (and faulting them in again on the next).
 
 Memory and sizes. `free_memory_bytes(device)` is the one memory probe (tests patch it here, once: every
 caller reads it through this module when it runs). From it and a model's (H, V) (`model_dims`): the bytes
@@ -72,6 +73,38 @@ def passive_openmp(env: MutableMapping[str, str] | None = None) -> bool:
         return False
     env["OMP_WAIT_POLICY"] = "PASSIVE"
     return True
+
+
+# glibc malloc: blocks below the mmap threshold come from the heap, and freed heap memory above the trim
+# threshold goes back to the kernel. Its defaults (a dynamic threshold of at most 32 MiB, trim at twice that)
+# return and re-fault the memory of every model forward: the FFT outputs of a 1M-token HyenaDNA layer are
+# 64 MiB each, the blocks of position-wise work a few MiB, and each fresh 4 KiB page costs a fault (measured
+# on the development VM: a 1M-token forward made 2.2M faults, 4.5 s of its 31 s in the kernel).
+MMAP_THRESHOLD_BYTES = 256 * 2**20
+TRIM_THRESHOLD_BYTES = 2 * 2**30
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3        # glibc's mallopt parameter numbers (malloc.h)
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep memory a process frees for its next allocations (blocks up to
+    MMAP_THRESHOLD_BYTES from the heap; up to TRIM_THRESHOLD_BYTES of free heap kept), so repeated model
+    forwards reuse pages instead of faulting in fresh ones. RSS then stays near its peak between forwards,
+    which a scoring run reaches anyway. Returns whether it took effect (glibc only; elsewhere a no-op).
+    The trim threshold is set only once the mmap one is: setting it alone would freeze the mmap threshold
+    at 128 KiB, and every buffer above that would then be a fresh mapping."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):   # not glibc (musl has no mallopt)
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    if mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) != 1:
+        return False
+    return mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1
 
 
 def _positive_int(text: str | None) -> int | None:

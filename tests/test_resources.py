@@ -156,3 +156,44 @@ def test_cli_sets_passive_before_torch(preset, expected):
             "import torch; print(os.environ.get('OMP_WAIT_POLICY'))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split()[-1] == expected
+
+
+FAULTS_CODE = """
+import ctypes, resource, sys
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+if sys.argv[1] == "keep":
+    from glrm.resources import keep_freed_memory
+    assert keep_freed_memory()
+def touch():   # what torch's CPU allocator does for a 48 MiB tensor: malloc, write, free
+    p = libc.malloc(48 << 20)
+    ctypes.memset(p, 1, 48 << 20)
+    libc.free(p)
+touch()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    touch()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def _glibc() -> bool:
+    try:
+        return sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")
+    except (ValueError, OSError):
+        return False
+
+
+@pytest.mark.skipif(not _glibc(), reason="glibc's malloc only")
+def test_keep_freed_memory_makes_repeated_buffers_reuse_pages():
+    """A buffer freed and allocated again (every forward's whole-sequence tensors) is faulted in afresh by
+    default; after keep_freed_memory() the process reuses its pages."""
+    def faults(mode):
+        out = subprocess.run([sys.executable, "-c", FAULTS_CODE, mode], capture_output=True, text=True,
+                             check=True)
+        return int(out.stdout.strip())
+
+    pages = 5 * (48 << 20) // 4096
+    assert faults("default") > pages // 2          # each round faults its 12,288 pages in again
+    assert faults("keep") < pages // 20            # reused

@@ -9,7 +9,7 @@ import typer
 
 from glrm import __version__
 from glrm.errors import GlrmError
-from glrm.resources import passive_openmp
+from glrm.resources import keep_freed_memory, passive_openmp
 
 app = typer.Typer(
     name="glrm",
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _ignore_sigxfsz()
     passive_openmp()   # before anything imports torch: idle OpenMP threads sleep instead of spinning
+    keep_freed_memory()   # forwards reuse freed buffers instead of faulting in fresh pages
     try:
         # the arguments reach the commands through the context (glrm.cli._options.command_line)
         code = app(args=argv, prog_name="glrm", standalone_mode=False, obj={"argv": args})
