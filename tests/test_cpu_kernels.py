@@ -278,3 +278,66 @@ def test_build_failure_is_reported_not_raised(monkeypatch, tmp_path):
         cpu_kernels.build()
     assert cpu_kernels.available() is False
     assert not list((tmp_path / "cache").glob("*.so"))
+
+
+# --- HyenaDNA's position-wise kernels (GELU, short conv fused with the gates) ---------------------------
+
+
+@needs_kernels
+@pytest.mark.parametrize("n", [16 * 37, 16 * 37 + 5])
+def test_gelu_kernel_matches_torch(n):
+    x = torch.randn(n, generator=G) * 4
+    x[:12] = torch.tensor([0.0, 1e-30, -1e-30, 88.0, -88.0, 1e4, -1e4, 3.0, -3.0, -10.0, 10.0, -30.0])
+    want = F.gelu(x.double(), approximate="tanh")
+    got = cpu_kernels.gelu_tanh_(x.clone())
+    torch.testing.assert_close(got.double(), want, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(F.gelu(x, approximate="tanh").double(), want, atol=1e-6, rtol=1e-6)
+
+
+HYENA_FIXTURES = [("hyenadna-hf-tiny", "pytorch_model.bin", "hf"), ("hyenadna-orig-tiny", "weights.ckpt", "orig")]
+
+
+@needs_kernels
+@pytest.mark.parametrize("name,weights,fmt", HYENA_FIXTURES)
+def test_hyenadna_fixture_parity_with_and_without_kernels(name, weights, fmt, monkeypatch):
+    from glrm.models.hyenadna import build_hyenadna
+
+    d = FIXTURES / name
+    m = build_hyenadna(json.loads((d / "config.json").read_text()), read_state_dict(d / weights), fmt, str(d))
+    assert m.cfg.d_model % 16 == 0       # so the fused kernel path runs
+    a = {k: torch.from_numpy(v) for k, v in np.load(d / "io_refalt.npz").items()}
+    outs = []
+    for env in ("1", "0"):
+        monkeypatch.setenv("GLRM_CPU_KERNELS", env)
+        out = m(a["input_ids"])
+        chunked = m(a["input_ids"], chunk_size=97)
+        torch.testing.assert_close(out.logits.double(), a["logits_f64"], atol=3e-4, rtol=0)
+        torch.testing.assert_close(chunked.logits, out.logits, atol=1e-5, rtol=0)
+        outs.append(out.hidden_states)
+    torch.testing.assert_close(outs[0], outs[1], atol=1e-5, rtol=0)
+
+
+@needs_kernels
+@pytest.mark.parametrize("order", [2, 3])
+def test_hyenadna_kernels_match_torch_ops_batch_odd_length_and_blocks(order, monkeypatch):
+    """The fused conv + gates writes the channel-first long-conv input of every block (odd length, a batch
+    of 2, blocks of 256 positions cutting the 3-tap halo, hyena_order 3's extra gate) as the PyTorch ops do:
+    both within float32 rounding of a float64 forward, the kernels no further from it than the ops."""
+    import copy
+
+    import glrm.models.hyenadna as hy
+
+    torch.manual_seed(5)
+    m = hy.HyenaDNA(hy.HyenaDNAConfig(d_model=32, n_layer=2, d_inner=64, max_seq_len=1200, emb_dim=5,
+                                      filter_order=8, hyena_order=order)).eval()
+    ids = torch.randint(7, 11, (2, 1001), generator=G)
+    monkeypatch.setattr(hy, "BLOCK_FLOATS", 256 * 4 * 32)   # blocks of 256 positions
+    got = {}
+    for env in ("1", "0"):
+        monkeypatch.setenv("GLRM_CPU_KERNELS", env)
+        got[env] = m(ids, output_all_hidden=True)
+    ref = copy.deepcopy(m).double()(ids, output_all_hidden=True)
+    for i, want in enumerate(ref.all_hidden_states):
+        err = {env: float((got[env].all_hidden_states[i].double() - want).abs().max()) for env in got}
+        assert err["1"] < 1e-4 and err["1"] <= 2 * err["0"] + 1e-6, (i, err)
+    torch.testing.assert_close(got["1"].logits, got["0"].logits, atol=5e-5, rtol=1e-5)

@@ -110,7 +110,7 @@ static inline v16f vsoftplus(v16f x) {
     return vselect(x > vsplat(0.0f), x, vsplat(0.0f)) + lp;
 }
 
-int glrm_kernels_abi(void) { return 2; }
+int glrm_kernels_abi(void) { return 3; }
 
 /* Load nv <= VB floats (the rest 0). */
 static inline v16f vload_part(const float *p, int64_t nv) {
@@ -254,6 +254,81 @@ void glrm_conv_silu_f32(int64_t Bt, int64_t L, int64_t E, int64_t K,
                 vstore(tmp, vsilu(vload(tmp)));
                 for (int64_t v = 0; v < nv; v++) o[e + v] = tmp[v];
             }
+        }
+    }
+}
+
+/* --- HyenaDNA's position-wise work -------------------------------------------------------------------- */
+
+/* gelu_tanh(x) = x (1 + tanh(a)) / 2 with a = sqrt(2/pi) (x + 0.044715 x^3), written as x sigmoid(2a) =
+   x / (1 + 2^(-2a log2 e)): one exp, one divide (the exponent clamped to [-126, 126]: beyond it the value is
+   x, or below 1e-36 in magnitude). In place allowed (y == x). Elements [i_begin, i_end). */
+void glrm_gelu_tanh_f32(const float *x, float *y, int64_t i_begin, int64_t i_end) {
+    const v16f c1 = vsplat(-2.0f * 0.7978845608028654f * 1.44269504088896341f), c3 = vsplat(0.044715f);
+    int64_t i = i_begin;
+    for (; i + VB <= i_end; i += VB) {
+        v16f v = vload(x + i);
+        v16f m = (vfma(c3 * v, v * v, v)) * c1;
+        m = vselect(m > vsplat(126.0f), vsplat(126.0f), m);
+        m = vselect(m < vsplat(-126.0f), vsplat(-126.0f), m);
+        vstore(y + i, v / (vsplat(1.0f) + vexp2(m)));
+    }
+    if (i < i_end) {
+        float tmp[VB] = {0};
+        int64_t nv = i_end - i;
+        for (int64_t v = 0; v < nv; v++) tmp[v] = x[i + v];
+        v16f v = vload(tmp);
+        v16f m = (vfma(c3 * v, v * v, v)) * c1;
+        m = vselect(m > vsplat(126.0f), vsplat(126.0f), m);
+        m = vselect(m < vsplat(-126.0f), vsplat(-126.0f), m);
+        vstore(tmp, v / (vsplat(1.0f) + vexp2(m)));
+        for (int64_t v = 0; v < nv; v++) y[i + v] = tmp[v];
+    }
+}
+
+/* HyenaDNA's short depthwise causal conv (kernel K, over W = (G + 2) D channels: the G gate blocks x0 ..
+   x_{G-1}, then x_G and v) fused with what the block does next, for output positions [p_begin, p_end):
+       uc[i, c] = bias[c] + sum_j w[j, c] u[off + i - (K-1) + j, c]     (u rows before row 0 read zero)
+       gates[i, c] = uc[i, c]                    for c < G D          (rows: gates + i * g_st)
+       vx[d, i] = uc[i, (G+1) D + d] * uc[i, G D + d]                  (channels first: vx + d * v_st + i)
+   u: rows of W floats (row r at u + r * u_st; row off + i is output position i), w (K, W) contiguous.
+   The products are written through a tile of TP positions so that each channel's row receives TP
+   contiguous floats at a time. */
+#define TP 16
+void glrm_hyena_short_conv_f32(int64_t D, int64_t G, int64_t K, const float *u, int64_t u_st, int64_t off,
+                               const float *w, const float *bias, float *gates, int64_t g_st,
+                               float *vx, int64_t v_st, int64_t p_begin, int64_t p_end) {
+    const int64_t W = (G + 2) * D;
+    float tile[TP * 1024];                               /* (TP, D) products; D <= 1024 (the caller checks) */
+    for (int64_t i0 = p_begin; i0 < p_end; i0 += TP) {
+        int64_t np = p_end - i0 < TP ? p_end - i0 : TP;
+        for (int64_t p = 0; p < np; p++) {
+            int64_t i = i0 + p;
+            const float *rows[16];
+            for (int64_t j = 0; j < K; j++) {
+                int64_t r = off + i - (K - 1) + j;
+                rows[j] = r >= 0 ? u + r * u_st : NULL;
+            }
+            for (int64_t c = 0; c < G * D; c += VB) {      /* gate blocks (D is a multiple of VB) */
+                v16f acc = vload(bias + c);
+                for (int64_t j = 0; j < K; j++)
+                    if (rows[j]) acc = vfma(vload(w + j * W + c), vload(rows[j] + c), acc);
+                vstore(gates + i * g_st + c, acc);
+            }
+            for (int64_t d = 0; d < D; d += VB) {          /* x_G * v */
+                int64_t cx = G * D + d, cv = (G + 1) * D + d;
+                v16f ax = vload(bias + cx), av = vload(bias + cv);
+                for (int64_t j = 0; j < K; j++)
+                    if (rows[j]) {
+                        ax = vfma(vload(w + j * W + cx), vload(rows[j] + cx), ax);
+                        av = vfma(vload(w + j * W + cv), vload(rows[j] + cv), av);
+                    }
+                vstore(tile + p * D + d, av * ax);
+            }
+        }
+        for (int64_t d = 0; d < D; d++) {
+            float *dst = vx + d * v_st + i0;
+            for (int64_t p = 0; p < np; p++) dst[p] = tile[p * D + d];
         }
     }
 }

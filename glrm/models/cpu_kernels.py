@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("_cpu_kernels.c")
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC", "-shared", "-std=c99"]
-ABI = 2
+ABI = 3
 NMAX = 64          # as in _cpu_kernels.c
 MIN_CHANNELS_PER_THREAD = 64
 
@@ -120,6 +120,11 @@ def _load():
     lib.glrm_scan_f32.restype = None
     lib.glrm_scan_f32.argtypes = ([_i64] * 4 + [_f32p, _i64, _i64] * 4 + [_f32p, _f32p, _f32p]
                                   + [_f32p, _i64, _i64] * 2 + [_i64, _i64, _int, _int, _int])
+    lib.glrm_gelu_tanh_f32.restype = None
+    lib.glrm_gelu_tanh_f32.argtypes = [_f32p, _f32p, _i64, _i64]
+    lib.glrm_hyena_short_conv_f32.restype = None
+    lib.glrm_hyena_short_conv_f32.argtypes = [_i64] * 3 + [_f32p, _i64, _i64, _f32p, _f32p, _f32p, _i64, _f32p,
+                                                           _i64, _i64, _i64]
     lib.glrm_conv_silu_f32.restype = None
     lib.glrm_conv_silu_f32.argtypes = [_i64] * 4 + [_f32p, _i64, _i64, _f32p, _f32p, _f32p, _f32p, _i64,
                                                     _i64, _int]
@@ -222,6 +227,46 @@ def conv_silu(x, weight, bias, state, *, reverse: bool = False) -> torch.Tensor:
 
     _run_split(run, e)
     return out
+
+
+def gelu_tanh_(x: torch.Tensor) -> torch.Tensor:
+    """In place: x <- gelu(x, approximate="tanh") for a contiguous float32 CPU tensor; returns x."""
+    assert x.is_contiguous() and x.dtype == torch.float32
+    n = x.numel()
+
+    def run(i0, i1):
+        _lib.glrm_gelu_tanh_f32(_ptr(x), _ptr(x), i0, i1)
+
+    _run_split(run, n)
+    return x
+
+
+HYENA_MAX_D = 1024   # as the tile in glrm_hyena_short_conv_f32
+
+
+def hyena_short_conv(u: torch.Tensor, off: int, weight: torch.Tensor, bias: torch.Tensor, gates: torch.Tensor,
+                     vx: torch.Tensor) -> None:
+    """HyenaDNA's short causal conv fused with its gates (glrm_hyena_short_conv_f32): u (B, off + n, W)
+    the in_proj output for positions a - off .. a + n - 1 (rows before the sequence start are absent: off
+    is then a), weight (W, 1, K), bias (W,); writes gates (B, n, G D), rows contiguous, and the long-conv
+    input vx (D, B, n), channels first (each (d, b) row contiguous; any row stride)."""
+    B, rows, W = u.shape
+    D = vx.shape[0]
+    n = rows - off
+    G = W // D - 2
+    K = weight.shape[-1]
+    assert u.stride(-1) == 1 and gates.stride(-1) == 1 and vx.stride(-1) == 1 and D % 16 == 0
+    assert K <= 16 and D <= HYENA_MAX_D and gates.shape[:2] == (B, n) and vx.shape[1:] == (B, n)
+    w = weight.reshape(W, K).t().contiguous()                 # (K, W)
+    b = bias.contiguous()
+    for i in range(B):
+        ub, gb, vb = u[i], gates[i], vx[:, i]
+
+        def run(p0, p1, ub=ub, gb=gb, vb=vb):
+            _lib.glrm_hyena_short_conv_f32(D, G, K, _ptr(ub), ub.stride(0), off, _ptr(w), _ptr(b), _ptr(gb),
+                                           gb.stride(0), _ptr(vb), vb.stride(0), p0, p1)
+
+        _run_split(run, n)
 
 
 if __name__ == "__main__":  # `make install`: build now, so the first forward does not pay for it

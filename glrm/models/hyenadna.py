@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from glrm.errors import InputError
+from glrm.models import cpu_kernels
 from glrm.models.base import GenomicLM, ModelOutput, WeightsMismatch, load_strict, with_defaults
 from glrm.models.hyena_filter import HyenaFilter, causal_fft_conv_, scratch
 from glrm.models.info import ModelInfo
@@ -195,7 +196,10 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(d_inner, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+        y = self.fc1(x)                                               # (B, n, d_inner)
+        if use_cpu_kernels(y) and y.is_contiguous():
+            return self.fc2(cpu_kernels.gelu_tanh_(y))
+        return self.fc2(F.gelu(y, approximate="tanh"))
 
 
 class HyenaBlock(nn.Module):
@@ -249,7 +253,14 @@ class HyenaBlock(nn.Module):
         w, _ = scratch(work if keep is None else None, "w", (D, B, L), cdt, h.device)  # (D, B, L)
         w_rows = w.permute(1, 2, 0)                                              # (B, L, D) view of it
         blocks = cache_blocks(spans, B * max((order + 1) * D, self.cfg.d_inner), h.device)
+        fused = use_cpu_kernels(w, D, self.cfg.short_filter_order)
         for a, b in blocks:
+            if fused:   # the conv and both gate writes in one C pass over the in_proj output
+                lo = max(0, a - (self.cfg.short_filter_order - 1))
+                u = mixer.in_proj(self.norm1(h[:, lo:b]))             # (B, b - lo, (order+1) D)
+                cpu_kernels.hyena_short_conv(u, a - lo, mixer.short_filter.weight, mixer.short_filter.bias,
+                                             gates[:, a:b], w[:, :, a:b])
+                continue
             uc = self._short_conv(h, a, b)                            # (B, n, (order+1) D)
             gates[:, a:b] = uc[..., : (order - 1) * D]
             torch.mul(uc[..., -D:], uc[..., (order - 1) * D: order * D], out=w_rows[:, a:b])  # v * x_last
@@ -282,6 +293,16 @@ class HyenaBlock(nn.Module):
 # memory-bound: at 64k tokens, d_model 256, the MLP ran 1.4x faster in blocks of 512 than whole (one thread).
 BLOCK_FLOATS = 1 << 19
 BLOCK_MIN, BLOCK_MAX = 256, 8192
+
+
+def use_cpu_kernels(x: torch.Tensor, d_model: int = 16, kernel: int = 3) -> bool:
+    """The one decision between glrm's C kernels (glrm.models.cpu_kernels: the GELU, and the short conv
+    fused with the gates) and the PyTorch ops for HyenaDNA's position-wise work: a float32 CPU tensor,
+    d_model a multiple of 16 up to cpu_kernels.HYENA_MAX_D, a short filter of at most 16 taps, kernels
+    built (cpu_kernels.available(), which warns once when they cannot be; GLRM_CPU_KERNELS=0 turns them
+    off). The results agree to float rounding (tests/test_cpu_kernels.py)."""
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and d_model % 16 == 0
+            and d_model <= cpu_kernels.HYENA_MAX_D and kernel <= 16 and cpu_kernels.available())
 
 
 def cache_blocks(spans: list[tuple[int, int]], width: int, device: torch.device) -> list[tuple[int, int]]:
