@@ -294,7 +294,8 @@ def test_gelu_kernel_matches_torch(n):
     torch.testing.assert_close(F.gelu(x, approximate="tanh").double(), want, atol=1e-6, rtol=1e-6)
 
 
-HYENA_FIXTURES = [("hyenadna-hf-tiny", "pytorch_model.bin", "hf"), ("hyenadna-orig-tiny", "weights.ckpt", "orig")]
+HYENA_FIXTURES = [("hyenadna-hf-tiny", "pytorch_model.bin", "hf"),
+                  ("hyenadna-orig-tiny", "weights.ckpt", "orig")]
 
 
 @needs_kernels
@@ -341,3 +342,24 @@ def test_hyenadna_kernels_match_torch_ops_batch_odd_length_and_blocks(order, mon
         err = {env: float((got[env].all_hidden_states[i].double() - want).abs().max()) for env in got}
         assert err["1"] < 1e-4 and err["1"] <= 2 * err["0"] + 1e-6, (i, err)
     torch.testing.assert_close(got["1"].logits, got["0"].logits, atol=5e-5, rtol=1e-5)
+
+
+@needs_kernels
+@pytest.mark.parametrize("modulate", [True, False])
+def test_hyena_filter_kernel_matches_torch_ops(modulate, monkeypatch):
+    """The implicit filter (the MLP's last Linear and the exponential window, channels first) from the C
+    kernel against the PyTorch ops and a float64 filter: 37 channels (blocks of 8 and a remainder), a length
+    that is not a multiple of the 16-position tiles."""
+    import glrm.models.hyenadna as hy
+
+    torch.manual_seed(7)
+    m = hy.HyenaDNA(hy.HyenaDNAConfig(d_model=37, n_layer=1, d_inner=64, max_seq_len=5000, emb_dim=5,
+                                      filter_order=24, activation_freq=10, modulate=modulate)).eval()
+    f = m.backbone.layers[0].mixer.filter_fn
+    want = f.filter(3001, torch.float64)                                  # (L, C)
+    got = {}
+    for env in ("1", "0"):
+        monkeypatch.setenv("GLRM_CPU_KERNELS", env)
+        got[env] = f.filter(3001)
+    err = {env: float((got[env].double() - want).abs().max()) for env in got}
+    assert err["1"] <= 1.5 * err["0"] + 1e-7 and err["0"] < 1e-4, err

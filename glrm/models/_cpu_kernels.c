@@ -332,3 +332,43 @@ void glrm_hyena_short_conv_f32(int64_t D, int64_t G, int64_t K, const float *u, 
         }
     }
 }
+
+/* HyenaDNA's implicit filter, channels first, with its exponential window, for positions [t_begin, t_end):
+       k[g, t] = (sum_f W[g, f] feats[f, t]) * (2^(decay2[g] tt[t]) + shift)      (g < G)
+   (decay2 = -|delta| log2 e: the window exp(-|delta| t) + shift; shift < 0 means no window). feats (F, *)
+   rows at feats + f * f_st, W (G, F) contiguous, tt the positions' t values, k rows at k + g * k_st.
+   Channels go in register blocks of 8 (eight accumulators over 16 positions: each feature vector loaded
+   once feeds eight FMAs), positions in tiles of 16 inside blocks of 1,024 that keep feats in L2. */
+void glrm_hyena_filter_f32(int64_t G, int64_t F, const float *feats, int64_t f_st, const float *W,
+                           const float *decay2, const float *tt, float shift, float *k, int64_t k_st,
+                           int64_t t_begin, int64_t t_end) {
+    for (int64_t tb = t_begin; tb < t_end; tb += 1024) {
+        int64_t te = tb + 1024 < t_end ? tb + 1024 : t_end;
+        for (int64_t g0 = 0; g0 < G; g0 += 8) {
+            int64_t ng = G - g0 < 8 ? G - g0 : 8;
+            for (int64_t t = tb; t < te; t += VB) {
+                int64_t nt = te - t < VB ? te - t : VB;
+                v16f acc[8];
+                for (int64_t g = 0; g < 8; g++) acc[g] = vsplat(0.0f);
+                for (int64_t f = 0; f < F; f++) {
+                    v16f v = nt == VB ? vload(feats + f * f_st + t) : vload_part(feats + f * f_st + t, nt);
+                    const float *wf = W + g0 * F + f;
+                    for (int64_t g = 0; g < ng; g++) acc[g] = vfma(vsplat(wf[g * F]), v, acc[g]);
+                }
+                v16f tv = nt == VB ? vload(tt + t) : vload_part(tt + t, nt);
+                for (int64_t g = 0; g < ng; g++) {
+                    v16f out = acc[g];
+                    if (shift >= 0.0f) out = out * (vexp2(vsplat(decay2[g0 + g]) * tv) + vsplat(shift));
+                    float *dst = k + (g0 + g) * k_st + t;
+                    if (nt == VB) {
+                        vstore(dst, out);
+                    } else {
+                        float tmp[VB];
+                        vstore(tmp, out);
+                        for (int64_t v = 0; v < nt; v++) dst[v] = tmp[v];
+                    }
+                }
+            }
+        }
+    }
+}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import logging
+import math
 import os
 import platform
 import shutil
@@ -123,8 +124,11 @@ def _load():
     lib.glrm_gelu_tanh_f32.restype = None
     lib.glrm_gelu_tanh_f32.argtypes = [_f32p, _f32p, _i64, _i64]
     lib.glrm_hyena_short_conv_f32.restype = None
-    lib.glrm_hyena_short_conv_f32.argtypes = [_i64] * 3 + [_f32p, _i64, _i64, _f32p, _f32p, _f32p, _i64, _f32p,
-                                                           _i64, _i64, _i64]
+    lib.glrm_hyena_short_conv_f32.argtypes = ([_i64] * 3 + [_f32p, _i64, _i64, _f32p, _f32p, _f32p, _i64]
+                                              + [_f32p, _i64, _i64, _i64])
+    lib.glrm_hyena_filter_f32.restype = None
+    lib.glrm_hyena_filter_f32.argtypes = [_i64, _i64, _f32p, _i64, _f32p, _f32p, _f32p, ctypes.c_float, _f32p,
+                                          _i64, _i64, _i64]
     lib.glrm_conv_silu_f32.restype = None
     lib.glrm_conv_silu_f32.argtypes = [_i64] * 4 + [_f32p, _i64, _i64, _f32p, _f32p, _f32p, _f32p, _i64,
                                                     _i64, _int]
@@ -267,6 +271,24 @@ def hyena_short_conv(u: torch.Tensor, off: int, weight: torch.Tensor, bias: torc
                                            gb.stride(0), _ptr(vb), vb.stride(0), p0, p1)
 
         _run_split(run, n)
+
+
+def hyena_filter(feats: torch.Tensor, weight: torch.Tensor, decay: torch.Tensor | None, t: torch.Tensor,
+                 shift: float, out: torch.Tensor) -> None:
+    """out (G, L) rows (any row stride) <- (weight (G, F) @ feats (F, L)) * (exp(decay[:, None] t) + shift),
+    the window left out when decay is None (glrm_hyena_filter_f32). feats rows contiguous, t (L,)."""
+    G, L = out.shape
+    F = feats.shape[0]
+    assert feats.stride(-1) == 1 and out.stride(-1) == 1 and weight.shape == (G, F)
+    w = weight.contiguous()
+    d2 = (torch.zeros(G) if decay is None else decay * math.log2(math.e)).contiguous()   # base 2
+    tt = t.contiguous()
+
+    def run(t0, t1):
+        _lib.glrm_hyena_filter_f32(G, F, _ptr(feats), feats.stride(0), _ptr(w), _ptr(d2), _ptr(tt),
+                                   -1.0 if decay is None else shift, _ptr(out), out.stride(0), t0, t1)
+
+    _run_split(run, L)
 
 
 if __name__ == "__main__":  # `make install`: build now, so the first forward does not pay for it

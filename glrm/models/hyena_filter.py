@@ -23,8 +23,9 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+import glrm.models.cpu_kernels as cpu_kernels
 
 MODULATION_SHIFT = 0.05  # upstream ExponentialModulation(shift=0.05)
 # Complex intermediates per channel group stay below this (about 3 spectra of this size are live).
@@ -219,7 +220,7 @@ class HyenaFilter(nn.Module):
             if hit is not None:
                 return hit
             if not made:
-                feats, _ = scratch(work, "filter.features", (L, self.implicit_filter[-1].weight.shape[1]),
+                feats, _ = scratch(work, "filter.features", (self.implicit_filter[-1].weight.shape[1], L),
                                    dtype, self.bias.device)
                 made["feats"], made["t"] = self.features(L, dtype, out=feats)
             g = c1 - c0
@@ -245,43 +246,47 @@ class HyenaFilter(nn.Module):
     @torch.no_grad()
     def features(self, L: int, dtype: torch.dtype, out: torch.Tensor | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The MLP up to its last Linear, (L, filter_order), and t (L, 1); computed in `dtype`, in blocks of
-        positions that stay in cache (rows are independent: the same values as one whole pass), into `out`
-        when given."""
+        """The MLP up to its last Linear, channels first (filter_order, L), and t (L, 1); computed in `dtype`
+        in blocks of positions that stay in cache (columns are independent: the values of one whole pass),
+        into `out` when given."""
         z = self.pos_emb.z[0, :L].to(dtype)                                       # (L, emb_dim)
         mlp = list(self.implicit_filter)[:-1]
-        params = [(m.weight.to(dtype), m.bias.to(dtype)) if isinstance(m, nn.Linear) else m.freq.to(dtype)
-                  for m in mlp]
+        params = [(m.weight.to(dtype), m.bias.to(dtype)[:, None]) if isinstance(m, nn.Linear)
+                  else m.freq.to(dtype).T for m in mlp]                           # (F, 1) frequencies
         width = mlp[-2].weight.shape[0]
         if out is None:
-            out = torch.empty(L, width, dtype=dtype, device=z.device)             # (L, F)
+            out = torch.empty(width, L, dtype=dtype, device=z.device)             # (F, L)
         step = max(256, FILTER_BLOCK_FLOATS // width)
         for a in range(0, L, step):
-            h = z[a:a + step]                                                     # (P, emb_dim)
+            h = z[a:a + step].T                                                   # (emb_dim, P)
             for p in params:
                 if isinstance(p, tuple):
-                    h = F.linear(h, *p)                                           # (P, F)
+                    h = torch.addmm(p[1], p[0], h)                                # (F, P)
                 else:
-                    h = torch.mul(h, p, out=h).sin_()                             # sin(freq * h)
-            out[a:a + step] = h
-        return out, self.pos_emb.t[0, :L].to(dtype)                               # (L, F), (L, 1)
+                    h = h.mul_(p).sin_()                                          # sin(freq * h)
+            out[:, a:a + step] = h
+        return out, self.pos_emb.t[0, :L].to(dtype)                               # (F, L), (L, 1)
 
     @torch.no_grad()
     def columns_into(self, dst: torch.Tensor, feats: torch.Tensor, t: torch.Tensor, c0: int, c1: int) -> None:
         """dst (c1 - c0, L), channels first (rows may be strided, as in an FFT buffer) <- filter channels
         k[:, c0:c1] from `features` output, in blocks of positions (no transposing copy, no temporaries
-        the size of the filter)."""
+        the size of the filter); on the CPU in float32 by glrm's C kernel (glrm.models.cpu_kernels)."""
         G, L = dst.shape
         w_out = self.implicit_filter[-1].weight[c0:c1].to(feats.dtype)            # (G, F)
-        decay = -self.modulation.deltas[0, 0, c0:c1].to(feats.dtype).abs()[:, None]   # (G, 1)
+        decay = -self.modulation.deltas[0, 0, c0:c1].to(feats.dtype).abs()        # (G,)
+        if feats.device.type == "cpu" and feats.dtype == torch.float32 and cpu_kernels.available():
+            cpu_kernels.hyena_filter(feats, w_out, decay if self.modulate else None, t[:, 0],
+                                     MODULATION_SHIFT, dst)
+            return
         step = max(256, FILTER_BLOCK_FLOATS // G)
         mod = torch.empty(G, min(step, L), dtype=feats.dtype, device=feats.device)  # (G, P) window scratch
         for a in range(0, L, step):
             b = min(L, a + step)
             blk = dst[:, a:b]                                                     # (G, P)
-            torch.mm(w_out, feats[a:b].T, out=blk)
+            torch.mm(w_out, feats[:, a:b], out=blk)
             if self.modulate:
-                m = torch.mul(decay, t[a:b, 0], out=mod[:, : b - a])              # -|delta| t
+                m = torch.mul(decay[:, None], t[a:b, 0], out=mod[:, : b - a])     # -|delta| t
                 blk.mul_(m.exp_().add_(MODULATION_SHIFT))                         # * (exp(...) + 0.05)
 
     @torch.no_grad()

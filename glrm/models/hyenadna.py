@@ -43,8 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import glrm.models.cpu_kernels as cpu_kernels
 from glrm.errors import InputError
-from glrm.models import cpu_kernels
 from glrm.models.base import GenomicLM, ModelOutput, WeightsMismatch, load_strict, with_defaults
 from glrm.models.hyena_filter import HyenaFilter, causal_fft_conv_, scratch
 from glrm.models.info import ModelInfo
@@ -424,16 +424,17 @@ class HyenaDNA(GenomicLM):
         return F.embedding(input_ids, emb).to(torch.promote_types(emb.dtype, torch.float32))
 
     def head(self, h: torch.Tensor, spans: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """ln_f and the LM head over the residual stream h (B, L, D): hidden (B, L, D), logits (B, L, V)."""
+        """ln_f and the LM head over the residual stream h (B, L, D), which it overwrites with the ln_f output
+        (the stream is done with; a second whole-sequence buffer would be fresh memory): hidden (that is, h)
+        (B, L, D), logits (B, L, V)."""
         B, L, _ = h.shape
         ln_f = self.backbone.ln_f
-        hidden = torch.empty_like(h)                                                  # (B, L, D)
         logits = torch.empty(B, L, self.cfg.padded_vocab_size, dtype=h.dtype, device=h.device)  # (B, L, V)
         for a, b in spans:
             hn = ln_f(h[:, a:b].to(ln_f.weight.dtype))
-            hidden[:, a:b] = hn
             logits[:, a:b] = self.lm_head(hn.to(self.lm_head.weight.dtype))
-        return hidden, logits
+            h[:, a:b] = hn
+        return h, logits
 
 
 # --- building from checkpoints -------------------------------------------------------------------
