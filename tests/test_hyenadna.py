@@ -146,6 +146,19 @@ def test_fft_channel_group_only_changes_rounding(group):
     assert float((full - model(ids, chunk_size=13, channel_group=group).logits).abs().max()) < tol
 
 
+@pytest.mark.parametrize("group", [5, 8])
+def test_filter_rows_made_for_several_groups_are_the_groups_own(group, monkeypatch):
+    """Filter rows made in one pass for several FFT groups (then copied per group) are the rows each group
+    would make alone: the same numbers."""
+    import glrm.models.hyena_filter as hf
+
+    model = load("hyenadna-hf-tiny", "pytorch_model.bin", "hf")
+    ids = torch.from_numpy(np.load(FIXTURES / "hyenadna-hf-tiny" / "io.npz")["input_ids"])
+    shared = model(ids, channel_group=group).logits
+    monkeypatch.setattr(hf, "FILTER_ROWS_BYTES", 0)                 # every group makes its own rows
+    assert torch.equal(model(ids, channel_group=group).logits, shared)
+
+
 def test_eval_is_deterministic():
     model = load("hyenadna-hf-tiny", "model.safetensors", "hf")
     ids = torch.from_numpy(np.load(FIXTURES / "hyenadna-hf-tiny" / "io_refalt.npz")["input_ids"])

@@ -339,6 +339,29 @@ void glrm_hyena_short_conv_f32(int64_t D, int64_t G, int64_t K, const float *u, 
    rows at feats + f * f_st, W (G, F) contiguous, tt the positions' t values, k rows at k + g * k_st.
    Channels go in register blocks of 8 (eight accumulators over 16 positions: each feature vector loaded
    once feeds eight FMAs), positions in tiles of 16 inside blocks of 1,024 that keep feats in L2. */
+static inline __attribute__((always_inline)) void filter_tile(
+        const int64_t ng, int64_t F, const float *feats, int64_t f_st, const float *W, const float *decay2,
+        v16f tv, float shift, float *k, int64_t k_st, int64_t t, int64_t nt) {
+    v16f acc[8];
+    for (int64_t g = 0; g < ng; g++) acc[g] = vsplat(0.0f);
+    for (int64_t f = 0; f < F; f++) {
+        v16f v = nt == VB ? vload(feats + f * f_st + t) : vload_part(feats + f * f_st + t, nt);
+        for (int64_t g = 0; g < ng; g++) acc[g] = vfma(vsplat(W[g * F + f]), v, acc[g]);
+    }
+    for (int64_t g = 0; g < ng; g++) {
+        v16f out = acc[g];
+        if (shift >= 0.0f) out = out * (vexp2(vsplat(decay2[g]) * tv) + vsplat(shift));
+        float *dst = k + g * k_st + t;
+        if (nt == VB) {
+            vstore(dst, out);
+        } else {
+            float tmp[VB];
+            vstore(tmp, out);
+            for (int64_t v = 0; v < nt; v++) dst[v] = tmp[v];
+        }
+    }
+}
+
 void glrm_hyena_filter_f32(int64_t G, int64_t F, const float *feats, int64_t f_st, const float *W,
                            const float *decay2, const float *tt, float shift, float *k, int64_t k_st,
                            int64_t t_begin, int64_t t_end) {
@@ -348,26 +371,12 @@ void glrm_hyena_filter_f32(int64_t G, int64_t F, const float *feats, int64_t f_s
             int64_t ng = G - g0 < 8 ? G - g0 : 8;
             for (int64_t t = tb; t < te; t += VB) {
                 int64_t nt = te - t < VB ? te - t : VB;
-                v16f acc[8];
-                for (int64_t g = 0; g < 8; g++) acc[g] = vsplat(0.0f);
-                for (int64_t f = 0; f < F; f++) {
-                    v16f v = nt == VB ? vload(feats + f * f_st + t) : vload_part(feats + f * f_st + t, nt);
-                    const float *wf = W + g0 * F + f;
-                    for (int64_t g = 0; g < ng; g++) acc[g] = vfma(vsplat(wf[g * F]), v, acc[g]);
-                }
                 v16f tv = nt == VB ? vload(tt + t) : vload_part(tt + t, nt);
-                for (int64_t g = 0; g < ng; g++) {
-                    v16f out = acc[g];
-                    if (shift >= 0.0f) out = out * (vexp2(vsplat(decay2[g0 + g]) * tv) + vsplat(shift));
-                    float *dst = k + (g0 + g) * k_st + t;
-                    if (nt == VB) {
-                        vstore(dst, out);
-                    } else {
-                        float tmp[VB];
-                        vstore(tmp, out);
-                        for (int64_t v = 0; v < nt; v++) dst[v] = tmp[v];
-                    }
-                }
+                if (ng == 8)   /* the common case, unrolled: the accumulators stay in registers */
+                    filter_tile(8, F, feats, f_st, W + g0 * F, decay2 + g0, tv, shift, k + g0 * k_st, k_st, t, nt);
+                else
+                    filter_tile(ng, F, feats, f_st, W + g0 * F, decay2 + g0, tv, shift, k + g0 * k_st, k_st, t,
+                                nt);
             }
         }
     }

@@ -34,6 +34,9 @@ FFT_GROUP_BUDGET_BYTES = 64 * 2**20
 SPECTRUM_CACHE_BYTES = 64 * 2**20
 # The filter is generated in blocks of positions of about this many floats (they stay in the L2 cache).
 FILTER_BLOCK_FLOATS = 1 << 16
+# Filter rows are made for up to this many bytes of channels at a time (one pass over the MLP features
+# serves them all; an FFT group of 8 channels at 1M tokens would read the 256 MB of features 16 times).
+FILTER_ROWS_BYTES = 128 * 2**20
 
 
 def next_fast_len(n: int) -> int:
@@ -230,7 +233,7 @@ class HyenaFilter(nn.Module):
                 if new:
                     kb[:, L:].zero_()                              # the zero padding, written once
                 made["kb"] = kb
-            self.columns_into(kb[:g, :L], made["feats"], made["t"], offset + c0, offset + c1)
+            self._group_rows(made, work, offset, c0, c1, kb[:g, :L])
             k_f = torch.fft.rfft(kb[:g])                           # (G, n/2+1)
             size = k_f.numel() * k_f.element_size()
             held = sum(v.numel() * v.element_size() for v in self._spectra.values())
@@ -242,6 +245,26 @@ class HyenaFilter(nn.Module):
             return k_f
 
         return fn
+
+    def _group_rows(self, made: dict, work: dict | None, offset: int, c0: int, c1: int,
+                    dst: torch.Tensor) -> None:
+        """dst (G, L) <- filter channels offset+c0 .. offset+c1. Rows are made for several groups at once
+        (up to FILTER_ROWS_BYTES, kept in `made` for the groups that follow) and copied out."""
+        g, L = dst.shape
+        feats, t = made["feats"], made["t"]
+        r0, rows = made.get("r0", -1), made.get("rows")
+        if rows is not None and r0 <= c0 and c1 <= r0 + rows.shape[0]:
+            dst.copy_(rows[c0 - r0:c1 - r0])
+            return
+        s = max(g, FILTER_ROWS_BYTES // (dst.element_size() * L) // g * g)
+        s = min(s, self.bias.shape[0] - offset - c0)
+        if s <= g:                                                 # one group a pass: straight into dst
+            self.columns_into(dst, feats, t, offset + c0, offset + c1)
+            return
+        rows, _ = scratch(work, f"filter.rows.{L}.{s}", (s, L), dst.dtype, dst.device)   # (S, L)
+        self.columns_into(rows, feats, t, offset + c0, offset + c0 + s)
+        made["rows"], made["r0"] = rows, c0
+        dst.copy_(rows[:g])
 
     @torch.no_grad()
     def features(self, L: int, dtype: torch.dtype, out: torch.Tensor | None = None
