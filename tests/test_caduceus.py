@@ -247,3 +247,46 @@ def test_bfloat16_ps_close_and_equivariant():
     scale = a["logits_f64"].abs().max()
     assert (out.logits.double() - a["logits_f64"]).abs().max() < 0.05 * scale
     assert (rc_out.logits - out.logits.flip(1)[..., CMAP]).abs().max() < 0.05 * scale
+
+
+@pytest.mark.parametrize("rcps", [False, True])
+@pytest.mark.parametrize("kernels", ["0", "1"])
+def test_layers_reuse_buffers_exactly(rcps, kernels, monkeypatch):
+    """The layers of one forward share their layer-wide in_proj and scan buffers (glrm.models.base.scratch
+    through BiMamba._run_shared). Every layer's output equals, bit for bit, a forward where each layer takes
+    fresh buffers, and a forward where each reused buffer is filled with NaN before it is handed out (so no
+    layer reads what the previous one left, and no output aliases a buffer the next layer overwrites);
+    twice in a row the same. Chunked and not, batch 2, 4 layers, rcps streams sharing the buffers too."""
+    import glrm.models.caduceus as cad_mod
+    from glrm.models.base import scratch
+
+    monkeypatch.setenv("GLRM_CPU_KERNELS", kernels)
+    cfg = tiny_config(rcps=rcps, n_layer=4, fused_add_norm=True)
+    m = build_caduceus(cfg, random_state(cfg, seed=5), "cfg")
+    ids = torch.randint(3, 11, (2, 61), generator=torch.Generator().manual_seed(2))
+
+    def run():
+        with torch.no_grad():
+            return {c: (m(ids, chunk_size=c).logits, m.hidden_states_list(ids, chunk_size=c))
+                    for c in (None, 9)}
+
+    reused = []
+
+    def poisoned(work, *args):
+        t, new = scratch(work, *args)
+        if not new:
+            reused.append(args[0])
+            t.fill_(float("nan"))
+        return t, new
+
+    first, second = run(), run()
+    monkeypatch.setattr(cad_mod, "scratch", poisoned)
+    nan_filled = run()
+    assert len(reused) >= 2 * 3 * 2 * 2   # xz and y, 3 later layers, 2 forwards, 2 chunk sizes at least
+    monkeypatch.setattr(cad_mod, "scratch", lambda work, *args: scratch(None, *args))
+    fresh = run()
+    for other in (second, nan_filled, fresh):
+        for c, (logits, hidden) in first.items():
+            assert torch.equal(logits, other[c][0])
+            assert len(hidden) == len(other[c][1]) == 5
+            assert all(torch.equal(a, b) for a, b in zip(hidden, other[c][1], strict=True))

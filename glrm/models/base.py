@@ -28,6 +28,22 @@ class ModelOutput:
     hidden_states: torch.Tensor  # (B, L, H) last hidden state after the final norm
 
 
+def scratch(work: dict | None, name: str, shape: tuple[int, ...], dtype: torch.dtype,
+            device: torch.device) -> tuple[torch.Tensor, bool]:
+    """(tensor, new): the buffer `name` of `shape` from `work`, the dict one forward passes to each of its
+    layers so they reuse one set of whole-sequence buffers (HyenaDNA, Caduceus: fresh memory costs a page
+    fault per 4 KiB when first written; at 1M tokens that was a fifth of a HyenaDNA forward); a new one when
+    `work` is None or holds none of this shape. `new` tells the caller to initialise what it relies on (zero
+    padding). A buffer from `work` must not outlive the layer that took it: the next layer overwrites it."""
+    t = None if work is None else work.get(name)
+    if t is not None and t.shape == shape and t.dtype == dtype and t.device == device:
+        return t, False
+    t = torch.empty(shape, dtype=dtype, device=device)
+    if work is not None:
+        work[name] = t
+    return t, True
+
+
 class GenomicLM(nn.Module):
     """Base of glrm's models. Subclasses pass their `ModelInfo` (built from their config) to `__init__` and
     implement `forward`; `glrm.models.loading.load_model` replaces `info` with the checkpoint's full one, and

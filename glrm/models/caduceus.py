@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from glrm.errors import InputError
-from glrm.models.base import GenomicLM, ModelOutput, load_strict, with_defaults
+from glrm.models.base import GenomicLM, ModelOutput, load_strict, scratch, with_defaults
 from glrm.models.info import ModelInfo
 from glrm.models.mamba import (
     MambaMixer,
@@ -60,11 +60,12 @@ class BiMamba(nn.Module):
                 self.mamba_rev.in_proj = self.mamba_fwd.in_proj
                 self.mamba_rev.out_proj = self.mamba_fwd.out_proj
 
-    def run(self, src, shape, chunk_size, out, channels=slice(None), flip_c=False, flipped=False):
+    def run(self, src, shape, chunk_size, out, channels=slice(None), flip_c=False, flipped=False, work=None):
         """Forward Mamba sweeps left to right, reverse Mamba right to left (`flipped` swaps the two, for the
-        rc stream); outputs are combined in place in out[..., channels]."""
+        rc stream); outputs are combined in place in out[..., channels]. `work`: the dict the layers of one
+        forward share their layer-wide buffers through (glrm.models.base.scratch), or None."""
         if self.shares_projections(shape, chunk_size):
-            return self._run_shared(src, shape, chunk_size, out, channels, flip_c, flipped)
+            return self._run_shared(src, shape, chunk_size, out, channels, flip_c, flipped, work)
         sink = make_sink(out, "set", channels, flip_c)
         self.mamba_fwd.run(src, shape, chunk_size, reverse=flipped, sink=sink)
         if self.bidirectional:
@@ -85,12 +86,17 @@ class BiMamba(nn.Module):
             return True
         return bsz * L * 3 * self.mamba_fwd.d_inner * 4 <= SHARED_PROJ_BYTES
 
-    def _run_shared(self, src, shape, chunk_size, out, channels, flip_c, flipped):
+    def _run_shared(self, src, shape, chunk_size, out, channels, flip_c, flipped, work=None):
         """Both directions with one in_proj and one out_proj (exact, weight tie): in_proj is position-wise,
         so the reverse direction's in_proj(flip(x)) is flip(in_proj(x)), the same (B, L, 2E) tensor read
         right to left; and with the "add" strategy, out_proj(g y_f) + out_proj(g y_r) = out_proj(g (y_f +
         y_r)) + bias (g = silu(z), the same z for both directions). So: in_proj over the layer, forward
-        sweep writing y_f, reverse sweep adding y_r and gating, out_proj once."""
+        sweep writing y_f, reverse sweep adding y_r and gating, out_proj once.
+
+        The layer-wide xz and y come from `work` when given (the same two buffers for every layer and both
+        rcps streams of one forward: above glibc's mmap threshold each fresh one costs a page fault per
+        4 KiB). Nothing written to `out` aliases them, and every position of each is written before it is
+        read."""
         fwd, rev = self.mamba_fwd, self.mamba_rev
         first, second = (rev, fwd) if flipped else (fwd, rev)  # first sweeps left to right
         bsz, L = shape
@@ -99,11 +105,11 @@ class BiMamba(nn.Module):
         blocks = fwd.sweep_blocks([(0, L)]) if L else []
         w_in, w_out, b_out = fwd.in_proj.weight, fwd.out_proj.weight, fwd.out_proj.bias
         cdt = _wide(out.dtype)
-        xz = torch.empty(bsz, L, 2 * e_in, dtype=cdt, device=out.device)  # (B, L, 2E)
+        xz, _ = scratch(work, "bimamba.xz", (bsz, L, 2 * e_in), cdt, out.device)  # (B, L, 2E)
         for s, e in blocks:
             _linear_into(xz[:, s:e], src(s, e).to(w_in.dtype), w_in, fwd.in_proj.bias)
         u, z = xz.split(e_in, dim=-1)  # (B, L, E) each
-        y = torch.empty(bsz, L, e_in, dtype=cdt, device=out.device)  # (B, L, E)
+        y, _ = scratch(work, "bimamba.y", (bsz, L, e_in), cdt, out.device)  # (B, L, E)
         conv = ssm = None
         for s, e in blocks:
             conv, ssm = first.ssm_(u[:, s:e], conv, ssm, y[:, s:e])
@@ -143,12 +149,12 @@ class RCPSMixer(nn.Module):
         super().__init__()
         self.submodule = submodule
 
-    def run(self, src, shape, chunk_size, out):
+    def run(self, src, shape, chunk_size, out, work=None):
         d = out.shape[-1] // 2
-        self.submodule.run(lambda s, e: src(s, e)[..., :d], shape, chunk_size, out, slice(0, d))
+        self.submodule.run(lambda s, e: src(s, e)[..., :d], shape, chunk_size, out, slice(0, d), work=work)
         # rc stream: the reverse complement of the second half, i.e. channel-flipped and swept right to left
         self.submodule.run(lambda s, e: src(s, e)[..., d:].flip(-1), shape, chunk_size, out, slice(d, None),
-                           flip_c=True, flipped=True)
+                           flip_c=True, flipped=True, work=work)
 
 
 class RCPSNorm(nn.Module):
@@ -264,9 +270,12 @@ class Caduceus(GenomicLM):
         check_ids(input_ids, (emb.embedding if self.rcps else emb).num_embeddings)
         h = emb(input_ids)  # (B, L, H)
         layers, cfg = bb.layers, self.cfg
+        work: dict = {}  # layer-wide buffers the layers of this forward share (BiMamba._run_shared)
 
         def mix(i, src, out):
-            layers[i].mixer.run(src, h.shape[:2], chunk_size, out)
+            layers[i].mixer.run(src, h.shape[:2], chunk_size, out, work=work)
+            if i == len(layers) - 1:
+                work.clear()  # the final norm and the head need none of it: free it before they allocate
 
         def normalize(i, x):
             if i < len(layers):

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 import glrm.models.cpu_kernels as cpu_kernels
+from glrm.models.base import scratch
 
 MODULATION_SHIFT = 0.05  # upstream ExponentialModulation(shift=0.05)
 # Complex intermediates per channel group stay below this (about 3 spectra of this size are live).
@@ -71,21 +72,6 @@ def channel_group_size(batch: int, channels: int, n_fft: int, budget: int = FFT_
     """How many channels to transform at once so one complex spectrum stays within `budget` bytes."""
     per_channel = batch * (n_fft // 2 + 1) * 8  # complex64
     return max(1, min(channels, budget // max(per_channel, 1)))
-
-
-def scratch(work: dict | None, name: str, shape: tuple[int, ...], dtype: torch.dtype,
-            device: torch.device) -> tuple[torch.Tensor, bool]:
-    """(tensor, new): the buffer `name` of `shape` from `work`, the dict one forward passes to each of its
-    layers so they reuse one set of whole-sequence buffers (fresh memory costs a page fault per 4 KiB
-    when first written: at 1M tokens that was a fifth of the forward); a new one when `work` is None or
-    holds none of this shape. `new` tells the caller to initialise what it relies on (zero padding)."""
-    t = None if work is None else work.get(name)
-    if t is not None and t.shape == shape and t.dtype == dtype and t.device == device:
-        return t, False
-    t = torch.empty(shape, dtype=dtype, device=device)
-    if work is not None:
-        work[name] = t
-    return t, True
 
 
 def causal_fft_conv_(

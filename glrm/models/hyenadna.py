@@ -45,8 +45,8 @@ from torch import nn
 
 import glrm.models.cpu_kernels as cpu_kernels
 from glrm.errors import InputError
-from glrm.models.base import GenomicLM, ModelOutput, WeightsMismatch, load_strict, with_defaults
-from glrm.models.hyena_filter import HyenaFilter, causal_fft_conv_, scratch
+from glrm.models.base import GenomicLM, ModelOutput, WeightsMismatch, load_strict, scratch, with_defaults
+from glrm.models.hyena_filter import HyenaFilter, causal_fft_conv_
 from glrm.models.info import ModelInfo
 
 # --- configuration -------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ class HyenaBlock(nn.Module):
         keep (hyena_order 2 only): a list that receives the long convolution's input and output, two
         (B, L, D) tensors (what an alt suffix needs of a ref pass, glrm.models.hyena_suffix).
         work: a dict the layers of one forward share, to reuse their whole-sequence buffers
-        (hyena_filter.scratch).
+        (glrm.models.base.scratch).
         """
         B, L, D = h.shape
         order = self.cfg.hyena_order
