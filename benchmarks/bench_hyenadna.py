@@ -35,6 +35,14 @@ def build(d_model: int, n_layer: int, d_inner: int, emb_dim: int, filter_order: 
     return HyenaDNA(cfg).eval()
 
 
+def upstream_filter(filt, L: int) -> torch.Tensor:
+    """The implicit filter (L, D) computed as the HF port does: the whole MLP over z[:L], then the window."""
+    z, t = filt.pos_emb.z[:, :L], filt.pos_emb.t[:, :L]                        # (1, L, emb), (1, L, 1)
+    k = filt.implicit_filter(z)                                                # (1, L, D)
+    deltas = filt.modulation.deltas
+    return (k * (torch.exp(-t * deltas.abs()) + 0.05))[0]                      # (L, D)
+
+
 @torch.no_grad()
 def upstream_style_forward(model: HyenaDNA, ids: torch.Tensor) -> torch.Tensor:
     """Logits (B, L, V) computed the way the official HF port orders its operations (order-2 only)."""
@@ -46,14 +54,15 @@ def upstream_style_forward(model: HyenaDNA, ids: torch.Tensor) -> torch.Tensor:
         u = mixer.in_proj(layer.norm1(h)).transpose(1, 2)                      # (B, 3D, L)
         uc = mixer.short_filter(u)[..., :L]                                    # (B, 3D, L)
         x0, x1, v = uc.split(D, dim=1)
-        k = filt.filter(L).T                                                   # (D, L)
+        k = upstream_filter(filt, L).T                                         # (D, L)
         n = 2 * L
         k_f = torch.fft.rfft(k, n=n) / n
         v = v * x1
         y = torch.fft.irfft(torch.fft.rfft(v, n=n) * k_f, n=n, norm="forward")[..., :L]
         y = y + v * filt.bias[:, None]
         h = h + mixer.out_proj((y * x0).transpose(1, 2))
-        h = h + layer.mlp(layer.norm2(h))
+        mlp = layer.mlp
+        h = h + mlp.fc2(torch.nn.functional.gelu(mlp.fc1(layer.norm2(h)), approximate="tanh"))
     return model.lm_head(bb.ln_f(h))
 
 
