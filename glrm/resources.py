@@ -242,6 +242,7 @@ AUTO_CHUNK_MIN = 4096      # the smallest automatic chunk: smaller chunks only a
 AUTO_CHUNK_MAX = 262_144   # larger chunks gain nothing measurable
 CHUNK_STEP = 1024          # automatic chunks are multiples of this
 PREFIX_KEEP_FRACTION = 0.25  # of the free memory: what HyenaDNA ref passes may keep for alt suffixes
+SPECTRUM_CACHE_FRACTION = 0.25  # of the free memory when an engine starts: HyenaDNA's kept filter spectra
 # CPU: batching does not pay. Measured on 2 cores (benchmarks/bench_batch.py, docs/performance.md): at 1, 4
 # and 16k tokens per window, HyenaDNA d64 L2 and a Mamba LM d64 L2 run fastest per window at batch 1 (16k
 # tokens, 2 threads: 58 and 101 ms at batch 1, 110 and 193 ms at batch 4), so the automatic CPU batch is 1.
@@ -265,6 +266,17 @@ def free_memory_bytes(device: torch.device) -> int:
         return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return 4 << 30
+
+
+def size_model_caches(model: GenomicLM, device: torch.device) -> int | None:
+    """Let a model keep what repeated windows reuse in SPECTRUM_CACHE_FRACTION of the free memory (HyenaDNA:
+    its filter spectra, `set_spectrum_cache`); the bytes allowed, or None for a model without such a cache."""
+    setter = getattr(model, "set_spectrum_cache", None)
+    if setter is None:
+        return None
+    allowed = int(SPECTRUM_CACHE_FRACTION * free_memory_bytes(device))
+    setter(allowed)
+    return allowed
 
 
 def model_dims(model: GenomicLM) -> tuple[int, int]:

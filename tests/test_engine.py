@@ -431,3 +431,20 @@ def test_cuda_matches_cpu(name):
             assert (g[key] is None) == (c[key] is None)
             if c[key] is not None:
                 assert g[key] == pytest.approx(c[key], rel=1e-4, abs=1e-4), key
+
+
+def test_engines_let_hyenadna_keep_spectra_in_a_share_of_free_memory(monkeypatch):
+    """score-vcf's and score-sv's engines size HyenaDNA's filter-spectrum cache from the free memory
+    (resources.SPECTRUM_CACHE_FRACTION of it, shared by the layers), so repeated window lengths reuse them."""
+    from glrm.models import load_model as load
+    from glrm.resources import SPECTRUM_CACHE_FRACTION
+    from glrm.scoring.sv import SVEngine
+
+    free = 64 << 30
+    monkeypatch.setattr("glrm.resources.free_memory_bytes", lambda device: free)
+    for make in (lambda m: SmallVariantEngine(m, EngineConfig(), "cpu"), lambda m: SVEngine(m)):
+        m = load(FIX / "hyenadna-hf-tiny")          # a fresh copy: the engine changes the model's cache size
+        filters = [layer.mixer.filter_fn for layer in m.backbone.layers]
+        assert all(f.cache_bytes < free // 8 for f in filters)
+        make(m)
+        assert all(f.cache_bytes == int(SPECTRUM_CACHE_FRACTION * free) // len(filters) for f in filters)

@@ -185,6 +185,32 @@ def test_cached_filter_spectra_follow_weight_changes():
     assert maxabs(model.double()(ids).logits, direct_forward(model, ids)) < 1e-10
 
 
+def test_spectrum_cache_budget_holds_big_spectra_only_when_allowed(monkeypatch):
+    """Spectra above the default per-layer budget (here: 1 KiB) are recomputed every call unless the model is
+    told it may keep more (glrm's engines: SPECTRUM_CACHE_FRACTION of the free memory); kept or not, the
+    outputs are the same numbers."""
+    import glrm.models.hyena_filter as hf
+    import glrm.models.hyenadna as hy
+    from glrm.resources import size_model_caches
+
+    monkeypatch.setattr(hf, "SPECTRUM_CACHE_BYTES", 1024)
+    monkeypatch.setattr(hy, "SPECTRUM_CACHE_BYTES", 1024)
+    model = small_model()
+    filters = [layer.mixer.filter_fn for layer in model.backbone.layers]
+    ids = torch.randint(0, 12, (1, 250), generator=torch.Generator().manual_seed(6))
+    first = model(ids).logits
+    model(ids)
+    assert not any(f._spectra for f in filters)                 # 16 x 257 complex64 > 1 KiB: not kept
+    monkeypatch.setattr("glrm.resources.free_memory_bytes", lambda device: 4 << 20)
+    assert size_model_caches(model, torch.device("cpu")) == 1 << 20       # a quarter of 4 MiB
+    assert all(f.cache_bytes == (1 << 20) // 2 for f in filters)          # shared by the 2 layers
+    model(ids)
+    assert all(f._spectra for f in filters)                     # asked before: kept now
+    assert torch.equal(model(ids).logits, first)
+    model.set_spectrum_cache(0)                                 # never below the default; drops what is over
+    assert all(f.cache_bytes == 1024 and not f._spectra for f in filters)
+
+
 def test_longer_than_trained_context_is_rejected():
     model = load("hyenadna-hf-tiny", "model.safetensors", "hf")
     model(torch.full((1, 1026), 7))

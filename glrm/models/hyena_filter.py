@@ -31,7 +31,9 @@ from glrm.models.base import scratch
 MODULATION_SHIFT = 0.05  # upstream ExponentialModulation(shift=0.05)
 # Complex intermediates per channel group stay below this (about 3 spectra of this size are live).
 FFT_GROUP_BUDGET_BYTES = 64 * 2**20
-# Filter spectra of up to this many bytes per layer are kept between calls (repeated window lengths).
+# Filter spectra of up to this many bytes per layer are kept between calls (repeated window lengths) unless
+# told otherwise (HyenaFilter.cache_bytes; glrm's engines allow more where memory allows:
+# glrm.resources.size_model_caches).
 SPECTRUM_CACHE_BYTES = 64 * 2**20
 # The filter is generated in blocks of positions of about this many floats (they stay in the L2 cache).
 FILTER_BLOCK_FLOATS = 1 << 16
@@ -178,6 +180,7 @@ class HyenaFilter(nn.Module):
         self._spectra: dict[tuple, torch.Tensor] = {}   # (L, n, c0, c1, dtype, device) -> rfft of k
         self._asked: set[tuple] = set()                  # keys asked for once: kept when asked again
         self._spectra_token: tuple = ()
+        self.cache_bytes = SPECTRUM_CACHE_BYTES          # spectra kept between calls, at most
 
     def _apply(self, fn, *args, **kwargs):
         self.clear_cache()   # .to(), .double(), .cuda() ... replace the weights
@@ -188,7 +191,8 @@ class HyenaFilter(nn.Module):
         self._asked.clear()
 
     def spectrum_fn(self, L: int, dtype: torch.dtype, offset: int = 0, work: dict | None = None):
-        """fn(c0, c1, n) -> rfft(k[:, offset+c0 : offset+c1], n) as (c1 - c0, n/2+1), cached while small.
+        """fn(c0, c1, n) -> rfft(k[:, offset+c0 : offset+c1], n) as (c1 - c0, n/2+1), cached within
+        `cache_bytes`.
 
         A spectrum is kept from the second time it is asked for: a single forward (a one-off call, `glrm
         plan`'s measurement) then holds no spectra beyond its own layer's, as the official port, while a run
@@ -223,9 +227,9 @@ class HyenaFilter(nn.Module):
             k_f = torch.fft.rfft(kb[:g])                           # (G, n/2+1)
             size = k_f.numel() * k_f.element_size()
             held = sum(v.numel() * v.element_size() for v in self._spectra.values())
-            if held + size > SPECTRUM_CACHE_BYTES:
+            if held + size > self.cache_bytes:
                 self._spectra.clear()
-            if size <= SPECTRUM_CACHE_BYTES and key in self._asked:
+            if size <= self.cache_bytes and key in self._asked:
                 self._spectra[key] = k_f
             self._asked.add(key)
             return k_f

@@ -60,7 +60,7 @@ from glrm.defaults import (
 from glrm.io.fields import BOTH_STRANDS, SCORE_FIELDS, check_scores, needs_mirror
 from glrm.models.base import GenomicLM
 from glrm.models.tokenizer import Vocabulary, vocabulary_of
-from glrm.resources import Backoff, auto_batch, model_dims
+from glrm.resources import Backoff, auto_batch, model_dims, size_model_caches
 from glrm.scoring import scores as S
 from glrm.scoring.prefix import run_linked, supports_prefix_reuse
 from glrm.windows import Window
@@ -236,6 +236,7 @@ class SmallVariantEngine:
                         "precision; use --precision fp32 on CPU")
         cast_model(model, config.precision)
         model.eval()
+        size_model_caches(model, self.device)   # HyenaDNA: filter spectra kept where memory allows
         self.kind = model.info.kind
         self.tokens: Vocabulary = vocabulary_of(model)   # its vocabulary (self.vocab: its row count)
         self.nuc = self.tokens.nucleotides     # the four logit columns every score reads

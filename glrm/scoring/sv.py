@@ -75,7 +75,7 @@ from glrm.defaults import (
 from glrm.errors import InputError
 from glrm.models.base import GenomicLM
 from glrm.models.tokenizer import vocabulary_of
-from glrm.resources import Backoff, auto_batch, auto_chunk_size
+from glrm.resources import Backoff, auto_batch, auto_chunk_size, size_model_caches
 from glrm.scoring import scores as S
 from glrm.scoring.engine import Role, cast_model
 from glrm.scoring.prefix import run_linked, supports_prefix_reuse
@@ -208,6 +208,7 @@ class SVEngine:
         self.device = torch.device(device)
         cast_model(model, precision)
         model.eval()
+        size_model_caches(model, self.device)   # HyenaDNA: filter spectra kept where memory allows
         self.kind = model.info.kind
         self.tokens = vocabulary_of(model)   # the model's vocabulary (windows are encoded with it)
         self.eq = model.info.rc_equivariant
