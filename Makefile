@@ -76,6 +76,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_prefix.py $(BENCH_ARGS_prefix)
 	$(BIN)/python benchmarks/bench_batch.py $(BENCH_ARGS_batch)
 	$(BIN)/python benchmarks/bench_floor.py $(BENCH_ARGS_floor)
+	$(BIN)/python benchmarks/bench_scan_kernel.py
 	$(BIN)/python benchmarks/bench_haplotypes.py $(BENCH_ARGS_hap)
 	$(BIN)/python benchmarks/bench_gpu.py
 
