@@ -70,6 +70,12 @@ def safetensors_like(state, cfg):
     return {k: v.clone() for k, v in state.items() if k not in drop}
 
 
+def random_caduceus(seed=0, **kw):
+    """A randomised tiny Caduceus (`tiny_config(**kw)`) built from an official-format state dict."""
+    cfg = tiny_config(**kw)
+    return build_caduceus(cfg, safetensors_like(random_state(cfg, seed=seed), cfg), "random")
+
+
 CASES = [(n, w, c) for n in ("caduceus-ph-tiny", "caduceus-ps-tiny")
          for w in ("model.safetensors", "pytorch_model.bin") for c in ("io", "io_refalt")]
 

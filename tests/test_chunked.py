@@ -111,10 +111,9 @@ def test_fixture_models_chunked_float64_exact(name):
 
 
 def random_caduceus(**kw):
-    from tests.test_caduceus import random_state, safetensors_like, tiny_config
+    from tests.test_caduceus import random_caduceus as make
 
-    cfg = tiny_config(**kw)
-    return build_caduceus(cfg, safetensors_like(random_state(cfg, seed=7), cfg), "random")
+    return make(seed=7, **kw)
 
 
 CONFIGS = [

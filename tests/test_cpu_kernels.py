@@ -171,10 +171,9 @@ def test_fixture_parity_with_and_without_kernels(name, case, monkeypatch):
 
 
 def random_caduceus(**kw):
-    from tests.test_caduceus import random_state, safetensors_like, tiny_config
+    from tests.test_caduceus import random_caduceus as make
 
-    cfg = tiny_config(**kw)
-    return build_caduceus(cfg, safetensors_like(random_state(cfg, seed=11), cfg), "random")
+    return make(seed=11, **kw)
 
 
 SHARED_CONFIGS = [
