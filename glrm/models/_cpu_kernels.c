@@ -83,14 +83,16 @@ static inline v16f vexp2(v16f x) {
 #endif
 }
 
-/* x * sigmoid(x) = x / (1 + exp(-x)), the exponent clamped to [-126, 126] (beyond it, 1 + 2^m is 1 or
-   sigmoid is below 1e-38: the same to rounding, or within 1e-36 of 0 for x < -87). */
-static inline v16f vsilu(v16f x) {
-    v16f m = x * vsplat(-1.44269504088896341f);
+/* x / (1 + 2^m), the exponent clamped to [-126, 126] (beyond it, 1 + 2^m is 1, or the quotient is below
+   1e-36 in magnitude): x sigmoid(s) with m = -s log2 e, for the SiLU and the tanh-GELU. */
+static inline v16f vdiv_1p_exp2(v16f x, v16f m) {
     m = vselect(m > vsplat(126.0f), vsplat(126.0f), m);
     m = vselect(m < vsplat(-126.0f), vsplat(-126.0f), m);
     return x / (vsplat(1.0f) + vexp2(m));
 }
+
+/* x * sigmoid(x) = x / (1 + exp(-x)) (within 1e-36 of 0 for x < -87). */
+static inline v16f vsilu(v16f x) { return vdiv_1p_exp2(x, x * vsplat(-1.44269504088896341f)); }
 
 /* softplus(x) = max(x, 0) + log1p(exp(-|x|)) (torch's: log1p(exp(x)), x itself above 20; the same to
    rounding, as exp(-20) is below half an ulp of 20). log1p(v) for v = exp(-|x|) in (0, 1] as
@@ -117,6 +119,13 @@ static inline v16f vload_part(const float *p, int64_t nv) {
     float tmp[VB] = {0};
     for (int64_t v = 0; v < nv; v++) tmp[v] = p[v];
     return vload(tmp);
+}
+
+/* Store the first nv <= VB lanes. */
+static inline void vstore_part(float *p, v16f x, int64_t nv) {
+    float tmp[VB];
+    vstore(tmp, x);
+    for (int64_t v = 0; v < nv; v++) p[v] = tmp[v];
 }
 
 /* One batch row b and one block of nv <= VB channels [e0, e0 + nv), all positions in sweep order. The state
@@ -176,12 +185,10 @@ static inline __attribute__((always_inline)) void scan_block(
             }
             if (accumulate) acc += nv == VB ? vload(yr) : vload_part(yr, nv);
             if (z) acc *= gates[i];
-            if (nv == VB) {
+            if (nv == VB)
                 vstore(yr, acc);
-            } else {
-                vstore(tmp, acc);
-                for (int64_t v = 0; v < nv; v++) yr[v] = tmp[v];
-            }
+            else
+                vstore_part(yr, acc, nv);
         }
     }
     for (int64_t n = 0; n < N; n++) {
@@ -261,29 +268,17 @@ void glrm_conv_silu_f32(int64_t Bt, int64_t L, int64_t E, int64_t K,
 /* --- HyenaDNA's position-wise work -------------------------------------------------------------------- */
 
 /* gelu_tanh(x) = x (1 + tanh(a)) / 2 with a = sqrt(2/pi) (x + 0.044715 x^3), written as x sigmoid(2a) =
-   x / (1 + 2^(-2a log2 e)): one exp, one divide (the exponent clamped to [-126, 126]: beyond it the value is
-   x, or below 1e-36 in magnitude). In place allowed (y == x). Elements [i_begin, i_end). */
-void glrm_gelu_tanh_f32(const float *x, float *y, int64_t i_begin, int64_t i_end) {
+   x / (1 + 2^(-2a log2 e)): one exp, one divide (vdiv_1p_exp2). In place allowed (y == x). Elements
+   [i_begin, i_end). */
+static inline v16f vgelu_tanh(v16f x) {
     const v16f c1 = vsplat(-2.0f * 0.7978845608028654f * 1.44269504088896341f), c3 = vsplat(0.044715f);
+    return vdiv_1p_exp2(x, vfma(c3 * x, x * x, x) * c1);
+}
+
+void glrm_gelu_tanh_f32(const float *x, float *y, int64_t i_begin, int64_t i_end) {
     int64_t i = i_begin;
-    for (; i + VB <= i_end; i += VB) {
-        v16f v = vload(x + i);
-        v16f m = (vfma(c3 * v, v * v, v)) * c1;
-        m = vselect(m > vsplat(126.0f), vsplat(126.0f), m);
-        m = vselect(m < vsplat(-126.0f), vsplat(-126.0f), m);
-        vstore(y + i, v / (vsplat(1.0f) + vexp2(m)));
-    }
-    if (i < i_end) {
-        float tmp[VB] = {0};
-        int64_t nv = i_end - i;
-        for (int64_t v = 0; v < nv; v++) tmp[v] = x[i + v];
-        v16f v = vload(tmp);
-        v16f m = (vfma(c3 * v, v * v, v)) * c1;
-        m = vselect(m > vsplat(126.0f), vsplat(126.0f), m);
-        m = vselect(m < vsplat(-126.0f), vsplat(-126.0f), m);
-        vstore(tmp, v / (vsplat(1.0f) + vexp2(m)));
-        for (int64_t v = 0; v < nv; v++) y[i + v] = tmp[v];
-    }
+    for (; i + VB <= i_end; i += VB) vstore(y + i, vgelu_tanh(vload(x + i)));
+    if (i < i_end) vstore_part(y + i, vgelu_tanh(vload_part(x + i, i_end - i)), i_end - i);
 }
 
 /* HyenaDNA's short depthwise causal conv (kernel K, over W = (G + 2) D channels: the G gate blocks x0 ..
@@ -295,11 +290,22 @@ void glrm_gelu_tanh_f32(const float *x, float *y, int64_t i_begin, int64_t i_end
    The products are written through a tile of TP positions so that each channel's row receives TP
    contiguous floats at a time. */
 #define TP 16
+#define HYENA_MAX_D 1024   /* as glrm.models.cpu_kernels.HYENA_MAX_D (the caller checks) */
+
+/* bias[c] + sum_j w[j, c] rows[j][c] over the K taps, 16 channels from c (a NULL row is zero padding). */
+static inline v16f conv_taps(const float *bias, const float *w, int64_t w_st, const float *const *rows,
+                             int64_t K, int64_t c) {
+    v16f acc = vload(bias + c);
+    for (int64_t j = 0; j < K; j++)
+        if (rows[j]) acc = vfma(vload(w + j * w_st + c), vload(rows[j] + c), acc);
+    return acc;
+}
+
 void glrm_hyena_short_conv_f32(int64_t D, int64_t G, int64_t K, const float *u, int64_t u_st, int64_t off,
                                const float *w, const float *bias, float *gates, int64_t g_st,
                                float *vx, int64_t v_st, int64_t p_begin, int64_t p_end) {
     const int64_t W = (G + 2) * D;
-    float tile[TP * 1024];                               /* (TP, D) products; D <= 1024 (the caller checks) */
+    float tile[TP * HYENA_MAX_D];                        /* (TP, D) products */
     for (int64_t i0 = p_begin; i0 < p_end; i0 += TP) {
         int64_t np = p_end - i0 < TP ? p_end - i0 : TP;
         for (int64_t p = 0; p < np; p++) {
@@ -309,22 +315,11 @@ void glrm_hyena_short_conv_f32(int64_t D, int64_t G, int64_t K, const float *u, 
                 int64_t r = off + i - (K - 1) + j;
                 rows[j] = r >= 0 ? u + r * u_st : NULL;
             }
-            for (int64_t c = 0; c < G * D; c += VB) {      /* gate blocks (D is a multiple of VB) */
-                v16f acc = vload(bias + c);
-                for (int64_t j = 0; j < K; j++)
-                    if (rows[j]) acc = vfma(vload(w + j * W + c), vload(rows[j] + c), acc);
-                vstore(gates + i * g_st + c, acc);
-            }
-            for (int64_t d = 0; d < D; d += VB) {          /* x_G * v */
-                int64_t cx = G * D + d, cv = (G + 1) * D + d;
-                v16f ax = vload(bias + cx), av = vload(bias + cv);
-                for (int64_t j = 0; j < K; j++)
-                    if (rows[j]) {
-                        ax = vfma(vload(w + j * W + cx), vload(rows[j] + cx), ax);
-                        av = vfma(vload(w + j * W + cv), vload(rows[j] + cv), av);
-                    }
-                vstore(tile + p * D + d, av * ax);
-            }
+            for (int64_t c = 0; c < G * D; c += VB)        /* gate blocks (D is a multiple of VB) */
+                vstore(gates + i * g_st + c, conv_taps(bias, w, W, rows, K, c));
+            for (int64_t d = 0; d < D; d += VB)            /* x_G * v */
+                vstore(tile + p * D + d, conv_taps(bias, w, W, rows, K, (G + 1) * D + d)
+                                         * conv_taps(bias, w, W, rows, K, G * D + d));
         }
         for (int64_t d = 0; d < D; d++) {
             float *dst = vx + d * v_st + i0;
@@ -351,14 +346,10 @@ static inline __attribute__((always_inline)) void filter_tile(
     for (int64_t g = 0; g < ng; g++) {
         v16f out = acc[g];
         if (shift >= 0.0f) out = out * (vexp2(vsplat(decay2[g]) * tv) + vsplat(shift));
-        float *dst = k + g * k_st + t;
-        if (nt == VB) {
-            vstore(dst, out);
-        } else {
-            float tmp[VB];
-            vstore(tmp, out);
-            for (int64_t v = 0; v < nt; v++) dst[v] = tmp[v];
-        }
+        if (nt == VB)
+            vstore(k + g * k_st + t, out);
+        else
+            vstore_part(k + g * k_st + t, out, nt);
     }
 }
 

@@ -10,8 +10,8 @@ ctypes (float32 tensors on the CPU, by data pointer and strides). `make install`
 
 Whether they are used is decided in ONE place, `available()`: `GLRM_CPU_KERNELS` is not 0, and the library
 builds and loads. If it cannot (no compiler, a failed build, a read-only cache), glrm warns once and uses the
-pure-PyTorch scan. The per-call condition (CPU, float32, d_state <= NMAX) is
-`glrm.models.scan.use_cpu_kernel`.
+pure-PyTorch scan. The per-call condition is `usable(x)` (CPU, float32) plus each caller's shape limits
+(`glrm.models.scan.use_cpu_kernel`: d_state <= NMAX; `glrm.models.hyenadna.use_cpu_kernels`).
 
 ctypes releases the GIL during a call, so the channels of one call are split across
 `torch.get_num_threads()` Python threads (each channel's recurrence is independent).
@@ -153,6 +153,13 @@ def available() -> bool:
                             exc)
             _tried = True
     return _lib is not None
+
+
+def usable(x: torch.Tensor) -> bool:
+    """The kernels can take x: a float32 CPU tensor, and the library built and loaded (`available()`).
+    Each caller adds its own shape limits (glrm.models.scan.use_cpu_kernel, glrm.models.hyenadna
+    .use_cpu_kernels)."""
+    return x.device.type == "cpu" and x.dtype == torch.float32 and available()
 
 
 def _splits(channels: int) -> list[tuple[int, int]]:

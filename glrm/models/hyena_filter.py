@@ -190,6 +190,16 @@ class HyenaFilter(nn.Module):
         self._spectra.clear()
         self._asked.clear()
 
+    def held_bytes(self) -> int:
+        """Bytes of the spectra kept now."""
+        return sum(v.numel() * v.element_size() for v in self._spectra.values())
+
+    def set_cache_bytes(self, n: int) -> None:
+        """Keep at most `n` bytes of spectra between calls; drops what is kept when it is over that."""
+        self.cache_bytes = n
+        if self.held_bytes() > n:
+            self.clear_cache()
+
     def spectrum_fn(self, L: int, dtype: torch.dtype, offset: int = 0, work: dict | None = None):
         """fn(c0, c1, n) -> rfft(k[:, offset+c0 : offset+c1], n) as (c1 - c0, n/2+1), cached within
         `cache_bytes`.
@@ -226,8 +236,7 @@ class HyenaFilter(nn.Module):
             self._group_rows(made, work, offset, c0, c1, kb[:g, :L])
             k_f = torch.fft.rfft(kb[:g])                           # (G, n/2+1)
             size = k_f.numel() * k_f.element_size()
-            held = sum(v.numel() * v.element_size() for v in self._spectra.values())
-            if held + size > self.cache_bytes:
+            if self.held_bytes() + size > self.cache_bytes:
                 self._spectra.clear()
             if size <= self.cache_bytes and key in self._asked:
                 self._spectra[key] = k_f
@@ -288,7 +297,7 @@ class HyenaFilter(nn.Module):
         G, L = dst.shape
         w_out = self.implicit_filter[-1].weight[c0:c1].to(feats.dtype)            # (G, F)
         decay = -self.modulation.deltas[0, 0, c0:c1].to(feats.dtype).abs()        # (G,)
-        if feats.device.type == "cpu" and feats.dtype == torch.float32 and cpu_kernels.available():
+        if cpu_kernels.usable(feats):
             cpu_kernels.hyena_filter(feats, w_out, decay if self.modulate else None, t[:, 0],
                                      MODULATION_SHIFT, dst)
             return

@@ -297,12 +297,12 @@ BLOCK_MIN, BLOCK_MAX = 256, 8192
 
 def use_cpu_kernels(x: torch.Tensor, d_model: int = 16, kernel: int = 3) -> bool:
     """The one decision between glrm's C kernels (glrm.models.cpu_kernels: the GELU, and the short conv
-    fused with the gates) and the PyTorch ops for HyenaDNA's position-wise work: a float32 CPU tensor,
-    d_model a multiple of 16 up to cpu_kernels.HYENA_MAX_D, a short filter of at most 16 taps, kernels
-    built (cpu_kernels.available(), which warns once when they cannot be; GLRM_CPU_KERNELS=0 turns them
-    off). The results agree to float rounding (tests/test_cpu_kernels.py)."""
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and d_model % 16 == 0
-            and d_model <= cpu_kernels.HYENA_MAX_D and kernel <= 16 and cpu_kernels.available())
+    fused with the gates; the filter kernel needs only `cpu_kernels.usable`) and the PyTorch ops for
+    HyenaDNA's position-wise work: d_model a multiple of 16 up to cpu_kernels.HYENA_MAX_D, a short filter
+    of at most 16 taps, and `cpu_kernels.usable(x)` (a float32 CPU tensor, kernels built; it warns once when
+    they cannot be; GLRM_CPU_KERNELS=0 turns them off). The results agree to float rounding
+    (tests/test_cpu_kernels.py)."""
+    return d_model % 16 == 0 and d_model <= cpu_kernels.HYENA_MAX_D and kernel <= 16 and cpu_kernels.usable(x)
 
 
 def cache_blocks(spans: list[tuple[int, int]], width: int, device: torch.device) -> list[tuple[int, int]]:
@@ -352,9 +352,7 @@ class HyenaDNA(GenomicLM):
         warm forward 19% faster)."""
         filters = [layer.mixer.filter_fn for layer in self.backbone.layers]
         for f in filters:
-            f.cache_bytes = max(SPECTRUM_CACHE_BYTES, int(total_bytes) // len(filters))
-            if sum(v.numel() * v.element_size() for v in f._spectra.values()) > f.cache_bytes:
-                f.clear_cache()
+            f.set_cache_bytes(max(SPECTRUM_CACHE_BYTES, int(total_bytes) // len(filters)))
 
     def to_dtype(self, dtype: torch.dtype) -> HyenaDNA:
         """Cast weights to `dtype`; for 16-bit types the implicit filters stay float32 (FFT precision)."""

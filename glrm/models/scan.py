@@ -89,8 +89,7 @@ def use_kernels(x: torch.Tensor) -> bool:
 
 def use_cpu_kernel(x: torch.Tensor, d_state: int) -> bool:
     """The one decision between glrm's CPU kernels and the pure-PyTorch scan and conv (module docstring)."""
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and d_state <= cpu_kernels.NMAX
-            and cpu_kernels.available())
+    return d_state <= cpu_kernels.NMAX and cpu_kernels.usable(x)
 
 
 # --- causal depthwise convolution ---------------------------------------------------------------
