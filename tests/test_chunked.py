@@ -151,15 +151,12 @@ class LargestTensor(TorchDispatchMode):
         return out
 
 
-@pytest.mark.parametrize("kernels", ["0", "1"])
-def test_chunked_memory_bound(monkeypatch, kernels):
-    """With chunk_size, nothing bigger than a (B, L, 2*d_model) activation is ever built (when the tied
-    projections are not shared: caduceus.SHARED_PROJ_BYTES 0)."""
+def largest_tensor_chunked(monkeypatch, kernels: str, L: int) -> int:
+    """Elements of the largest tensor a random rcps Caduceus (d_model 16 -> H 32, d_inner 32, d_state 4)
+    makes in a forward of L tokens with chunk_size 128, after checking it gives the unchunked logits."""
     monkeypatch.setattr(scan_mod, "ELEMENT_BUDGET", 2048)
-    monkeypatch.setattr(cad_mod, "SHARED_PROJ_BYTES", 0)
     monkeypatch.setenv("GLRM_CPU_KERNELS", kernels)
-    m = random_caduceus(rcps=True)  # d_model 16 -> H 32, d_inner 32, d_state 4
-    L = 3000
+    m = random_caduceus(rcps=True)
     ids = torch.randint(7, 11, (1, L), generator=G)
     with torch.no_grad():
         want = m(ids)
@@ -167,24 +164,25 @@ def test_chunked_memory_bound(monkeypatch, kernels):
         with watch:
             got = m(ids, chunk_size=128)
     torch.testing.assert_close(got.logits, want.logits, atol=1e-4, rtol=0)
-    assert watch.largest <= L * 32  # the hidden/residual streams; in_proj for all L would be L * 64
-    assert watch.largest < L * 32 * 4  # a (L, d_inner, d_state) tensor would be L * 128
+    return watch.largest
+
+
+@pytest.mark.parametrize("kernels", ["0", "1"])
+def test_chunked_memory_bound(monkeypatch, kernels):
+    """With chunk_size, nothing bigger than a (B, L, 2*d_model) activation is ever built (when the tied
+    projections are not shared: caduceus.SHARED_PROJ_BYTES 0)."""
+    monkeypatch.setattr(cad_mod, "SHARED_PROJ_BYTES", 0)
+    L = 3000
+    largest = largest_tensor_chunked(monkeypatch, kernels, L)
+    assert largest <= L * 32  # the hidden/residual streams; in_proj for all L would be L * 64
+    assert largest < L * 32 * 4  # a (L, d_inner, d_state) tensor would be L * 128
 
 
 @pytest.mark.parametrize("kernels", ["0", "1"])
 def test_chunked_shared_projections_memory_bound(monkeypatch, kernels):
     """Sharing the tied projections holds the layer's in_proj output and summed scan output, (B, L, 3 *
     d_inner), and nothing bigger; never per-position (L, d_inner, d_state) tensors."""
-    monkeypatch.setattr(scan_mod, "ELEMENT_BUDGET", 2048)
-    monkeypatch.setenv("GLRM_CPU_KERNELS", kernels)
-    m = random_caduceus(rcps=True)  # d_model 16 -> H 32, d_inner 32, d_state 4
     L = 3000
-    ids = torch.randint(7, 11, (1, L), generator=G)
-    with torch.no_grad():
-        want = m(ids)
-        watch = LargestTensor()
-        with watch:
-            got = m(ids, chunk_size=128)
-    torch.testing.assert_close(got.logits, want.logits, atol=1e-4, rtol=0)
-    assert watch.largest <= L * 64  # the in_proj output (L, 2 * d_inner)
-    assert watch.largest < L * 32 * 4  # a (L, d_inner, d_state) tensor would be L * 128
+    largest = largest_tensor_chunked(monkeypatch, kernels, L)
+    assert largest <= L * 64  # the in_proj output (L, 2 * d_inner)
+    assert largest < L * 32 * 4  # a (L, d_inner, d_state) tensor would be L * 128
